@@ -1,0 +1,377 @@
+//! The config file's shape: serde types that mirror AgentCore's `create_gateway` and
+//! `create_gateway_target` requests field for field (camelCase), plus the few self-hosted
+//! additions (`server`, `credentialProviders`, `gateway.region`, local files, `invokeUrl`).
+//!
+//! Fields of AgentCore's API that the gateway does not implement yet are still declared here,
+//! as raw JSON, so that validation can refuse them by name instead of ignoring them.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The whole file, one raw value per section: each section is deserialized on its own so that
+/// a mistake in one does not hide the problems of the others.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct FileSpec {
+    pub server: Option<Value>,
+    pub gateway: Option<Value>,
+    pub targets: Option<Value>,
+    pub credential_providers: Option<Value>,
+}
+
+/// `server:` — self-hosted only: where to listen and the limits and timeouts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ServerSpec {
+    pub listen: String,
+    /// Extra `Origin` values accepted on `/mcp`, beside loopback origins.
+    pub allowed_origins: Vec<String>,
+    pub limits: LimitsSpec,
+    pub timeouts: TimeoutsSpec,
+}
+
+impl Default for ServerSpec {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            allowed_origins: Vec::new(),
+            limits: LimitsSpec::default(),
+            timeouts: TimeoutsSpec::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LimitsSpec {
+    /// Largest accepted HTTP request body on `/mcp`.
+    pub max_request_body_bytes: u64,
+    /// Largest backend response body read into a tool result.
+    pub max_response_body_bytes: u64,
+    /// Largest OpenAPI document fetched or read from a file.
+    pub max_schema_bytes: u64,
+    /// Tools per `tools/list` page.
+    pub tools_list_page_size: u64,
+    /// Requests handled at once; beyond it the gateway answers 503.
+    pub max_concurrent_requests: u64,
+}
+
+impl Default for LimitsSpec {
+    fn default() -> Self {
+        Self {
+            max_request_body_bytes: 1024 * 1024,
+            max_response_body_bytes: 10 * 1024 * 1024,
+            max_schema_bytes: 50 * 1024 * 1024,
+            tools_list_page_size: 1000,
+            max_concurrent_requests: 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TimeoutsSpec {
+    /// Whole backend call (connect, send, read the body) for every target.
+    pub target_seconds: f64,
+    /// Per-target override of `targetSeconds`, keyed by target name.
+    pub per_target: BTreeMap<String, f64>,
+    /// Connecting to a backend.
+    pub connect_seconds: f64,
+    /// Fetching an API Gateway export at start.
+    pub export_seconds: f64,
+    /// How long a graceful shutdown waits for in-flight calls.
+    pub shutdown_grace_seconds: f64,
+}
+
+impl Default for TimeoutsSpec {
+    fn default() -> Self {
+        Self {
+            target_seconds: 30.0,
+            per_target: BTreeMap::new(),
+            connect_seconds: 5.0,
+            export_seconds: 30.0,
+            shutdown_grace_seconds: 30.0,
+        }
+    }
+}
+
+/// `credentialProviders:` — the self-hosted stand-in for AgentCore Identity.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CredentialProvidersSpec {
+    pub api_keys: Vec<ApiKeyProviderSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyProviderSpec {
+    pub name: String,
+    pub api_key_env: Option<String>,
+    pub api_key_file: Option<String>,
+}
+
+/// `gateway:` — the fields of `create_gateway`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewaySpec {
+    pub name: String,
+    pub description: Option<String>,
+    /// Accepted so boto3 requests paste in; the gateway does not assume it (see README).
+    pub role_arn: Option<String>,
+    pub client_token: Option<String>,
+    pub protocol_type: Option<ProtocolType>,
+    pub protocol_configuration: Option<ProtocolConfiguration>,
+    pub authorizer_type: AuthorizerType,
+    pub authorizer_configuration: Option<Value>,
+    pub exception_level: Option<ExceptionLevel>,
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Self-hosted: the AWS region for SigV4 and API Gateway URLs.
+    pub region: Option<String>,
+    // Recognised, not implemented yet: refused by validation when present.
+    pub kms_key_arn: Option<Value>,
+    pub interceptor_configurations: Option<Value>,
+    pub policy_engine_configuration: Option<Value>,
+    pub web_acl_arn: Option<Value>,
+    pub waf_configuration: Option<Value>,
+    pub custom_transform_configuration: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum ProtocolType {
+    #[serde(rename = "MCP")]
+    Mcp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProtocolConfiguration {
+    pub mcp: Option<McpConfiguration>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct McpConfiguration {
+    pub supported_versions: Option<Vec<String>>,
+    pub instructions: Option<String>,
+    pub search_type: Option<SearchType>,
+    pub session_configuration: Option<SessionConfiguration>,
+    pub streaming_configuration: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum SearchType {
+    #[serde(rename = "SEMANTIC")]
+    Semantic,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionConfiguration {
+    pub session_timeout_in_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuthorizerType {
+    CustomJwt,
+    AwsIam,
+    None,
+    AuthenticateOnly,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum ExceptionLevel {
+    #[serde(rename = "DEBUG")]
+    Debug,
+}
+
+/// One entry of `targets:` — the fields of `create_gateway_target`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub gateway_identifier: Option<String>,
+    pub client_token: Option<String>,
+    pub target_configuration: TargetConfiguration,
+    #[serde(default)]
+    pub credential_provider_configurations: Vec<CredentialProviderConfiguration>,
+    pub metadata_configuration: Option<Value>,
+    pub private_endpoint: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetConfiguration {
+    pub mcp: Option<McpTargetConfiguration>,
+    pub http: Option<Value>,
+    pub inference: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct McpTargetConfiguration {
+    pub open_api_schema: Option<SchemaSource>,
+    pub api_gateway: Option<ApiGatewaySpec>,
+    pub smithy_model: Option<Value>,
+    pub lambda: Option<Value>,
+    pub mcp_server: Option<Value>,
+    pub connector: Option<Value>,
+}
+
+/// `openApiSchema`: AgentCore's `inlinePayload` or `s3`, plus the self-hosted `file`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaSource {
+    pub inline_payload: Option<String>,
+    pub s3: Option<Value>,
+    pub file: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiGatewaySpec {
+    pub rest_api_id: String,
+    pub stage: String,
+    pub api_gateway_tool_configuration: ApiGatewayToolConfiguration,
+    /// Self-hosted: a local export to use instead of calling GetExport.
+    pub export_file: Option<String>,
+    /// Self-hosted: the base URL calls go to instead of the stage's invoke URL.
+    pub invoke_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiGatewayToolConfiguration {
+    pub tool_filters: Vec<ToolFilter>,
+    #[serde(default)]
+    pub tool_overrides: Vec<ToolOverride>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolFilter {
+    pub filter_path: String,
+    pub methods: Vec<HttpMethod>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolOverride {
+    pub name: String,
+    pub description: Option<String>,
+    pub path: String,
+    pub method: HttpMethod,
+}
+
+/// The methods AgentCore's `RestApiMethod` enum allows.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Delete,
+    Head,
+    Options,
+    Patch,
+    Put,
+    Post,
+}
+
+impl HttpMethod {
+    pub const ALL: [HttpMethod; 7] = [
+        Self::Get,
+        Self::Delete,
+        Self::Head,
+        Self::Options,
+        Self::Patch,
+        Self::Put,
+        Self::Post,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Delete => "DELETE",
+            Self::Head => "HEAD",
+            Self::Options => "OPTIONS",
+            Self::Patch => "PATCH",
+            Self::Put => "PUT",
+            Self::Post => "POST",
+        }
+    }
+
+    /// The lower-case key an OpenAPI path item uses for this method.
+    pub fn openapi_key(self) -> &'static str {
+        match self {
+            Self::Get => "get",
+            Self::Delete => "delete",
+            Self::Head => "head",
+            Self::Options => "options",
+            Self::Patch => "patch",
+            Self::Put => "put",
+            Self::Post => "post",
+        }
+    }
+
+    pub fn to_http(self) -> http::Method {
+        match self {
+            Self::Get => http::Method::GET,
+            Self::Delete => http::Method::DELETE,
+            Self::Head => http::Method::HEAD,
+            Self::Options => http::Method::OPTIONS,
+            Self::Patch => http::Method::PATCH,
+            Self::Put => http::Method::PUT,
+            Self::Post => http::Method::POST,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialProviderConfiguration {
+    pub credential_provider_type: CredentialProviderType,
+    pub credential_provider: Option<CredentialProvider>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CredentialProviderType {
+    GatewayIamRole,
+    Oauth,
+    ApiKey,
+    CallerIamCredentials,
+    JwtPassthrough,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialProvider {
+    pub api_key_credential_provider: Option<ApiKeyCredentialProvider>,
+    pub iam_credential_provider: Option<IamCredentialProvider>,
+    pub oauth_credential_provider: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyCredentialProvider {
+    pub provider_arn: String,
+    pub credential_parameter_name: Option<String>,
+    pub credential_prefix: Option<String>,
+    pub credential_location: Option<CredentialLocation>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CredentialLocation {
+    Header,
+    QueryParameter,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IamCredentialProvider {
+    pub service: String,
+    pub region: Option<String>,
+}

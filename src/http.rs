@@ -1,0 +1,262 @@
+//! The HTTP surface: `/mcp` (POST, DELETE; GET answers 405), `/health`, `/ready`, and the
+//! layers in front of them — body limit, a concurrency limit that sheds load with 503 instead
+//! of queueing, request tracing with credentials redacted, panics turned into 500s. The server
+//! takes an already-bound listener (tests bind port 0) and a shutdown future; on shutdown
+//! `/ready` turns false first, then in-flight requests get the grace period to finish.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{AuthError, Authorizer};
+use crate::mcp::{self, McpService, Outcome, jsonrpc};
+
+/// Shared state of the HTTP handlers.
+pub struct AppState {
+    pub mcp: McpService,
+    pub authorizer: Authorizer,
+    pub allowed_origins: Vec<String>,
+    pub ready: AtomicBool,
+    pub max_request_body_bytes: usize,
+    pub max_concurrent_requests: usize,
+}
+
+/// The router with all layers.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = Arc::new(Semaphore::new(state.max_concurrent_requests));
+    Router::new()
+        .route("/mcp", post(mcp_post).get(mcp_get).delete(mcp_delete))
+        .route("/health", get(|| async { Json::ok(r#"{"status":"ok"}"#) }))
+        .route("/ready", get(ready))
+        .layer(DefaultBodyLimit::max(state.max_request_body_bytes))
+        .layer(middleware::from_fn_with_state(limit, shed_load))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+            header::PROXY_AUTHORIZATION,
+        ]))
+        .layer(CatchPanicLayer::new())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests for at most `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let app = router(state.clone());
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        state.ready.store(false, Ordering::SeqCst);
+        tracing::info!("shutting down: no new connections; draining in-flight requests");
+        let _ = stopping_tx.send(());
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    tokio::select! {
+        result = server => result,
+        _ = async {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            tracing::warn!(?grace, "grace period over; closing the remaining connections");
+            Ok(())
+        }
+    }
+}
+
+struct Json;
+
+impl Json {
+    fn ok(body: &'static str) -> Response {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
+
+    fn with_status(status: StatusCode, body: Vec<u8>) -> Response {
+        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if state.ready.load(Ordering::SeqCst) {
+        Json::ok(r#"{"status":"ready"}"#)
+    } else {
+        Json::with_status(StatusCode::SERVICE_UNAVAILABLE, br#"{"status":"not ready"}"#.to_vec())
+    }
+}
+
+/// Beyond `max_concurrent_requests` in flight, answer 503 at once with `Retry-After`.
+async fn shed_load(State(limit): State<Arc<Semaphore>>, req: Request, next: Next) -> Response {
+    match limit.try_acquire() {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => {
+            let body = jsonrpc::failure(None, &jsonrpc::RpcError::new(jsonrpc::INTERNAL_ERROR, "Server overloaded: retry later"));
+            let mut resp = Json::with_status(StatusCode::SERVICE_UNAVAILABLE, body);
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            resp
+        }
+    }
+}
+
+/// Checks `Origin` (DNS-rebinding protection) and authenticates; `Err` is the response to send.
+async fn admit(state: &AppState, headers: &HeaderMap) -> Result<crate::auth::Principal, Response> {
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !origin_allowed(origin, &state.allowed_origins)
+    {
+        let body = jsonrpc::failure(None, &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, "Forbidden: Origin not allowed"));
+        return Err(Json::with_status(StatusCode::FORBIDDEN, body));
+    }
+    state.authorizer.authenticate(headers).await.map_err(|e| {
+        let AuthError::Missing = e;
+        let body = jsonrpc::failure(None, &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, format!("Unauthorized: {e}")));
+        Json::with_status(StatusCode::UNAUTHORIZED, body)
+    })
+}
+
+/// Loopback origins are always allowed; others only when listed (or `*` is listed).
+fn origin_allowed(origin: &HeaderValue, allowed: &[String]) -> bool {
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if allowed.iter().any(|a| a == "*" || a.trim_end_matches('/') == origin) {
+        return true;
+    }
+    url::Url::parse(origin).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && matches!(
+                u.host(),
+                Some(url::Host::Domain("localhost"))
+                    | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+                    | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+            )
+    })
+}
+
+async fn mcp_post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let principal = match admit(&state, &headers).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    {
+        let body = jsonrpc::failure(None, &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, "Content-Type must be application/json"));
+        return Json::with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, body);
+    }
+    let Some(sse) = wants_sse(&headers) else {
+        let body = jsonrpc::failure(
+            None,
+            &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, "Accept must include application/json or text/event-stream"),
+        );
+        return Json::with_status(StatusCode::NOT_ACCEPTABLE, body);
+    };
+    match state.mcp.handle_post(&headers, &body, &principal).await {
+        Outcome::Accepted => StatusCode::ACCEPTED.into_response(),
+        Outcome::Reply {
+            status,
+            body,
+            session_id,
+        } => {
+            let mut resp = if sse {
+                let mut event = b"event: message\ndata: ".to_vec();
+                event.extend_from_slice(&body);
+                event.extend_from_slice(b"\n\n");
+                let mut r = (status, Body::from(event)).into_response();
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                r.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+                r
+            } else {
+                Json::with_status(status, body)
+            };
+            if let Some(id) = session_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                resp.headers_mut().insert(mcp::HEADER_SESSION_ID, id);
+            }
+            resp
+        }
+    }
+}
+
+/// `Some(false)`: answer JSON; `Some(true)`: the client takes only SSE; `None`: neither.
+fn wants_sse(headers: &HeaderMap) -> Option<bool> {
+    let accept: Vec<&str> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.split(';').next().unwrap_or("").trim())
+        .collect();
+    if accept.is_empty() || accept.iter().any(|t| matches!(*t, "application/json" | "application/*" | "*/*")) {
+        Some(false)
+    } else if accept.contains(&"text/event-stream") {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+async fn mcp_get() -> Response {
+    // The gateway sends no server-initiated messages, so it offers no standalone SSE stream.
+    (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST, DELETE")]).into_response()
+}
+
+async fn mcp_delete(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    match admit(&state, &headers).await {
+        Ok(principal) => state.mcp.handle_delete(&headers, &principal).into_response(),
+        Err(resp) => resp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let allowed = vec!["https://app.example.com".to_string()];
+        let ok = |o: &str| origin_allowed(&HeaderValue::from_str(o).unwrap(), &allowed);
+        assert!(ok("http://localhost:6274"));
+        assert!(ok("http://127.0.0.1"));
+        assert!(ok("http://[::1]:3000"));
+        assert!(ok("https://app.example.com"));
+        assert!(!ok("https://evil.example.com"));
+        assert!(!ok("http://localhost.evil.com"));
+        assert!(!ok("null"));
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+            wants_sse(&m)
+        };
+        assert_eq!(h("application/json, text/event-stream"), Some(false));
+        assert_eq!(h("text/event-stream"), Some(true));
+        assert_eq!(h("text/html"), None);
+        assert_eq!(wants_sse(&HeaderMap::new()), Some(false));
+    }
+}

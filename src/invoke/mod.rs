@@ -1,0 +1,158 @@
+//! Calling a tool: validate the arguments against the input schema, build the outbound request
+//! from the call plan, add the target's credentials, send it over the pooled client within the
+//! target's timeout, and read a bounded response. The result is raw ([`Reply`]) or a typed
+//! [`CallError`]; `crate::mcp::results` decides what the client sees.
+
+pub mod plan;
+pub mod request;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::catalog::{Target, Tool};
+use crate::outbound::OutboundError;
+use request::ArgProblem;
+
+/// What the backend answered.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: http::StatusCode,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+/// Why a call produced no backend reply.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("invalid arguments")]
+    InvalidArguments(Vec<ArgProblem>),
+    #[error("outbound credentials: {0}")]
+    Credentials(#[from] OutboundError),
+    #[error("the target did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("could not connect to the target: {0}")]
+    Connect(String),
+    #[error("the request to the target failed: {0}")]
+    Transport(String),
+    #[error("the target's response is larger than {0} bytes")]
+    ResponseTooLarge(usize),
+}
+
+/// The pooled HTTP client every target call goes through.
+#[derive(Clone, Debug)]
+pub struct Invoker {
+    http: reqwest::Client,
+    max_response_bytes: usize,
+}
+
+impl Invoker {
+    pub fn new(http: reqwest::Client, max_response_bytes: usize) -> Self {
+        Self {
+            http,
+            max_response_bytes,
+        }
+    }
+
+    /// Runs one `tools/call` against its target.
+    pub async fn call(&self, target: &Target, tool: &Tool, args: &Map<String, Value>) -> Result<Reply, CallError> {
+        let instance = Value::Object(args.clone());
+        let problems: Vec<ArgProblem> = tool
+            .validator
+            .iter_errors(&instance)
+            .map(|e| schema_problem(&e))
+            .collect();
+        if !problems.is_empty() {
+            return Err(CallError::InvalidArguments(problems));
+        }
+        let mut req = request::build(&tool.def.base_url, &tool.def.plan, args).map_err(CallError::InvalidArguments)?;
+        target.credentials.apply(&mut req).await?;
+        let mut builder = self.http.request(req.method, req.url).headers(req.headers);
+        if let Some(body) = req.body {
+            builder = builder.body(body);
+        }
+        let limit = self.max_response_bytes;
+        let exchange = async {
+            let resp = builder.send().await.map_err(classify)?;
+            read_reply(resp, limit).await
+        };
+        tokio::time::timeout(target.timeout, exchange)
+            .await
+            .map_err(|_| CallError::Timeout(target.timeout))?
+    }
+}
+
+/// Reads a response, refusing bodies over `limit` bytes without buffering them.
+pub async fn read_reply(mut resp: reqwest::Response, limit: usize) -> Result<Reply, CallError> {
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(CallError::ResponseTooLarge(limit));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > limit {
+            return Err(CallError::ResponseTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Reply {
+        status,
+        content_type,
+        body: Bytes::from(body),
+    })
+}
+
+fn classify(e: reqwest::Error) -> CallError {
+    // The URL may carry a query-string API key: never let it into a message.
+    let e = e.without_url();
+    if e.is_connect() {
+        CallError::Connect(error_chain(&e))
+    } else {
+        CallError::Transport(error_chain(&e))
+    }
+}
+
+/// An error and its causes on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// Names the argument a schema error is about.
+fn schema_problem(e: &jsonschema::ValidationError<'_>) -> ArgProblem {
+    let path = e.instance_path().to_string();
+    let mut segments = path.trim_start_matches('/').splitn(2, '/');
+    let first = segments.next().unwrap_or("");
+    let arg = if first.is_empty() {
+        // Errors about the arguments object itself (a missing required property).
+        match e.kind() {
+            jsonschema::error::ValidationErrorKind::Required { property } => {
+                property.as_str().unwrap_or_default().to_string()
+            }
+            _ => String::new(),
+        }
+    } else {
+        first.replace("~1", "/").replace("~0", "~")
+    };
+    let message = match (e.kind(), segments.next()) {
+        (jsonschema::error::ValidationErrorKind::Required { .. }, _) if first.is_empty() => "is required".to_string(),
+        (_, Some(inner)) => format!("at /{inner}: {e}"),
+        _ => e.to_string(),
+    };
+    ArgProblem { arg, message }
+}

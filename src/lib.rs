@@ -1,0 +1,93 @@
+//! mcp-gateway: a self-hosted MCP gateway that speaks Amazon Bedrock AgentCore Gateway's
+//! configuration shapes. Agents connect over streamable HTTP MCP; the gateway lists the tools
+//! its targets provide (API Gateway stages, OpenAPI APIs) and turns each `tools/call` into an
+//! HTTP call on the target, signed with SigV4 or an API key.
+//!
+//! The modules follow a request: [`http`] (limits, origin, auth) → [`auth`] → [`mcp`]
+//! (versions, sessions, dispatch) → [`catalog`] (tool lookup) → [`invoke`] (arguments to
+//! request, [`outbound`] credentials, response) → [`mcp::results`] (what the client sees).
+//! [`config`], [`openapi`] and [`targets`] run once, at start, to build the catalog.
+//! See ARCHITECTURE.md.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod http;
+pub mod invoke;
+pub mod mcp;
+pub mod openapi;
+pub mod outbound;
+pub mod targets;
+pub mod telemetry;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use config::{Config, Env, Problems};
+
+/// A gateway ready to serve: the loaded catalog and the HTTP state around it.
+pub struct Gateway {
+    pub config: Config,
+    pub state: Arc<http::AppState>,
+    /// Remarks from loading (skipped operations, compatibility notes).
+    pub warnings: Vec<String>,
+}
+
+impl Gateway {
+    /// Builds the targets (reading or fetching their OpenAPI documents) and the catalog.
+    pub async fn build(config: Config, env: &dyn Env) -> Result<Self, Problems> {
+        let http = outbound_client(&config)?;
+        let built = targets::build(&config, env, &http).await?;
+        let (catalog, catalog_warnings) = catalog::Catalog::new(built.targets, built.tools);
+        let mut warnings = config.warnings.clone();
+        warnings.extend(built.warnings);
+        warnings.extend(catalog_warnings);
+        let secret = env
+            .var("MCP_GATEWAY_SESSION_KEY")
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| format!("mcp-gateway:{}", config.gateway.name));
+        let invoker = invoke::Invoker::new(http, config.server.max_response_body_bytes);
+        let mcp = mcp::McpService::new(
+            Arc::new(catalog),
+            invoker,
+            config.gateway.clone(),
+            secret.as_bytes(),
+            config.server.tools_list_page_size,
+        );
+        let state = Arc::new(http::AppState {
+            mcp,
+            authorizer: auth::Authorizer::new(&config.gateway.authorizer),
+            allowed_origins: config.server.allowed_origins.clone(),
+            ready: AtomicBool::new(true),
+            max_request_body_bytes: config.server.max_request_body_bytes,
+            max_concurrent_requests: config.server.max_concurrent_requests,
+        });
+        Ok(Self {
+            config,
+            state,
+            warnings,
+        })
+    }
+
+    pub fn catalog(&self) -> &catalog::Catalog {
+        &self.state.mcp.catalog
+    }
+}
+
+/// The pooled client for every outbound call: no redirects (a redirect could carry
+/// credentials elsewhere), bounded connect time.
+fn outbound_client(config: &Config) -> Result<reqwest::Client, Problems> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(config.server.connect_timeout)
+        .pool_idle_timeout(std::time::Duration::from_secs(90))
+        .user_agent(concat!("mcp-gateway/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| {
+            let mut p = Problems::default();
+            p.push("", format!("cannot create the HTTP client: {e}"));
+            p
+        })
+}

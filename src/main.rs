@@ -1,0 +1,158 @@
+//! The `mcp-gateway` command: argument parsing only; everything else is in the library.
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mcp_gateway::config::{self, ConfigError, ProcessEnv};
+use mcp_gateway::telemetry::{self, LogFormat};
+use mcp_gateway::{Gateway, http};
+
+/// A self-hosted MCP gateway: serves the operations of your REST APIs (API Gateway stages or
+/// any OpenAPI document) as MCP tools, configured with AgentCore Gateway's own API shapes.
+#[derive(Parser)]
+#[command(version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value = "human", env = "MCP_GATEWAY_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the gateway: MCP on http://<listen>/mcp, plus /health and /ready.
+    Serve {
+        /// The config file (YAML or JSON).
+        #[arg(long, short, env = "MCP_GATEWAY_CONFIG", default_value = "config/gateway.yaml")]
+        config: PathBuf,
+        /// Listen address, overriding `server.listen` (e.g. 0.0.0.0:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Check a config file and its OpenAPI documents, and print the tools it would serve.
+    Validate {
+        /// The config file (YAML or JSON).
+        #[arg(long, short, env = "MCP_GATEWAY_CONFIG", default_value = "config/gateway.yaml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve { config, listen } => serve(config, listen).await,
+            Command::Validate { config } => validate(config).await,
+        }
+    })
+}
+
+/// Loads the config and builds the gateway, printing every problem on failure.
+async fn load(path: &std::path::Path) -> Result<Gateway, ExitCode> {
+    let config = match config::load_file(path, &ProcessEnv) {
+        Ok(c) => c,
+        Err(e) => {
+            let hint = matches!(e, ConfigError::Read { .. })
+                .then_some("\n(hint: pass --config FILE or set MCP_GATEWAY_CONFIG)")
+                .unwrap_or("");
+            eprintln!("error: {e}{hint}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    match Gateway::build(config, &ProcessEnv).await {
+        Ok(g) => Ok(g),
+        Err(problems) => {
+            eprintln!("error: {problems}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+async fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>) -> ExitCode {
+    let gateway = match load(&path).await {
+        Ok(g) => g,
+        Err(code) => return code,
+    };
+    for w in &gateway.warnings {
+        tracing::warn!("{w}");
+    }
+    let addr = listen.unwrap_or(gateway.config.server.listen);
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener.local_addr().unwrap_or(addr);
+    if gateway.state.authorizer.is_open() && !local.ip().is_loopback() {
+        tracing::warn!(
+            %local,
+            "authorizerType is NONE and the gateway listens beyond loopback: anyone who can reach it can call every tool"
+        );
+    }
+    tracing::info!(
+        gateway = %gateway.config.gateway.name,
+        tools = gateway.catalog().len(),
+        "listening on http://{local}/mcp"
+    );
+    let grace = gateway.config.server.shutdown_grace;
+    match http::serve(listener, gateway.state.clone(), shutdown_signal(), grace).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: server failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn validate(path: PathBuf) -> ExitCode {
+    let gateway = match load(&path).await {
+        Ok(g) => g,
+        Err(code) => return code,
+    };
+    for w in &gateway.warnings {
+        println!("warning: {w}");
+    }
+    let tools = gateway.catalog().tools();
+    println!("{} is valid: {} tool(s)", path.display(), tools.len());
+    for t in tools {
+        let (method, route) = t.def.operation.split_once(' ').unwrap_or(("", &t.def.operation));
+        println!("{:<48} {:<7} {:<32} {}", t.def.name, method, route, t.def.description);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,434 @@
+//! MCP over one HTTP endpoint, for both eras of the protocol:
+//! - handshake versions (2025-03-26, 2025-06-18, 2025-11-25): `initialize` negotiates the
+//!   version and mints a session id (see [`session`]); later requests carry it;
+//! - 2026-07-28: stateless; every request carries its version and client info in `_meta`,
+//!   mirrored in the `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers, which are
+//!   checked against the body.
+//!
+//! [`McpService::handle_post`] decides the era and version of a request, checks its headers,
+//! and dispatches `initialize`, `server/discover`, `ping`, `tools/list` and `tools/call`. It
+//! knows the catalog and the invoker, never HTTP routing or OpenAPI.
+
+pub mod jsonrpc;
+pub mod results;
+pub mod session;
+pub mod version;
+
+use std::sync::Arc;
+
+use base64::Engine;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+
+use crate::auth::Principal;
+use crate::catalog::Catalog;
+use crate::config::GatewaySettings;
+use crate::invoke::Invoker;
+use jsonrpc::{Id, Incoming, RpcError};
+use session::{SessionError, Sessions};
+use version::ProtocolVersion;
+
+pub const HEADER_PROTOCOL_VERSION: &str = "mcp-protocol-version";
+pub const HEADER_SESSION_ID: &str = "mcp-session-id";
+pub const HEADER_METHOD: &str = "mcp-method";
+pub const HEADER_NAME: &str = "mcp-name";
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+/// How long clients may cache `tools/list` and `server/discover` (2026-07-28 `ttlMs`).
+const LIST_TTL_MS: u64 = 300_000;
+
+/// What the HTTP layer sends back.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A JSON-RPC response body with its status (and a new session id after `initialize`).
+    Reply {
+        status: http::StatusCode,
+        body: Vec<u8>,
+        session_id: Option<String>,
+    },
+    /// A notification or response was accepted: 202, no body.
+    Accepted,
+}
+
+impl Outcome {
+    fn ok(body: Vec<u8>) -> Self {
+        Self::Reply {
+            status: http::StatusCode::OK,
+            body,
+            session_id: None,
+        }
+    }
+
+    fn error(id: Option<&Id>, error: RpcError, modern: bool) -> Self {
+        Self::Reply {
+            status: results::http_status(&error, modern),
+            body: jsonrpc::failure(id, &error),
+            session_id: None,
+        }
+    }
+}
+
+/// The MCP server the gateway presents.
+pub struct McpService {
+    pub catalog: Arc<Catalog>,
+    invoker: Invoker,
+    settings: GatewaySettings,
+    sessions: Sessions,
+    page_size: usize,
+}
+
+/// Why a request is refused before dispatch.
+enum Rejection {
+    /// A JSON-RPC error; `true` when the request is of the stateless era.
+    Rpc(RpcError, bool),
+    Session(SessionError),
+}
+
+/// How one request is being served.
+struct Era {
+    version: ProtocolVersion,
+    modern: bool,
+}
+
+impl McpService {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        invoker: Invoker,
+        settings: GatewaySettings,
+        session_secret: &[u8],
+        page_size: usize,
+    ) -> Self {
+        let sessions = Sessions::new(session_secret, settings.session_timeout);
+        Self {
+            catalog,
+            invoker,
+            settings,
+            sessions,
+            page_size: page_size.max(1),
+        }
+    }
+
+    /// Handles the body of a `POST /mcp`.
+    pub async fn handle_post(&self, headers: &http::HeaderMap, body: &[u8], principal: &Principal) -> Outcome {
+        let value: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => {
+                return Outcome::error(None, RpcError::new(jsonrpc::PARSE_ERROR, format!("Parse error: {e}")), false);
+            }
+        };
+        let (id, method, params) = match jsonrpc::classify(value) {
+            Ok(Incoming::Request { id, method, params }) => (id, method, params.unwrap_or_default()),
+            Ok(Incoming::Notification { .. } | Incoming::Response) => return Outcome::Accepted,
+            Err((id, e)) => return Outcome::error(id.as_ref(), e, false),
+        };
+        if method == "initialize" {
+            return self.initialize(&id, &params, principal);
+        }
+        let era = match self.era(headers, &method, &params, principal) {
+            Ok(era) => era,
+            Err(Rejection::Rpc(e, modern)) => return Outcome::error(Some(&id), e, modern),
+            Err(Rejection::Session(e)) => {
+                let error = RpcError::new(jsonrpc::INVALID_REQUEST, format!("Session rejected: {e}"));
+                return Outcome::Reply {
+                    status: results::session_status(e),
+                    body: jsonrpc::failure(Some(&id), &error),
+                    session_id: None,
+                };
+            }
+        };
+        let result = match (method.as_str(), era.modern) {
+            ("tools/list", _) => self.tools_list(&params, &era),
+            ("tools/call", _) => self.tools_call(&params, &era).await,
+            ("server/discover", true) => Ok(self.discover()),
+            ("ping", false) => Ok(json!({})),
+            _ => Err(RpcError::new(jsonrpc::METHOD_NOT_FOUND, format!("Method not found: {method}"))),
+        };
+        match result {
+            Ok(v) => Outcome::ok(jsonrpc::success(&id, &v)),
+            Err(e) => Outcome::error(Some(&id), e, era.modern),
+        }
+    }
+
+    /// Handles `DELETE /mcp`: ends the session named by `Mcp-Session-Id`.
+    pub fn handle_delete(&self, headers: &http::HeaderMap, principal: &Principal) -> http::StatusCode {
+        let Some(id) = header(headers, HEADER_SESSION_ID) else {
+            return http::StatusCode::BAD_REQUEST;
+        };
+        match self.sessions.check(id, &principal.id) {
+            Ok(_) => {
+                self.sessions.end(id);
+                http::StatusCode::NO_CONTENT
+            }
+            Err(SessionError::WrongPrincipal) => http::StatusCode::FORBIDDEN,
+            Err(_) => http::StatusCode::NOT_FOUND,
+        }
+    }
+
+    fn supported_list(&self) -> Vec<&'static str> {
+        self.settings.supported_versions.iter().rev().map(|v| v.as_str()).collect()
+    }
+
+    fn unsupported(&self, requested: &str) -> RpcError {
+        RpcError::new(
+            jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+            format!("Unsupported protocol version: {requested}"),
+        )
+        .with_data(json!({"supported": self.supported_list(), "requested": requested}))
+    }
+
+    /// Decides the era and version of a non-`initialize` request and checks its headers.
+    fn era(
+        &self,
+        headers: &http::HeaderMap,
+        method: &str,
+        params: &Map<String, Value>,
+        principal: &Principal,
+    ) -> Result<Era, Rejection> {
+        let served = |v: ProtocolVersion| self.settings.supported_versions.contains(&v);
+        let header_version = header(headers, HEADER_PROTOCOL_VERSION);
+        let parsed_header = match header_version {
+            Some(h) => match ProtocolVersion::parse(h).filter(|v| served(*v)) {
+                Some(v) => Some(v),
+                None => return Err(Rejection::Rpc(self.unsupported(h), true)),
+            },
+            None => None,
+        };
+        let meta_version = params
+            .get("_meta")
+            .and_then(|m| m.get(META_VERSION))
+            .and_then(Value::as_str);
+        let modern = match meta_version {
+            Some(m) => ProtocolVersion::parse(m).is_none_or(ProtocolVersion::is_modern),
+            None => parsed_header.is_some_and(ProtocolVersion::is_modern),
+        };
+        if modern {
+            return self
+                .modern_era(headers, method, params, header_version, meta_version)
+                .map_err(|e| Rejection::Rpc(e, true));
+        }
+        // Handshake era: the session, when presented, fixes the version.
+        if let Some(id) = header(headers, HEADER_SESSION_ID) {
+            let session = self.sessions.check(id, &principal.id).map_err(Rejection::Session)?;
+            if let Some(h) = parsed_header
+                && h != session.version
+            {
+                return Err(Rejection::Rpc(
+                    RpcError::new(
+                        jsonrpc::INVALID_REQUEST,
+                        format!(
+                            "MCP-Protocol-Version {} does not match the session's version {}",
+                            h.as_str(),
+                            session.version.as_str()
+                        ),
+                    ),
+                    false,
+                ));
+            }
+            return Ok(Era {
+                version: session.version,
+                modern: false,
+            });
+        }
+        // No session (as AgentCore allows): the header's version, else 2025-03-26 as the
+        // specification says for clients that send none, else the oldest handshake version served.
+        let version = parsed_header
+            .or_else(|| served(ProtocolVersion::V2025_03_26).then_some(ProtocolVersion::V2025_03_26))
+            .or_else(|| self.settings.supported_versions.iter().copied().find(|v| !v.is_modern()));
+        match version {
+            Some(version) => Ok(Era { version, modern: false }),
+            None => Err(Rejection::Rpc(self.unsupported(header_version.unwrap_or("2025-03-26")), true)),
+        }
+    }
+
+    fn modern_era(
+        &self,
+        headers: &http::HeaderMap,
+        method: &str,
+        params: &Map<String, Value>,
+        header_version: Option<&str>,
+        meta_version: Option<&str>,
+    ) -> Result<Era, RpcError> {
+        let mismatch = |msg: String| RpcError::new(jsonrpc::HEADER_MISMATCH, format!("Header mismatch: {msg}"));
+        let Some(meta) = meta_version else {
+            return Err(mismatch(format!(
+                "MCP-Protocol-Version is {} but the body's _meta has no `{META_VERSION}`",
+                header_version.unwrap_or("")
+            )));
+        };
+        match header_version {
+            None => return Err(mismatch("the MCP-Protocol-Version header is missing".into())),
+            Some(h) if h != meta => {
+                return Err(mismatch(format!(
+                    "MCP-Protocol-Version header value '{h}' does not match body value '{meta}'"
+                )));
+            }
+            Some(_) => {}
+        }
+        let version = ProtocolVersion::parse(meta)
+            .filter(|v| self.settings.supported_versions.contains(v))
+            .ok_or_else(|| self.unsupported(meta))?;
+        match header(headers, HEADER_METHOD) {
+            None => return Err(mismatch("the Mcp-Method header is missing".into())),
+            Some(m) if m != method => {
+                return Err(mismatch(format!("Mcp-Method header value '{m}' does not match body value '{method}'")));
+            }
+            Some(_) => {}
+        }
+        if matches!(method, "tools/call" | "prompts/get" | "resources/read") {
+            let body_name = params
+                .get("name")
+                .or_else(|| params.get("uri"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            match header(headers, HEADER_NAME).map(decode_header_value) {
+                None => return Err(mismatch("the Mcp-Name header is missing".into())),
+                Some(None) => return Err(mismatch("the Mcp-Name header is not valid base64".into())),
+                Some(Some(n)) if n != body_name => {
+                    return Err(mismatch(format!("Mcp-Name header value '{n}' does not match body value '{body_name}'")));
+                }
+                Some(Some(_)) => {}
+            }
+        }
+        Ok(Era { version, modern: true })
+    }
+
+    fn initialize(&self, id: &Id, params: &Map<String, Value>, principal: &Principal) -> Outcome {
+        let handshake: Vec<ProtocolVersion> = self
+            .settings
+            .supported_versions
+            .iter()
+            .copied()
+            .filter(|v| !v.is_modern())
+            .collect();
+        let requested = params.get("protocolVersion").and_then(Value::as_str).unwrap_or("");
+        let version = match ProtocolVersion::parse(requested).filter(|v| handshake.contains(v)) {
+            Some(v) => v,
+            None => match handshake.last() {
+                Some(v) => *v,
+                None => return Outcome::error(Some(id), self.unsupported(requested), false),
+            },
+        };
+        let mut result = json!({
+            "protocolVersion": version.as_str(),
+            "capabilities": {"tools": {"listChanged": false}},
+            "serverInfo": self.server_info(),
+        });
+        if let Some(i) = &self.settings.instructions {
+            result["instructions"] = json!(i);
+        }
+        Outcome::Reply {
+            status: http::StatusCode::OK,
+            body: jsonrpc::success(id, &result),
+            session_id: Some(self.sessions.mint(version, &principal.id)),
+        }
+    }
+
+    fn server_info(&self) -> Value {
+        json!({"name": self.settings.name, "version": env!("CARGO_PKG_VERSION")})
+    }
+
+    fn discover(&self) -> Value {
+        let mut result = json!({
+            "resultType": "complete",
+            "supportedVersions": self.supported_list(),
+            "capabilities": {"tools": {}},
+            "_meta": {"io.modelcontextprotocol/serverInfo": self.server_info()},
+            "ttlMs": LIST_TTL_MS,
+            "cacheScope": "public",
+        });
+        if let Some(i) = &self.settings.instructions {
+            result["instructions"] = json!(i);
+        }
+        result
+    }
+
+    fn tools_list(&self, params: &Map<String, Value>, era: &Era) -> Result<Value, RpcError> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page<'a> {
+            tools: Vec<&'a RawValue>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            next_cursor: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            result_type: Option<&'static str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            ttl_ms: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            cache_scope: Option<&'static str>,
+        }
+        let start = match params.get("cursor") {
+            None | Some(Value::Null) => 0,
+            Some(Value::String(c)) => decode_cursor(c)
+                .filter(|&s| s <= self.catalog.len())
+                .ok_or_else(|| RpcError::new(jsonrpc::INVALID_PARAMS, "Invalid cursor"))?,
+            Some(_) => return Err(RpcError::new(jsonrpc::INVALID_PARAMS, "`cursor` must be a string")),
+        };
+        let (tools, more) = self.catalog.page(start, self.page_size);
+        let page = Page {
+            next_cursor: more.then(|| encode_cursor(start + tools.len())),
+            tools,
+            result_type: era.modern.then_some("complete"),
+            ttl_ms: era.modern.then_some(LIST_TTL_MS),
+            cache_scope: era.modern.then_some("public"),
+        };
+        Ok(serde_json::to_value(page).expect("pages serialise"))
+    }
+
+    async fn tools_call(&self, params: &Map<String, Value>, era: &Era) -> Result<Value, RpcError> {
+        let name = params
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| RpcError::new(jsonrpc::INVALID_PARAMS, "`name` (the tool name) is required"))?;
+        let empty = Map::new();
+        let args = match params.get("arguments") {
+            None | Some(Value::Null) => &empty,
+            Some(Value::Object(a)) => a,
+            Some(_) => return Err(RpcError::new(jsonrpc::INVALID_PARAMS, "`arguments` must be an object")),
+        };
+        let tool = self
+            .catalog
+            .get(name)
+            .ok_or_else(|| RpcError::new(jsonrpc::INVALID_PARAMS, format!("Unknown tool: {name}")))?;
+        let target = self.catalog.target(tool.def.target);
+        let outcome = self.invoker.call(target, tool, args).await;
+        Ok(results::tool_result(name, outcome, era.version, self.settings.debug_errors))
+    }
+}
+
+fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Decodes the `=?base64?...?=` sentinel form of `Mcp-Name`; plain values pass through.
+fn decode_header_value(value: &str) -> Option<String> {
+    match value.strip_prefix("=?base64?").and_then(|v| v.strip_suffix("?=")) {
+        Some(encoded) => base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok()),
+        None => Some(value.to_string()),
+    }
+}
+
+fn encode_cursor(offset: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    std::str::from_utf8(&raw).ok()?.strip_prefix("o:")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_and_header_values() {
+        assert_eq!(decode_cursor(&encode_cursor(1000)), Some(1000));
+        assert_eq!(decode_cursor("nonsense"), None);
+        assert_eq!(decode_header_value("=?base64?SGVsbG8sIOS4lueVjA==?="), Some("Hello, 世界".into()));
+        assert_eq!(decode_header_value("plain"), Some("plain".into()));
+        assert_eq!(decode_header_value("=?base64?!!?="), None);
+    }
+}

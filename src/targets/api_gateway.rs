@@ -1,0 +1,207 @@
+//! API Gateway targets: fetching the stage's export with GetExport, and AgentCore's selection
+//! rules — `toolFilters` as an allow-list (exact paths or `/prefix/*`, methods merged),
+//! `toolOverrides` naming one selected operation each, `{proxy+}` resources and methods that
+//! need both IAM and an API key left out with a warning.
+
+use std::collections::BTreeSet;
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+
+use super::{Ctx, Selected};
+use crate::config::Problems;
+use crate::config::model::{ToolFilter, ToolOverride};
+use crate::invoke::{self, request::OutboundRequest};
+use crate::openapi::Operation;
+use crate::outbound::sigv4;
+
+/// GET `/restapis/{id}/stages/{stage}/exports/oas30?extensions=apigateway`, SigV4-signed for
+/// service `apigateway`, at `AWS_ENDPOINT_URL_API_GATEWAY`, `AWS_ENDPOINT_URL` or the regional
+/// endpoint.
+pub(super) async fn get_export(ctx: &Ctx<'_>, rest_api_id: &str, stage: &str) -> Result<String, String> {
+    let region = ctx
+        .config
+        .gateway
+        .region
+        .as_deref()
+        .ok_or("GetExport needs a region")?;
+    let endpoint = ctx
+        .env
+        .var("AWS_ENDPOINT_URL_API_GATEWAY")
+        .or_else(|| ctx.env.var("AWS_ENDPOINT_URL"))
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| format!("https://apigateway.{region}.amazonaws.com"));
+    let seg = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    let url = format!(
+        "{}/restapis/{}/stages/{}/exports/oas30?extensions=apigateway",
+        endpoint.trim_end_matches('/'),
+        seg(rest_api_id),
+        seg(stage)
+    );
+    let url = url::Url::parse(&url).map_err(|e| format!("bad API Gateway endpoint `{endpoint}`: {e}"))?;
+    let mut req = OutboundRequest {
+        method: http::Method::GET,
+        url,
+        headers: http::HeaderMap::new(),
+        body: None,
+    };
+    req.headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("application/json"));
+    let aws = ctx.aws.as_ref().ok_or("no AWS credentials for GetExport")?;
+    let creds = aws.get().await.map_err(|e| format!("GetExport: {e}"))?;
+    sigv4::sign(&mut req, &creds, region, "apigateway").map_err(|e| format!("GetExport: {e}"))?;
+    let limit = ctx.config.server.max_schema_bytes;
+    let fetch = async {
+        let resp = ctx
+            .http
+            .get(req.url)
+            .headers(req.headers)
+            .send()
+            .await
+            .map_err(|e| format!("GetExport request to {endpoint} failed: {}", invoke::error_chain(&e.without_url())))?;
+        invoke::read_reply(resp, limit)
+            .await
+            .map_err(|e| format!("GetExport response: {e}"))
+    };
+    let reply = tokio::time::timeout(ctx.config.server.export_timeout, fetch)
+        .await
+        .map_err(|_| format!("GetExport did not answer within {:?}", ctx.config.server.export_timeout))??;
+    let body = String::from_utf8_lossy(&reply.body);
+    if !reply.status.is_success() {
+        let excerpt: String = body.chars().take(300).collect();
+        return Err(format!(
+            "GetExport for REST API `{rest_api_id}` stage `{stage}` failed with HTTP {}: {excerpt}",
+            reply.status.as_u16()
+        ));
+    }
+    Ok(body.into_owned())
+}
+
+fn filter_matches(filter: &str, path: &str) -> bool {
+    match filter.strip_suffix("/*") {
+        Some(prefix) => {
+            prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+        }
+        None => filter == path,
+    }
+}
+
+/// Applies filters and overrides to the export's operations.
+pub(super) fn select<'a>(
+    ops: &'a [Operation],
+    filters: &[ToolFilter],
+    overrides: &[ToolOverride],
+    path: &str,
+    target: &str,
+    warnings: &mut Vec<String>,
+    problems: &mut Problems,
+) -> Vec<Selected<'a>> {
+    let mut chosen = BTreeSet::new();
+    for (i, f) in filters.iter().enumerate() {
+        let wildcard = f.filter_path.ends_with("/*");
+        let mut any = false;
+        for (j, m) in f.methods.iter().enumerate() {
+            let hits: Vec<usize> = ops
+                .iter()
+                .enumerate()
+                .filter(|(_, op)| op.method == *m && filter_matches(&f.filter_path, &op.path))
+                .map(|(k, _)| k)
+                .collect();
+            if hits.is_empty() && !wildcard {
+                problems.push(
+                    format!("{path}.toolFilters[{i}].methods[{j}]"),
+                    format!("no operation {} {} in the export", m.as_str(), f.filter_path),
+                );
+            }
+            any |= !hits.is_empty();
+            chosen.extend(hits);
+        }
+        if wildcard && !any {
+            problems.push(
+                format!("{path}.toolFilters[{i}].filterPath"),
+                format!("`{}` matches no operation of the listed methods in the export", f.filter_path),
+            );
+        }
+    }
+    let mut named: Vec<Option<(String, Option<String>, String)>> = vec![None; ops.len()];
+    for (i, o) in overrides.iter().enumerate() {
+        let op_path = format!("{path}.toolOverrides[{i}]");
+        match ops.iter().position(|op| op.path == o.path && op.method == o.method) {
+            None => problems.push(
+                format!("{op_path}.path"),
+                format!("no operation {} {} in the export", o.method.as_str(), o.path),
+            ),
+            Some(k) if !chosen.contains(&k) => problems.push(
+                op_path,
+                format!("{} {} is not selected by any toolFilters entry (overrides cannot expose unfiltered operations)", o.method.as_str(), o.path),
+            ),
+            Some(k) => {
+                if named[k].is_some() {
+                    problems.push(op_path.clone(), format!("{} {} already has an override", o.method.as_str(), o.path));
+                }
+                named[k] = Some((o.name.clone(), o.description.clone(), format!("{op_path}.name")));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for k in chosen {
+        let op = &ops[k];
+        if op.path.contains('+') {
+            warnings.push(format!("target {target}: operation {} left out: proxy resources (`{{proxy+}}`) are not supported", op.label()));
+            continue;
+        }
+        if needs_iam_and_api_key(op) {
+            warnings.push(format!(
+                "target {target}: operation {} left out: it requires both IAM and an API key, which AgentCore does not support",
+                op.label()
+            ));
+            continue;
+        }
+        let (name, description, name_path) = match named[k].take() {
+            Some((n, d, p)) => (Some(n), d, Some(p)),
+            None => (op.operation_id.clone(), None, None),
+        };
+        let Some(name) = name else {
+            problems.push(
+                format!("{path}.toolOverrides"),
+                format!("operation {} has no operationId: add a toolOverrides entry with a `name` for it", op.label()),
+            );
+            continue;
+        };
+        out.push(Selected {
+            op,
+            name,
+            description,
+            name_path,
+        });
+    }
+    out
+}
+
+/// An operation whose security requirement combines SigV4 (`x-amazon-apigateway-authtype:
+/// awsSigv4`) with an API key (`in: header`, name `x-api-key`).
+fn needs_iam_and_api_key(op: &Operation) -> bool {
+    let Some(reqs) = op.security.as_ref().and_then(Value::as_array) else {
+        return false;
+    };
+    reqs.iter().filter_map(Value::as_object).any(|req| {
+        let names: Vec<String> = req.keys().map(|k| k.to_ascii_lowercase()).collect();
+        let iam = names.iter().any(|n| n.contains("sigv4") || n == "iam");
+        let key = names.iter().any(|n| n.contains("api_key") || n.contains("apikey") || n == "x-api-key");
+        iam && key
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_matches;
+
+    #[test]
+    fn wildcards_match_the_prefix_and_below() {
+        assert!(filter_matches("/pets/*", "/pets"));
+        assert!(filter_matches("/pets/*", "/pets/{petId}"));
+        assert!(!filter_matches("/pets/*", "/petshop"));
+        assert!(filter_matches("/*", "/anything/at/all"));
+        assert!(filter_matches("/pets", "/pets"));
+        assert!(!filter_matches("/pets", "/pets/{petId}"));
+    }
+}

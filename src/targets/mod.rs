@@ -1,0 +1,291 @@
+//! Building the targets: get each target's OpenAPI document (inline, local file, or API
+//! Gateway's GetExport), select its operations (all with an `operationId` for `openApiSchema`;
+//! `toolFilters`/`toolOverrides` for `apiGateway`), derive the tools, and resolve outbound
+//! credentials. Problems that need the document (a filter matching nothing, an operation with
+//! no name) are reported with their config path, alongside the static ones.
+
+mod api_gateway;
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use serde_json::Value;
+
+use crate::catalog::{Target, ToolDef, sanitize_tool_name, valid_tool_name};
+use crate::config::{Config, CredentialSettings, DocumentSource, Env, Problems, TargetKind, TargetSettings};
+use crate::openapi::{self, Document, Operation};
+use crate::outbound::{self, ApiKey, AwsCredentials};
+
+/// The result of building every target.
+pub struct Built {
+    pub targets: Vec<Target>,
+    pub tools: Vec<ToolDef>,
+    pub warnings: Vec<String>,
+}
+
+/// An operation picked for a target, with its tool name and description.
+pub(crate) struct Selected<'a> {
+    pub op: &'a Operation,
+    pub name: String,
+    pub description: Option<String>,
+    /// Where the name came from, for problems about duplicates.
+    pub name_path: Option<String>,
+}
+
+/// Builds all targets; `Err` carries every problem found.
+pub async fn build(config: &Config, env: &dyn Env, http: &reqwest::Client) -> Result<Built, Problems> {
+    let needs_aws = config.targets.iter().any(|t| {
+        matches!(t.credentials, CredentialSettings::SigV4 { .. })
+            || matches!(t.kind, TargetKind::ApiGateway { source: DocumentSource::ApiGatewayExport, .. })
+    });
+    let aws = if needs_aws {
+        Some(Arc::new(AwsCredentials::discover(env, config.gateway.region.as_deref()).await))
+    } else {
+        None
+    };
+    let ctx = Ctx {
+        config,
+        env,
+        http,
+        aws: aws.clone(),
+    };
+    let results = join_all(config.targets.iter().enumerate().map(|(i, t)| ctx.target(i, t))).await;
+    let mut built = Built {
+        targets: Vec::new(),
+        tools: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut problems = Problems::default();
+    for (settings, result) in config.targets.iter().zip(results) {
+        match result {
+            Ok((tools, warnings)) => {
+                built.tools.extend(tools);
+                built.warnings.extend(warnings);
+            }
+            Err(p) => problems.extend(p),
+        }
+        let credentials = match &settings.credentials {
+            CredentialSettings::None => outbound::Credentials::None,
+            CredentialSettings::ApiKey {
+                key,
+                parameter_name,
+                prefix,
+                location,
+                ..
+            } => match ApiKey::new(*location, parameter_name, prefix, key) {
+                Some(k) => outbound::Credentials::ApiKey(k),
+                None => {
+                    problems.push(
+                        format!("{}.credentialProviderConfigurations[0]", settings.path),
+                        "the API key cannot be sent with this parameter name and location",
+                    );
+                    outbound::Credentials::None
+                }
+            },
+            CredentialSettings::SigV4 { service, region } => outbound::Credentials::SigV4 {
+                service: service.clone(),
+                region: region.clone(),
+                aws: aws.clone().expect("discovered when a target signs"),
+            },
+        };
+        built.targets.push(Target {
+            name: settings.name.clone(),
+            credentials,
+            timeout: settings.timeout,
+        });
+    }
+    if problems.is_empty() {
+        Ok(built)
+    } else {
+        Err(problems)
+    }
+}
+
+struct Ctx<'a> {
+    config: &'a Config,
+    env: &'a dyn Env,
+    http: &'a reqwest::Client,
+    aws: Option<Arc<AwsCredentials>>,
+}
+
+impl Ctx<'_> {
+    async fn target(&self, index: usize, t: &TargetSettings) -> Result<(Vec<ToolDef>, Vec<String>), Problems> {
+        let mut problems = Problems::default();
+        let (source, source_path) = match &t.kind {
+            TargetKind::OpenApi { source } => {
+                let field = match source {
+                    DocumentSource::Inline(_) => "inlinePayload",
+                    _ => "file",
+                };
+                (source, format!("{}.targetConfiguration.mcp.openApiSchema.{field}", t.path))
+            }
+            TargetKind::ApiGateway { source, .. } => {
+                let field = match source {
+                    DocumentSource::File(_) => ".exportFile",
+                    _ => "",
+                };
+                (source, format!("{}.targetConfiguration.mcp.apiGateway{field}", t.path))
+            }
+        };
+        let text = match self.document_text(t, source).await {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(source_path, e);
+                return Err(problems);
+            }
+        };
+        let doc = match Document::parse(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(source_path, format!("the OpenAPI document cannot be used: {e}"));
+                return Err(problems);
+            }
+        };
+        let (ops, doc_warnings) = doc.operations();
+        let mut warnings: Vec<String> = doc_warnings.into_iter().map(|w| format!("target {}: {w}", t.name)).collect();
+
+        let selected = match &t.kind {
+            TargetKind::OpenApi { .. } => ops
+                .iter()
+                .filter_map(|op| match &op.operation_id {
+                    Some(id) => Some(Selected {
+                        op,
+                        name: id.clone(),
+                        description: None,
+                        name_path: None,
+                    }),
+                    None => {
+                        warnings.push(format!("target {}: operation {} skipped: it has no operationId", t.name, op.label()));
+                        None
+                    }
+                })
+                .collect(),
+            TargetKind::ApiGateway { filters, overrides, .. } => {
+                let path = format!("{}.targetConfiguration.mcp.apiGateway.apiGatewayToolConfiguration", t.path);
+                api_gateway::select(&ops, filters, overrides, &path, &t.name, &mut warnings, &mut problems)
+            }
+        };
+
+        let mut tools: Vec<ToolDef> = Vec::new();
+        for s in selected {
+            let mut name = s.name.clone();
+            if !valid_tool_name(&name) {
+                let clean = sanitize_tool_name(&name);
+                warnings.push(format!(
+                    "target {}: operation {}: `{name}` is not a valid MCP tool name; exposed as `{clean}`",
+                    t.name,
+                    s.op.label()
+                ));
+                name = clean;
+            }
+            let full = format!("{}___{name}", t.name);
+            if tools.iter().any(|x| x.name == full) {
+                let msg = format!("tool name `{full}` is used twice (operation {})", s.op.label());
+                match &s.name_path {
+                    Some(p) => problems.push(p.clone(), msg),
+                    None => warnings.push(format!("target {}: {msg}; the second is skipped", t.name)),
+                }
+                continue;
+            }
+            let base_url = match self.base_url(t, s.op) {
+                Ok(u) => u,
+                Err(e) => {
+                    warnings.push(format!("target {}: operation {} skipped: {e}", t.name, s.op.label()));
+                    continue;
+                }
+            };
+            match openapi::tool::derive(&doc, s.op) {
+                Ok(derived) => {
+                    warnings.extend(derived.warnings.into_iter().map(|w| format!("target {}: {w}", t.name)));
+                    let description = s
+                        .description
+                        .or_else(|| s.op.description.clone())
+                        .or_else(|| s.op.summary.clone())
+                        .unwrap_or_else(|| name.clone());
+                    tools.push(ToolDef {
+                        name: full,
+                        description,
+                        input_schema: derived.input_schema,
+                        annotations: derived.annotations,
+                        target: index,
+                        base_url,
+                        plan: derived.plan,
+                        operation: s.op.label(),
+                    });
+                }
+                Err(e) => warnings.push(format!("target {}: operation {} skipped: {e}", t.name, s.op.label())),
+            }
+        }
+        if problems.is_empty() {
+            Ok((tools, warnings))
+        } else {
+            Err(problems)
+        }
+    }
+
+    async fn document_text(&self, t: &TargetSettings, source: &DocumentSource) -> Result<String, String> {
+        let limit = self.config.server.max_schema_bytes;
+        match source {
+            DocumentSource::Inline(text) => {
+                if text.len() > limit {
+                    return Err(format!("the inline document is larger than {limit} bytes"));
+                }
+                Ok(text.clone())
+            }
+            DocumentSource::File(path) => {
+                let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                if meta.len() > limit as u64 {
+                    return Err(format!("{} is larger than {limit} bytes", path.display()));
+                }
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+            }
+            DocumentSource::ApiGatewayExport => {
+                let TargetKind::ApiGateway { rest_api_id, stage, .. } = &t.kind else {
+                    return Err("GetExport applies to apiGateway targets only".into());
+                };
+                api_gateway::get_export(self, rest_api_id, stage).await
+            }
+        }
+    }
+
+    fn base_url(&self, t: &TargetSettings, op: &Operation) -> Result<String, String> {
+        match &t.kind {
+            TargetKind::ApiGateway {
+                rest_api_id,
+                stage,
+                invoke_url,
+                ..
+            } => Ok(match invoke_url {
+                Some(u) => u.clone(),
+                None => format!(
+                    "https://{rest_api_id}.execute-api.{}.amazonaws.com/{stage}",
+                    self.config.gateway.region.as_deref().unwrap_or("us-east-1")
+                ),
+            }),
+            TargetKind::OpenApi { .. } => server_url(op.servers.as_ref()),
+        }
+    }
+}
+
+/// The first server's URL with its variables at their defaults; must be absolute http(s).
+fn server_url(servers: Option<&Value>) -> Result<String, String> {
+    let server = servers
+        .and_then(Value::as_array)
+        .and_then(|s| s.first())
+        .ok_or("the document has no `servers` entry, so there is nowhere to send calls")?;
+    let mut url = server
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or("`servers[0].url` is missing")?
+        .to_string();
+    if let Some(vars) = server.get("variables").and_then(Value::as_object) {
+        for (name, var) in vars {
+            let default = var.get("default").and_then(Value::as_str).unwrap_or("");
+            url = url.replace(&format!("{{{name}}}"), default);
+        }
+    }
+    match url::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(url),
+        _ => Err(format!("server URL `{url}` is not an absolute http(s) URL")),
+    }
+}
