@@ -45,7 +45,9 @@ pub struct Tool {
 
 impl std::fmt::Debug for Tool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tool").field("name", &self.def.name).finish_non_exhaustive()
+        f.debug_struct("Tool")
+            .field("name", &self.def.name)
+            .finish_non_exhaustive()
     }
 }
 

@@ -101,7 +101,10 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
     if state.ready.load(Ordering::SeqCst) {
         Json::ok(r#"{"status":"ready"}"#)
     } else {
-        Json::with_status(StatusCode::SERVICE_UNAVAILABLE, br#"{"status":"not ready"}"#.to_vec())
+        Json::with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            br#"{"status":"not ready"}"#.to_vec(),
+        )
     }
 }
 
@@ -110,9 +113,13 @@ async fn shed_load(State(limit): State<Arc<Semaphore>>, req: Request, next: Next
     match limit.try_acquire() {
         Ok(_permit) => next.run(req).await,
         Err(_) => {
-            let body = jsonrpc::failure(None, &jsonrpc::RpcError::new(jsonrpc::INTERNAL_ERROR, "Server overloaded: retry later"));
+            let body = jsonrpc::failure(
+                None,
+                &jsonrpc::RpcError::new(jsonrpc::INTERNAL_ERROR, "Server overloaded: retry later"),
+            );
             let mut resp = Json::with_status(StatusCode::SERVICE_UNAVAILABLE, body);
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             resp
         }
     }
@@ -123,12 +130,18 @@ async fn admit(state: &AppState, headers: &HeaderMap) -> Result<crate::auth::Pri
     if let Some(origin) = headers.get(header::ORIGIN)
         && !origin_allowed(origin, &state.allowed_origins)
     {
-        let body = jsonrpc::failure(None, &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, "Forbidden: Origin not allowed"));
+        let body = jsonrpc::failure(
+            None,
+            &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, "Forbidden: Origin not allowed"),
+        );
         return Err(Json::with_status(StatusCode::FORBIDDEN, body));
     }
     state.authorizer.authenticate(headers).await.map_err(|e| {
         let AuthError::Missing = e;
-        let body = jsonrpc::failure(None, &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, format!("Unauthorized: {e}")));
+        let body = jsonrpc::failure(
+            None,
+            &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, format!("Unauthorized: {e}")),
+        );
         Json::with_status(StatusCode::UNAUTHORIZED, body)
     })
 }
@@ -138,7 +151,10 @@ fn origin_allowed(origin: &HeaderValue, allowed: &[String]) -> bool {
     let Ok(origin) = origin.to_str() else {
         return false;
     };
-    if allowed.iter().any(|a| a == "*" || a.trim_end_matches('/') == origin) {
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.trim_end_matches('/') == origin)
+    {
         return true;
     }
     url::Url::parse(origin).is_ok_and(|u| {
@@ -157,19 +173,31 @@ async fn mcp_post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !content_type
         .split(';')
         .next()
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
     {
-        let body = jsonrpc::failure(None, &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, "Content-Type must be application/json"));
+        let body = jsonrpc::failure(
+            None,
+            &jsonrpc::RpcError::new(
+                jsonrpc::INVALID_REQUEST,
+                "Content-Type must be application/json",
+            ),
+        );
         return Json::with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, body);
     }
     let Some(sse) = wants_sse(&headers) else {
         let body = jsonrpc::failure(
             None,
-            &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, "Accept must include application/json or text/event-stream"),
+            &jsonrpc::RpcError::new(
+                jsonrpc::INVALID_REQUEST,
+                "Accept must include application/json or text/event-stream",
+            ),
         );
         return Json::with_status(StatusCode::NOT_ACCEPTABLE, body);
     };
@@ -185,9 +213,14 @@ async fn mcp_post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
                 event.extend_from_slice(&body);
                 event.extend_from_slice(b"\n\n");
                 let mut r = (status, Body::from(event)).into_response();
-                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-                r.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                );
+                r.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                r.headers_mut()
+                    .insert("x-accel-buffering", HeaderValue::from_static("no"));
                 r
             } else {
                 Json::with_status(status, body)
@@ -209,7 +242,11 @@ fn wants_sse(headers: &HeaderMap) -> Option<bool> {
         .flat_map(|v| v.split(','))
         .map(|t| t.split(';').next().unwrap_or("").trim())
         .collect();
-    if accept.is_empty() || accept.iter().any(|t| matches!(*t, "application/json" | "application/*" | "*/*")) {
+    if accept.is_empty()
+        || accept
+            .iter()
+            .any(|t| matches!(*t, "application/json" | "application/*" | "*/*"))
+    {
         Some(false)
     } else if accept.contains(&"text/event-stream") {
         Some(true)
@@ -220,12 +257,19 @@ fn wants_sse(headers: &HeaderMap) -> Option<bool> {
 
 async fn mcp_get() -> Response {
     // The gateway sends no server-initiated messages, so it offers no standalone SSE stream.
-    (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST, DELETE")]).into_response()
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "POST, DELETE")],
+    )
+        .into_response()
 }
 
 async fn mcp_delete(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     match admit(&state, &headers).await {
-        Ok(principal) => state.mcp.handle_delete(&headers, &principal).into_response(),
+        Ok(principal) => state
+            .mcp
+            .handle_delete(&headers, &principal)
+            .into_response(),
         Err(resp) => resp,
     }
 }

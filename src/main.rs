@@ -18,7 +18,13 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Log format.
-    #[arg(long, global = true, value_enum, default_value = "human", env = "MCP_GATEWAY_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "human",
+        env = "MCP_GATEWAY_LOG_FORMAT"
+    )]
     log_format: LogFormat,
 }
 
@@ -27,7 +33,12 @@ enum Command {
     /// Start the gateway: MCP on http://<listen>/mcp, plus /health and /ready.
     Serve {
         /// The config file (YAML or JSON).
-        #[arg(long, short, env = "MCP_GATEWAY_CONFIG", default_value = "config/gateway.yaml")]
+        #[arg(
+            long,
+            short,
+            env = "MCP_GATEWAY_CONFIG",
+            default_value = "config/gateway.yaml"
+        )]
         config: PathBuf,
         /// Listen address, overriding `server.listen` (e.g. 0.0.0.0:8080).
         #[arg(long)]
@@ -36,7 +47,12 @@ enum Command {
     /// Check a config file and its OpenAPI documents, and print the tools it would serve.
     Validate {
         /// The config file (YAML or JSON).
-        #[arg(long, short, env = "MCP_GATEWAY_CONFIG", default_value = "config/gateway.yaml")]
+        #[arg(
+            long,
+            short,
+            env = "MCP_GATEWAY_CONFIG",
+            default_value = "config/gateway.yaml"
+        )]
         config: PathBuf,
     },
 }
@@ -129,8 +145,15 @@ async fn validate(path: PathBuf) -> ExitCode {
     let tools = gateway.catalog().tools();
     println!("{} is valid: {} tool(s)", path.display(), tools.len());
     for t in tools {
-        let (method, route) = t.def.operation.split_once(' ').unwrap_or(("", &t.def.operation));
-        println!("{:<48} {:<7} {:<32} {}", t.def.name, method, route, t.def.description);
+        let (method, route) = t
+            .def
+            .operation
+            .split_once(' ')
+            .unwrap_or(("", &t.def.operation));
+        println!(
+            "{:<48} {:<7} {:<32} {}",
+            t.def.name, method, route, t.def.description
+        );
     }
     ExitCode::SUCCESS
 }

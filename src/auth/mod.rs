@@ -3,6 +3,8 @@
 //! anonymous principal. JWT (`CUSTOM_JWT`) and SigV4 (`AWS_IAM`) authorizers plug in here and
 //! produce the same type.
 
+pub mod sigv4;
+
 use crate::config::AuthorizerSettings;
 
 /// Who is calling.

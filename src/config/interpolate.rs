@@ -57,11 +57,7 @@ pub fn interpolate(input: &str, env: &dyn Env) -> Result<String, String> {
                 Some((name, default)) => (name, Some(default)),
                 None => (expr, None),
             };
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(format!(
                     "`${{{name}}}` is not a valid variable reference: names use letters, digits and `_`"
                 ));
@@ -97,8 +93,16 @@ mod tests {
         assert_eq!(interpolate("${B:-dflt}", &env).unwrap(), "dflt");
         assert_eq!(interpolate("${EMPTY:-d}", &env).unwrap(), "d");
         assert_eq!(interpolate("$${A} $5", &env).unwrap(), "${A} $5");
-        assert!(interpolate("${B}", &env).unwrap_err().contains("`B` is not set"));
-        assert!(interpolate("${A", &env).unwrap_err().contains("unterminated"));
+        assert!(
+            interpolate("${B}", &env)
+                .unwrap_err()
+                .contains("`B` is not set")
+        );
+        assert!(
+            interpolate("${A", &env)
+                .unwrap_err()
+                .contains("unterminated")
+        );
         assert!(interpolate("${A B}", &env).is_err());
     }
 }

@@ -290,7 +290,12 @@ pub fn load_file(path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
 }
 
 /// Validates a config given as text (YAML, or JSON when `is_json`).
-pub fn load_str(text: &str, is_json: bool, base_dir: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
+pub fn load_str(
+    text: &str,
+    is_json: bool,
+    base_dir: &Path,
+    env: &dyn Env,
+) -> Result<Config, ConfigError> {
     let value = parse_text(text, is_json).map_err(|(format, message)| ConfigError::Syntax {
         path: PathBuf::from("<inline>"),
         format,
@@ -409,12 +414,22 @@ targets:
     typo: 2
 "#,
         );
-        let paths: Vec<_> = p.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
-        assert!(paths.contains(&"gateway: unknown field `colour`".to_string()), "{paths:?}");
-        assert!(paths.contains(&"targets[0]: unknown field `typo`".to_string()), "{paths:?}");
+        let paths: Vec<_> = p
+            .iter()
+            .map(|p| format!("{}: {}", p.path, p.message))
+            .collect();
+        assert!(
+            paths.contains(&"gateway: unknown field `colour`".to_string()),
+            "{paths:?}"
+        );
+        assert!(
+            paths.contains(&"targets[0]: unknown field `typo`".to_string()),
+            "{paths:?}"
+        );
         assert!(
             paths.contains(
-                &"targets[0].targetConfiguration.mcp.openApiSchema: unknown field `extra`".to_string()
+                &"targets[0].targetConfiguration.mcp.openApiSchema: unknown field `extra`"
+                    .to_string()
             ),
             "{paths:?}"
         );
@@ -424,7 +439,11 @@ targets:
     fn bad_enum_names_path_and_choices() {
         let p = problems("gateway: {name: gw, authorizerType: MAYBE}\n");
         assert_eq!(p[0].path, "gateway.authorizerType");
-        assert!(p[0].message.contains("unknown variant `MAYBE`"), "{}", p[0].message);
+        assert!(
+            p[0].message.contains("unknown variant `MAYBE`"),
+            "{}",
+            p[0].message
+        );
         assert!(p[0].message.contains("NONE"));
     }
 }

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::model::*;
 use super::{
-    AuthorizerSettings, Config, CredentialSettings, DocumentSource, Env, GatewaySettings,
-    Problems, Secret, ServerSettings, TargetKind, TargetSettings, deserialize_section,
+    AuthorizerSettings, Config, CredentialSettings, DocumentSource, Env, GatewaySettings, Problems,
+    Secret, ServerSettings, TargetKind, TargetSettings, deserialize_section,
 };
 use crate::mcp::version::ProtocolVersion;
 
@@ -36,14 +36,20 @@ pub(super) fn validate(
     let gateway_spec: Option<GatewaySpec> = match &file.gateway {
         Some(v) => deserialize_section(v, "gateway", problems),
         None => {
-            problems.push("gateway", "required: the `create_gateway` fields (at least `name` and `authorizerType`)");
+            problems.push(
+                "gateway",
+                "required: the `create_gateway` fields (at least `name` and `authorizerType`)",
+            );
             None
         }
     };
     let target_values = match &file.targets {
         Some(Value::Array(items)) => items.clone(),
         Some(_) => {
-            problems.push("targets", "expected a list of `create_gateway_target` requests");
+            problems.push(
+                "targets",
+                "expected a list of `create_gateway_target` requests",
+            );
             Vec::new()
         }
         None => Vec::new(),
@@ -73,11 +79,22 @@ pub(super) fn validate(
         if let Some(first) = seen.insert(spec.name.clone(), i) {
             problems.push(
                 format!("{path}.name"),
-                format!("duplicate target name `{}` (also targets[{first}])", spec.name),
+                format!(
+                    "duplicate target name `{}` (also targets[{first}])",
+                    spec.name
+                ),
             );
         }
         let timeout = server_timeout(&file.server, &spec.name);
-        if let Some(t) = target(spec, path, timeout, region.as_deref(), &api_keys, &base_dir, problems) {
+        if let Some(t) = target(
+            spec,
+            path,
+            timeout,
+            region.as_deref(),
+            &api_keys,
+            &base_dir,
+            problems,
+        ) {
             targets.push(t);
         }
     }
@@ -100,7 +117,11 @@ fn server_timeout(server: &Option<Value>, target: &str) -> Duration {
         .and_then(|s| s.get("timeouts"))
         .and_then(|t| serde_json::from_value(t.clone()).ok())
         .unwrap_or_default();
-    let secs = spec.per_target.get(target).copied().unwrap_or(spec.target_seconds);
+    let secs = spec
+        .per_target
+        .get(target)
+        .copied()
+        .unwrap_or(spec.target_seconds);
     secs_to_duration(secs).unwrap_or(Duration::from_secs(30))
 }
 
@@ -108,13 +129,20 @@ fn secs_to_duration(secs: f64) -> Option<Duration> {
     (secs.is_finite() && secs > 0.0 && secs <= 86_400.0).then(|| Duration::from_secs_f64(secs))
 }
 
-fn server(spec: ServerSpec, target_names: &[Option<&str>], problems: &mut Problems) -> Option<ServerSettings> {
+fn server(
+    spec: ServerSpec,
+    target_names: &[Option<&str>],
+    problems: &mut Problems,
+) -> Option<ServerSettings> {
     let listen: Option<SocketAddr> = match spec.listen.parse() {
         Ok(a) => Some(a),
         Err(_) => {
             problems.push(
                 "server.listen",
-                format!("`{}` is not an address:port such as 127.0.0.1:8080", spec.listen),
+                format!(
+                    "`{}` is not an address:port such as 127.0.0.1:8080",
+                    spec.listen
+                ),
             );
             None
         }
@@ -199,11 +227,20 @@ fn gateway(
     check_description(spec.description.as_deref(), "gateway.description", problems);
     let refuse = [
         ("kmsKeyArn", spec.kms_key_arn.is_some()),
-        ("interceptorConfigurations", spec.interceptor_configurations.is_some()),
-        ("policyEngineConfiguration", spec.policy_engine_configuration.is_some()),
+        (
+            "interceptorConfigurations",
+            spec.interceptor_configurations.is_some(),
+        ),
+        (
+            "policyEngineConfiguration",
+            spec.policy_engine_configuration.is_some(),
+        ),
         ("webAclArn", spec.web_acl_arn.is_some()),
         ("wafConfiguration", spec.waf_configuration.is_some()),
-        ("customTransformConfiguration", spec.custom_transform_configuration.is_some()),
+        (
+            "customTransformConfiguration",
+            spec.custom_transform_configuration.is_some(),
+        ),
     ];
     for (field, present) in refuse {
         if present {
@@ -241,7 +278,9 @@ fn gateway(
                         format!("gateway.protocolConfiguration.mcp.supportedVersions[{i}]"),
                         format!(
                             "unknown MCP version `{v}`; expected one of {}",
-                            ProtocolVersion::ALL.map(|p| format!("`{}`", p.as_str())).join(", ")
+                            ProtocolVersion::ALL
+                                .map(|p| format!("`{}`", p.as_str()))
+                                .join(", ")
                         ),
                     ),
                 }
@@ -367,28 +406,45 @@ fn api_key_providers(
         let path = format!("credentialProviders.apiKeys[{i}]");
         if p.name.is_empty()
             || p.name.len() > 128
-            || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || !p
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            problems.push(format!("{path}.name"), "must be 1-128 letters, digits, `-` or `_`");
+            problems.push(
+                format!("{path}.name"),
+                "must be 1-128 letters, digits, `-` or `_`",
+            );
         }
         let value = match (&p.api_key_env, &p.api_key_file) {
             (Some(var), None) => match env.var(var) {
                 Some(v) if !v.is_empty() => Some(v),
                 _ => {
-                    problems.push(format!("{path}.apiKeyEnv"), format!("environment variable `{var}` is not set"));
+                    problems.push(
+                        format!("{path}.apiKeyEnv"),
+                        format!("environment variable `{var}` is not set"),
+                    );
                     None
                 }
             },
             (None, Some(file)) => {
                 let full = base_dir.join(file);
                 match std::fs::read_to_string(&full) {
-                    Ok(v) if !v.trim().is_empty() => Some(v.trim_end_matches(['\r', '\n']).to_string()),
+                    Ok(v) if !v.trim().is_empty() => {
+                        Some(v.trim_end_matches(['\r', '\n']).to_string())
+                    }
                     Ok(_) => {
-                        problems.push(format!("{path}.apiKeyFile"), format!("{} is empty", full.display()));
+                        problems.push(
+                            format!("{path}.apiKeyFile"),
+                            format!("{} is empty", full.display()),
+                        );
                         None
                     }
                     Err(e) => {
-                        problems.push(format!("{path}.apiKeyFile"), format!("cannot read {}: {e}", full.display()));
+                        problems.push(
+                            format!("{path}.apiKeyFile"),
+                            format!("cannot read {}: {e}", full.display()),
+                        );
                         None
                     }
                 }
@@ -400,7 +456,10 @@ fn api_key_providers(
         };
         if let Some(v) = value {
             if out.insert(p.name.clone(), Secret::new(v)).is_some() {
-                problems.push(format!("{path}.name"), format!("duplicate provider name `{}`", p.name));
+                problems.push(
+                    format!("{path}.name"),
+                    format!("duplicate provider name `{}`", p.name),
+                );
             }
         }
     }
@@ -427,7 +486,11 @@ fn target(
             format!("`{}` must be 1-100 letters, digits and single hyphens, starting with a letter or digit", spec.name),
         );
     }
-    check_description(spec.description.as_deref(), &format!("{path}.description"), problems);
+    check_description(
+        spec.description.as_deref(),
+        &format!("{path}.description"),
+        problems,
+    );
     if spec.metadata_configuration.is_some() {
         problems.push(format!("{path}.metadataConfiguration"), NOT_YET);
     }
@@ -455,7 +518,11 @@ fn target(
 
 /// Checks that exactly one member of an AgentCore union is set; returns its name.
 fn one_of<'a>(members: &[(&'a str, bool)], path: &str, problems: &mut Problems) -> Option<&'a str> {
-    let set: Vec<&str> = members.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect();
+    let set: Vec<&str> = members
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| *n)
+        .collect();
     match set.as_slice() {
         [one] => Some(one),
         [] => {
@@ -464,7 +531,10 @@ fn one_of<'a>(members: &[(&'a str, bool)], path: &str, problems: &mut Problems) 
             None
         }
         many => {
-            problems.push(path, format!("set only one of {} (this is a union)", many.join(", ")));
+            problems.push(
+                path,
+                format!("set only one of {} (this is a union)", many.join(", ")),
+            );
             None
         }
     }
@@ -521,35 +591,64 @@ fn target_kind(
                 "inlinePayload" => DocumentSource::Inline(s.inline_payload.clone()?),
                 "file" => DocumentSource::File(base_dir.join(s.file.as_ref()?)),
                 _ => {
-                    problems.push(format!("{path}.s3"), format!("{NOT_YET}; use `file` or `inlinePayload`"));
+                    problems.push(
+                        format!("{path}.s3"),
+                        format!("{NOT_YET}; use `file` or `inlinePayload`"),
+                    );
                     return None;
                 }
             };
             Some(TargetKind::OpenApi { source })
         }
-        "apiGateway" => api_gateway(mcp.api_gateway.as_ref()?, &format!("{path}.apiGateway"), base_dir, problems),
+        "apiGateway" => api_gateway(
+            mcp.api_gateway.as_ref()?,
+            &format!("{path}.apiGateway"),
+            base_dir,
+            problems,
+        ),
         other => {
-            problems.push(format!("{path}.{other}"), format!("target type `{other}` {NOT_YET}"));
+            problems.push(
+                format!("{path}.{other}"),
+                format!("target type `{other}` {NOT_YET}"),
+            );
             None
         }
     }
 }
 
-fn api_gateway(spec: &ApiGatewaySpec, path: &str, base_dir: &Path, problems: &mut Problems) -> Option<TargetKind> {
+fn api_gateway(
+    spec: &ApiGatewaySpec,
+    path: &str,
+    base_dir: &Path,
+    problems: &mut Problems,
+) -> Option<TargetKind> {
     let mut ok = true;
-    let ident = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
     if !ident(&spec.rest_api_id) {
-        problems.push(format!("{path}.restApiId"), "must be an API Gateway REST API id (letters and digits)");
+        problems.push(
+            format!("{path}.restApiId"),
+            "must be an API Gateway REST API id (letters and digits)",
+        );
         ok = false;
     }
     if !ident(&spec.stage) {
-        problems.push(format!("{path}.stage"), "must be a stage name (letters, digits, `-`, `_`)");
+        problems.push(
+            format!("{path}.stage"),
+            "must be a stage name (letters, digits, `-`, `_`)",
+        );
         ok = false;
     }
     let tc = &spec.api_gateway_tool_configuration;
     let tc_path = format!("{path}.apiGatewayToolConfiguration");
     if tc.tool_filters.is_empty() {
-        problems.push(format!("{tc_path}.toolFilters"), "must list at least one filter (filters are an allow-list)");
+        problems.push(
+            format!("{tc_path}.toolFilters"),
+            "must list at least one filter (filters are an allow-list)",
+        );
         ok = false;
     }
     for (i, f) in tc.tool_filters.iter().enumerate() {
@@ -570,19 +669,38 @@ fn api_gateway(spec: &ApiGatewaySpec, path: &str, base_dir: &Path, problems: &mu
     for (i, o) in tc.tool_overrides.iter().enumerate() {
         let op = format!("{tc_path}.toolOverrides[{i}]");
         if !o.path.starts_with('/') || o.path.contains('*') {
-            problems.push(format!("{op}.path"), format!("`{}` must be an exact resource path such as /pets (no wildcards)", o.path));
+            problems.push(
+                format!("{op}.path"),
+                format!(
+                    "`{}` must be an exact resource path such as /pets (no wildcards)",
+                    o.path
+                ),
+            );
             ok = false;
         }
         if !crate::catalog::valid_tool_name(&o.name) {
-            problems.push(format!("{op}.name"), format!("`{}` must be 1-128 letters, digits, `_`, `-` or `.`", o.name));
+            problems.push(
+                format!("{op}.name"),
+                format!(
+                    "`{}` must be 1-128 letters, digits, `_`, `-` or `.`",
+                    o.name
+                ),
+            );
             ok = false;
         }
-        check_description(o.description.as_deref(), &format!("{op}.description"), problems);
+        check_description(
+            o.description.as_deref(),
+            &format!("{op}.description"),
+            problems,
+        );
     }
     if let Some(u) = &spec.invoke_url
         && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
     {
-        problems.push(format!("{path}.invokeUrl"), format!("`{u}` is not an http(s) URL"));
+        problems.push(
+            format!("{path}.invokeUrl"),
+            format!("`{u}` is not an http(s) URL"),
+        );
         ok = false;
     }
     let source = match &spec.export_file {
@@ -610,7 +728,10 @@ fn credentials(
     let list = &spec.credential_provider_configurations;
     let path = format!("{path}.credentialProviderConfigurations");
     if list.len() > 1 {
-        problems.push(&path, "AgentCore takes exactly one credential provider per target");
+        problems.push(
+            &path,
+            "AgentCore takes exactly one credential provider per target",
+        );
         return None;
     }
     let Some(c) = list.first() else {
@@ -621,7 +742,10 @@ fn credentials(
     match c.credential_provider_type {
         CredentialProviderType::ApiKey => {
             let Some(p) = provider.and_then(|p| p.api_key_credential_provider.as_ref()) else {
-                problems.push(format!("{path}.credentialProvider.apiKeyCredentialProvider"), "required for API_KEY");
+                problems.push(
+                    format!("{path}.credentialProvider.apiKeyCredentialProvider"),
+                    "required for API_KEY",
+                );
                 return None;
             };
             let pp = format!("{path}.credentialProvider.apiKeyCredentialProvider");
@@ -641,22 +765,40 @@ fn credentials(
                 CredentialLocation::Header => "Authorization",
                 CredentialLocation::QueryParameter => "api_key",
             };
-            let parameter_name = p.credential_parameter_name.clone().unwrap_or_else(|| default_name.to_string());
-            let default_prefix = if location == CredentialLocation::Header && parameter_name.eq_ignore_ascii_case("authorization") {
+            let parameter_name = p
+                .credential_parameter_name
+                .clone()
+                .unwrap_or_else(|| default_name.to_string());
+            let default_prefix = if location == CredentialLocation::Header
+                && parameter_name.eq_ignore_ascii_case("authorization")
+            {
                 "Bearer "
             } else {
                 ""
             };
             let valid_name = match location {
-                CredentialLocation::Header => http::HeaderName::from_bytes(parameter_name.as_bytes()).is_ok(),
+                CredentialLocation::Header => {
+                    http::HeaderName::from_bytes(parameter_name.as_bytes()).is_ok()
+                }
                 CredentialLocation::QueryParameter => !parameter_name.is_empty(),
             };
             if !valid_name || parameter_name.len() > 64 {
-                problems.push(format!("{pp}.credentialParameterName"), format!("`{parameter_name}` is not a valid 1-64 character name for that location"));
+                problems.push(
+                    format!("{pp}.credentialParameterName"),
+                    format!(
+                        "`{parameter_name}` is not a valid 1-64 character name for that location"
+                    ),
+                );
             }
-            let prefix = p.credential_prefix.clone().unwrap_or_else(|| default_prefix.to_string());
+            let prefix = p
+                .credential_prefix
+                .clone()
+                .unwrap_or_else(|| default_prefix.to_string());
             if prefix.len() > 64 || prefix.chars().any(|c| c.is_control()) {
-                problems.push(format!("{pp}.credentialPrefix"), "must be at most 64 characters without control characters");
+                problems.push(
+                    format!("{pp}.credentialPrefix"),
+                    "must be at most 64 characters without control characters",
+                );
             }
             if let Some(k) = key
                 && location == CredentialLocation::Header
@@ -692,11 +834,20 @@ fn credentials(
                 };
                 if iam.service.is_empty()
                     || iam.service.len() > 64
-                    || !iam.service.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                    || !iam
+                        .service
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
                 {
-                    problems.push(format!("{path}.credentialProvider.iamCredentialProvider.service"), "must be 1-64 letters, digits, `.`, `_` or `-`");
+                    problems.push(
+                        format!("{path}.credentialProvider.iamCredentialProvider.service"),
+                        "must be 1-64 letters, digits, `.`, `_` or `-`",
+                    );
                 }
-                (iam.service.clone(), iam.region.clone().or_else(|| region.map(str::to_string)))
+                (
+                    iam.service.clone(),
+                    iam.region.clone().or_else(|| region.map(str::to_string)),
+                )
             };
             let Some(region) = region else {
                 problems.push(&path, "SigV4 needs a region: set `iamCredentialProvider.region`, `gateway.region`, AWS_REGION or AWS_DEFAULT_REGION");
@@ -707,7 +858,10 @@ fn credentials(
         CredentialProviderType::Oauth
         | CredentialProviderType::CallerIamCredentials
         | CredentialProviderType::JwtPassthrough => {
-            problems.push(format!("{path}.credentialProviderType"), format!("this credential provider type {NOT_YET}"));
+            problems.push(
+                format!("{path}.credentialProviderType"),
+                format!("this credential provider type {NOT_YET}"),
+            );
             None
         }
     }

@@ -56,7 +56,12 @@ impl Invoker {
     }
 
     /// Runs one `tools/call` against its target.
-    pub async fn call(&self, target: &Target, tool: &Tool, args: &Map<String, Value>) -> Result<Reply, CallError> {
+    pub async fn call(
+        &self,
+        target: &Target,
+        tool: &Tool,
+        args: &Map<String, Value>,
+    ) -> Result<Reply, CallError> {
         let instance = Value::Object(args.clone());
         let problems: Vec<ArgProblem> = tool
             .validator
@@ -66,7 +71,8 @@ impl Invoker {
         if !problems.is_empty() {
             return Err(CallError::InvalidArguments(problems));
         }
-        let mut req = request::build(&tool.def.base_url, &tool.def.plan, args).map_err(CallError::InvalidArguments)?;
+        let mut req = request::build(&tool.def.base_url, &tool.def.plan, args)
+            .map_err(CallError::InvalidArguments)?;
         target.credentials.apply(&mut req).await?;
         let mut builder = self.http.request(req.method, req.url).headers(req.headers);
         if let Some(body) = req.body {
@@ -150,7 +156,9 @@ fn schema_problem(e: &jsonschema::ValidationError<'_>) -> ArgProblem {
         first.replace("~1", "/").replace("~0", "~")
     };
     let message = match (e.kind(), segments.next()) {
-        (jsonschema::error::ValidationErrorKind::Required { .. }, _) if first.is_empty() => "is required".to_string(),
+        (jsonschema::error::ValidationErrorKind::Required { .. }, _) if first.is_empty() => {
+            "is required".to_string()
+        }
         (_, Some(inner)) => format!("at /{inner}: {e}"),
         _ => e.to_string(),
     };

@@ -15,7 +15,11 @@ use url::Url;
 use super::plan::{ArgTarget, BodyEncoding, CallPlan, Style};
 
 /// Everything but RFC 3986 unreserved characters is encoded in a path segment.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The request, ready to be signed and sent.
 #[derive(Debug)]
@@ -34,7 +38,11 @@ pub struct ArgProblem {
 }
 
 /// Builds the request for `plan` against `base_url` (scheme, host and base path).
-pub fn build(base_url: &str, plan: &CallPlan, args: &Map<String, Value>) -> Result<OutboundRequest, Vec<ArgProblem>> {
+pub fn build(
+    base_url: &str,
+    plan: &CallPlan,
+    args: &Map<String, Value>,
+) -> Result<OutboundRequest, Vec<ArgProblem>> {
     let mut problems = Vec::new();
     let mut path = String::with_capacity(plan.path_template.len() + 16);
     let mut rest = plan.path_template.as_str();
@@ -52,12 +60,22 @@ pub fn build(base_url: &str, plan: &CallPlan, args: &Map<String, Value>) -> Resu
             .find(|b| matches!(&b.target, ArgTarget::Path(n) if n == name));
         match binding.and_then(|b| args.get(&b.arg).filter(|v| !v.is_null()).map(|v| (b, v))) {
             Some((b, value)) => match scalar_or_joined(value, b.explode, ",") {
-                Some(s) if s.is_empty() => problem(&mut problems, &b.arg, "must not be empty (it is a path segment)"),
-                Some(s) if s == "." || s == ".." => {
-                    problem(&mut problems, &b.arg, "`.` and `..` are not allowed as a path segment")
-                }
+                Some(s) if s.is_empty() => problem(
+                    &mut problems,
+                    &b.arg,
+                    "must not be empty (it is a path segment)",
+                ),
+                Some(s) if s == "." || s == ".." => problem(
+                    &mut problems,
+                    &b.arg,
+                    "`.` and `..` are not allowed as a path segment",
+                ),
                 Some(s) => path.extend(utf8_percent_encode(&s, SEGMENT)),
-                None => problem(&mut problems, &b.arg, "cannot be serialised into a path segment"),
+                None => problem(
+                    &mut problems,
+                    &b.arg,
+                    "cannot be serialised into a path segment",
+                ),
             },
             None => problem(
                 &mut problems,
@@ -96,11 +114,17 @@ pub fn build(base_url: &str, plan: &CallPlan, args: &Map<String, Value>) -> Resu
                             query.append_pair(&k, &v);
                         }
                     }
-                    None => problem(&mut problems, &b.arg, "cannot be serialised into the query string"),
+                    None => problem(
+                        &mut problems,
+                        &b.arg,
+                        "cannot be serialised into the query string",
+                    ),
                 },
                 ArgTarget::Header(name) => {
                     let text = scalar_or_joined(value, b.explode, ",");
-                    let header = text.as_deref().and_then(|t| http::HeaderValue::from_str(t).ok());
+                    let header = text
+                        .as_deref()
+                        .and_then(|t| http::HeaderValue::from_str(t).ok());
                     match (http::HeaderName::from_bytes(name.as_bytes()), header) {
                         (Ok(n), Some(v)) => {
                             headers.append(n, v);
@@ -122,7 +146,10 @@ pub fn build(base_url: &str, plan: &CallPlan, args: &Map<String, Value>) -> Resu
     if url.query() == Some("") {
         url.set_query(None);
     }
-    let has_props = plan.bindings.iter().any(|b| matches!(b.target, ArgTarget::BodyProperty(_)));
+    let has_props = plan
+        .bindings
+        .iter()
+        .any(|b| matches!(b.target, ArgTarget::BodyProperty(_)));
     let body_value = whole_body.or_else(|| has_props.then_some(Value::Object(body_props)));
     let body = match (&plan.body, body_value) {
         (Some(BodyEncoding::Json { content_type }), Some(v)) => {
@@ -134,7 +161,11 @@ pub fn build(base_url: &str, plan: &CallPlan, args: &Map<String, Value>) -> Resu
             match form_body(&v) {
                 Some(b) => Some(b.into_bytes()),
                 None => {
-                    problem(&mut problems, "body", "cannot be form-encoded (expected an object)");
+                    problem(
+                        &mut problems,
+                        "body",
+                        "cannot be form-encoded (expected an object)",
+                    );
                     None
                 }
             }
@@ -178,7 +209,11 @@ fn scalar(value: &Value) -> Option<String> {
 /// Simple-style serialisation: scalars as is, arrays joined, objects as `k,v` or `k=v` pairs.
 fn scalar_or_joined(value: &Value, explode: bool, sep: &str) -> Option<String> {
     match value {
-        Value::Array(items) => items.iter().map(scalar).collect::<Option<Vec<_>>>().map(|v| v.join(sep)),
+        Value::Array(items) => items
+            .iter()
+            .map(scalar)
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.join(sep)),
         Value::Object(map) => {
             let mut parts = Vec::new();
             for (k, v) in map {
@@ -196,19 +231,37 @@ fn scalar_or_joined(value: &Value, explode: bool, sep: &str) -> Option<String> {
     }
 }
 
-fn query_pairs(name: &str, value: &Value, style: Style, explode: bool) -> Option<Vec<(String, String)>> {
+fn query_pairs(
+    name: &str,
+    value: &Value,
+    style: Style,
+    explode: bool,
+) -> Option<Vec<(String, String)>> {
     match (value, style) {
-        (Value::Array(items), Style::Form) if explode => {
-            items.iter().map(|v| scalar(v).map(|s| (name.to_string(), s))).collect()
-        }
-        (Value::Array(_), Style::SpaceDelimited) => Some(vec![(name.to_string(), scalar_or_joined(value, false, " ")?)]),
-        (Value::Array(_), Style::PipeDelimited) => Some(vec![(name.to_string(), scalar_or_joined(value, false, "|")?)]),
+        (Value::Array(items), Style::Form) if explode => items
+            .iter()
+            .map(|v| scalar(v).map(|s| (name.to_string(), s)))
+            .collect(),
+        (Value::Array(_), Style::SpaceDelimited) => Some(vec![(
+            name.to_string(),
+            scalar_or_joined(value, false, " ")?,
+        )]),
+        (Value::Array(_), Style::PipeDelimited) => Some(vec![(
+            name.to_string(),
+            scalar_or_joined(value, false, "|")?,
+        )]),
         (Value::Object(map), Style::DeepObject) => map
             .iter()
             .map(|(k, v)| scalar(v).map(|s| (format!("{name}[{k}]"), s)))
             .collect(),
-        (Value::Object(map), Style::Form) if explode => map.iter().map(|(k, v)| scalar(v).map(|s| (k.clone(), s))).collect(),
-        _ => Some(vec![(name.to_string(), scalar_or_joined(value, false, ",")?)]),
+        (Value::Object(map), Style::Form) if explode => map
+            .iter()
+            .map(|(k, v)| scalar(v).map(|s| (k.clone(), s)))
+            .collect(),
+        _ => Some(vec![(
+            name.to_string(),
+            scalar_or_joined(value, false, ",")?,
+        )]),
     }
 }
 
@@ -237,13 +290,22 @@ mod tests {
     use crate::invoke::plan::Binding;
     use serde_json::json;
 
-    fn plan(path: &str, bindings: Vec<(&str, ArgTarget, Style, bool)>, body: Option<BodyEncoding>) -> CallPlan {
+    fn plan(
+        path: &str,
+        bindings: Vec<(&str, ArgTarget, Style, bool)>,
+        body: Option<BodyEncoding>,
+    ) -> CallPlan {
         CallPlan {
             method: http::Method::GET,
             path_template: path.into(),
             bindings: bindings
                 .into_iter()
-                .map(|(arg, target, style, explode)| Binding { arg: arg.into(), target, style, explode })
+                .map(|(arg, target, style, explode)| Binding {
+                    arg: arg.into(),
+                    target,
+                    style,
+                    explode,
+                })
                 .collect(),
             body,
         }
@@ -255,9 +317,21 @@ mod tests {
 
     #[test]
     fn path_arguments_cannot_escape_their_segment() {
-        let p = plan("/pets/{id}/toys", vec![("id", ArgTarget::Path("id".into()), Style::Simple, false)], None);
-        let r = build("http://h/dev", &p, &args(json!({"id": "../../admin?x=1#f"}))).unwrap();
-        assert_eq!(r.url.as_str(), "http://h/dev/pets/..%2F..%2Fadmin%3Fx%3D1%23f/toys");
+        let p = plan(
+            "/pets/{id}/toys",
+            vec![("id", ArgTarget::Path("id".into()), Style::Simple, false)],
+            None,
+        );
+        let r = build(
+            "http://h/dev",
+            &p,
+            &args(json!({"id": "../../admin?x=1#f"})),
+        )
+        .unwrap();
+        assert_eq!(
+            r.url.as_str(),
+            "http://h/dev/pets/..%2F..%2Fadmin%3Fx%3D1%23f/toys"
+        );
         for bad in ["..", ".", ""] {
             let e = build("http://h/dev", &p, &args(json!({"id": bad}))).unwrap_err();
             assert_eq!(e[0].arg, "id");
@@ -275,18 +349,40 @@ mod tests {
             vec![
                 ("tags", ArgTarget::Query("tags".into()), Style::Form, true),
                 ("ids", ArgTarget::Query("ids".into()), Style::Form, false),
-                ("f", ArgTarget::Query("filter".into()), Style::DeepObject, true),
+                (
+                    "f",
+                    ArgTarget::Query("filter".into()),
+                    Style::DeepObject,
+                    true,
+                ),
                 ("s", ArgTarget::Query("s".into()), Style::Form, true),
             ],
             None,
         );
-        let r = build("http://h", &p, &args(json!({"tags": ["a", "b c"], "ids": [1, 2], "f": {"k": "v&"}, "s": "x=y"}))).unwrap();
-        assert_eq!(r.url.query(), Some("tags=a&tags=b+c&ids=1%2C2&filter%5Bk%5D=v%26&s=x%3Dy"));
+        let r = build(
+            "http://h",
+            &p,
+            &args(json!({"tags": ["a", "b c"], "ids": [1, 2], "f": {"k": "v&"}, "s": "x=y"})),
+        )
+        .unwrap();
+        assert_eq!(
+            r.url.query(),
+            Some("tags=a&tags=b+c&ids=1%2C2&filter%5Bk%5D=v%26&s=x%3Dy")
+        );
     }
 
     #[test]
     fn headers_refuse_injection() {
-        let p = plan("/h", vec![("t", ArgTarget::Header("X-Trace".into()), Style::Simple, false)], None);
+        let p = plan(
+            "/h",
+            vec![(
+                "t",
+                ArgTarget::Header("X-Trace".into()),
+                Style::Simple,
+                false,
+            )],
+            None,
+        );
         let e = build("http://h", &p, &args(json!({"t": "a\r\nX-Evil: 1"}))).unwrap_err();
         assert_eq!(e[0].arg, "t");
         let r = build("http://h", &p, &args(json!({"t": "abc"}))).unwrap();
@@ -297,12 +393,29 @@ mod tests {
     fn json_body_from_properties() {
         let p = plan(
             "/pets",
-            vec![("type", ArgTarget::BodyProperty("type".into()), Style::Simple, false),
-                 ("body_id", ArgTarget::BodyProperty("id".into()), Style::Simple, false)],
-            Some(BodyEncoding::Json { content_type: "application/json".into() }),
+            vec![
+                (
+                    "type",
+                    ArgTarget::BodyProperty("type".into()),
+                    Style::Simple,
+                    false,
+                ),
+                (
+                    "body_id",
+                    ArgTarget::BodyProperty("id".into()),
+                    Style::Simple,
+                    false,
+                ),
+            ],
+            Some(BodyEncoding::Json {
+                content_type: "application/json".into(),
+            }),
         );
         let r = build("http://h", &p, &args(json!({"type": "dog", "body_id": 3}))).unwrap();
-        assert_eq!(serde_json::from_slice::<Value>(&r.body.unwrap()).unwrap(), json!({"type": "dog", "id": 3}));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&r.body.unwrap()).unwrap(),
+            json!({"type": "dog", "id": 3})
+        );
         assert_eq!(r.headers["content-type"], "application/json");
     }
 }

@@ -82,21 +82,41 @@ pub fn classify(body: Value) -> Result<Incoming, (Option<Id>, RpcError)> {
         None => None,
         Some(Value::String(s)) => Some(Id::String(s)),
         Some(Value::Number(n)) => Some(Id::Number(n)),
-        Some(_) => return Err((None, RpcError::new(INVALID_REQUEST, "`id` must be a string or a number"))),
+        Some(_) => {
+            return Err((
+                None,
+                RpcError::new(INVALID_REQUEST, "`id` must be a string or a number"),
+            ));
+        }
     };
     if obj.get("jsonrpc") != Some(&Value::String("2.0".into())) {
-        return Err((id, RpcError::new(INVALID_REQUEST, "`jsonrpc` must be \"2.0\"")));
+        return Err((
+            id,
+            RpcError::new(INVALID_REQUEST, "`jsonrpc` must be \"2.0\""),
+        ));
     }
     let method = match obj.remove("method") {
         Some(Value::String(m)) => m,
-        Some(_) => return Err((id, RpcError::new(INVALID_REQUEST, "`method` must be a string"))),
-        None if obj.contains_key("result") || obj.contains_key("error") => return Ok(Incoming::Response),
+        Some(_) => {
+            return Err((
+                id,
+                RpcError::new(INVALID_REQUEST, "`method` must be a string"),
+            ));
+        }
+        None if obj.contains_key("result") || obj.contains_key("error") => {
+            return Ok(Incoming::Response);
+        }
         None => return Err((id, RpcError::new(INVALID_REQUEST, "missing `method`"))),
     };
     let params = match obj.remove("params") {
         None | Some(Value::Null) => None,
         Some(Value::Object(p)) => Some(p),
-        Some(_) => return Err((id, RpcError::new(INVALID_PARAMS, "`params` must be an object"))),
+        Some(_) => {
+            return Err((
+                id,
+                RpcError::new(INVALID_PARAMS, "`params` must be an object"),
+            ));
+        }
     };
     Ok(match id {
         Some(id) => Incoming::Request { id, method, params },
@@ -143,14 +163,26 @@ mod tests {
             classify(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})),
             Ok(Incoming::Notification { .. })
         ));
-        assert!(matches!(classify(json!({"jsonrpc": "2.0", "id": 1, "result": {}})), Ok(Incoming::Response)));
+        assert!(matches!(
+            classify(json!({"jsonrpc": "2.0", "id": 1, "result": {}})),
+            Ok(Incoming::Response)
+        ));
         let (id, e) = classify(json!({"jsonrpc": "1.0", "id": "a", "method": "x"})).unwrap_err();
         assert_eq!(id, Some(Id::String("a".into())));
         assert_eq!(e.code, INVALID_REQUEST);
         assert_eq!(classify(json!([1])).unwrap_err().1.code, INVALID_REQUEST);
-        assert_eq!(classify(json!({"jsonrpc": "2.0", "id": {}, "method": "x"})).unwrap_err().1.code, INVALID_REQUEST);
         assert_eq!(
-            classify(json!({"jsonrpc": "2.0", "id": 1, "method": "x", "params": [1]})).unwrap_err().1.code,
+            classify(json!({"jsonrpc": "2.0", "id": {}, "method": "x"}))
+                .unwrap_err()
+                .1
+                .code,
+            INVALID_REQUEST
+        );
+        assert_eq!(
+            classify(json!({"jsonrpc": "2.0", "id": 1, "method": "x", "params": [1]}))
+                .unwrap_err()
+                .1
+                .code,
             INVALID_PARAMS
         );
     }

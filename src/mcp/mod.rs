@@ -109,15 +109,26 @@ impl McpService {
     }
 
     /// Handles the body of a `POST /mcp`.
-    pub async fn handle_post(&self, headers: &http::HeaderMap, body: &[u8], principal: &Principal) -> Outcome {
+    pub async fn handle_post(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        principal: &Principal,
+    ) -> Outcome {
         let value: Value = match serde_json::from_slice(body) {
             Ok(v) => v,
             Err(e) => {
-                return Outcome::error(None, RpcError::new(jsonrpc::PARSE_ERROR, format!("Parse error: {e}")), false);
+                return Outcome::error(
+                    None,
+                    RpcError::new(jsonrpc::PARSE_ERROR, format!("Parse error: {e}")),
+                    false,
+                );
             }
         };
         let (id, method, params) = match jsonrpc::classify(value) {
-            Ok(Incoming::Request { id, method, params }) => (id, method, params.unwrap_or_default()),
+            Ok(Incoming::Request { id, method, params }) => {
+                (id, method, params.unwrap_or_default())
+            }
             Ok(Incoming::Notification { .. } | Incoming::Response) => return Outcome::Accepted,
             Err((id, e)) => return Outcome::error(id.as_ref(), e, false),
         };
@@ -128,7 +139,8 @@ impl McpService {
             Ok(era) => era,
             Err(Rejection::Rpc(e, modern)) => return Outcome::error(Some(&id), e, modern),
             Err(Rejection::Session(e)) => {
-                let error = RpcError::new(jsonrpc::INVALID_REQUEST, format!("Session rejected: {e}"));
+                let error =
+                    RpcError::new(jsonrpc::INVALID_REQUEST, format!("Session rejected: {e}"));
                 return Outcome::Reply {
                     status: results::session_status(e),
                     body: jsonrpc::failure(Some(&id), &error),
@@ -141,7 +153,10 @@ impl McpService {
             ("tools/call", _) => self.tools_call(&params, &era).await,
             ("server/discover", true) => Ok(self.discover()),
             ("ping", false) => Ok(json!({})),
-            _ => Err(RpcError::new(jsonrpc::METHOD_NOT_FOUND, format!("Method not found: {method}"))),
+            _ => Err(RpcError::new(
+                jsonrpc::METHOD_NOT_FOUND,
+                format!("Method not found: {method}"),
+            )),
         };
         match result {
             Ok(v) => Outcome::ok(jsonrpc::success(&id, &v)),
@@ -150,7 +165,11 @@ impl McpService {
     }
 
     /// Handles `DELETE /mcp`: ends the session named by `Mcp-Session-Id`.
-    pub fn handle_delete(&self, headers: &http::HeaderMap, principal: &Principal) -> http::StatusCode {
+    pub fn handle_delete(
+        &self,
+        headers: &http::HeaderMap,
+        principal: &Principal,
+    ) -> http::StatusCode {
         let Some(id) = header(headers, HEADER_SESSION_ID) else {
             return http::StatusCode::BAD_REQUEST;
         };
@@ -165,7 +184,12 @@ impl McpService {
     }
 
     fn supported_list(&self) -> Vec<&'static str> {
-        self.settings.supported_versions.iter().rev().map(|v| v.as_str()).collect()
+        self.settings
+            .supported_versions
+            .iter()
+            .rev()
+            .map(|v| v.as_str())
+            .collect()
     }
 
     fn unsupported(&self, requested: &str) -> RpcError {
@@ -208,7 +232,10 @@ impl McpService {
         }
         // Handshake era: the session, when presented, fixes the version.
         if let Some(id) = header(headers, HEADER_SESSION_ID) {
-            let session = self.sessions.check(id, &principal.id).map_err(Rejection::Session)?;
+            let session = self
+                .sessions
+                .check(id, &principal.id)
+                .map_err(Rejection::Session)?;
             if let Some(h) = parsed_header
                 && h != session.version
             {
@@ -232,11 +259,25 @@ impl McpService {
         // No session (as AgentCore allows): the header's version, else 2025-03-26 as the
         // specification says for clients that send none, else the oldest handshake version served.
         let version = parsed_header
-            .or_else(|| served(ProtocolVersion::V2025_03_26).then_some(ProtocolVersion::V2025_03_26))
-            .or_else(|| self.settings.supported_versions.iter().copied().find(|v| !v.is_modern()));
+            .or_else(|| {
+                served(ProtocolVersion::V2025_03_26).then_some(ProtocolVersion::V2025_03_26)
+            })
+            .or_else(|| {
+                self.settings
+                    .supported_versions
+                    .iter()
+                    .copied()
+                    .find(|v| !v.is_modern())
+            });
         match version {
-            Some(version) => Ok(Era { version, modern: false }),
-            None => Err(Rejection::Rpc(self.unsupported(header_version.unwrap_or("2025-03-26")), true)),
+            Some(version) => Ok(Era {
+                version,
+                modern: false,
+            }),
+            None => Err(Rejection::Rpc(
+                self.unsupported(header_version.unwrap_or("2025-03-26")),
+                true,
+            )),
         }
     }
 
@@ -248,7 +289,9 @@ impl McpService {
         header_version: Option<&str>,
         meta_version: Option<&str>,
     ) -> Result<Era, RpcError> {
-        let mismatch = |msg: String| RpcError::new(jsonrpc::HEADER_MISMATCH, format!("Header mismatch: {msg}"));
+        let mismatch = |msg: String| {
+            RpcError::new(jsonrpc::HEADER_MISMATCH, format!("Header mismatch: {msg}"))
+        };
         let Some(meta) = meta_version else {
             return Err(mismatch(format!(
                 "MCP-Protocol-Version is {} but the body's _meta has no `{META_VERSION}`",
@@ -256,7 +299,11 @@ impl McpService {
             )));
         };
         match header_version {
-            None => return Err(mismatch("the MCP-Protocol-Version header is missing".into())),
+            None => {
+                return Err(mismatch(
+                    "the MCP-Protocol-Version header is missing".into(),
+                ));
+            }
             Some(h) if h != meta => {
                 return Err(mismatch(format!(
                     "MCP-Protocol-Version header value '{h}' does not match body value '{meta}'"
@@ -270,7 +317,9 @@ impl McpService {
         match header(headers, HEADER_METHOD) {
             None => return Err(mismatch("the Mcp-Method header is missing".into())),
             Some(m) if m != method => {
-                return Err(mismatch(format!("Mcp-Method header value '{m}' does not match body value '{method}'")));
+                return Err(mismatch(format!(
+                    "Mcp-Method header value '{m}' does not match body value '{method}'"
+                )));
             }
             Some(_) => {}
         }
@@ -282,14 +331,21 @@ impl McpService {
                 .unwrap_or("");
             match header(headers, HEADER_NAME).map(decode_header_value) {
                 None => return Err(mismatch("the Mcp-Name header is missing".into())),
-                Some(None) => return Err(mismatch("the Mcp-Name header is not valid base64".into())),
+                Some(None) => {
+                    return Err(mismatch("the Mcp-Name header is not valid base64".into()));
+                }
                 Some(Some(n)) if n != body_name => {
-                    return Err(mismatch(format!("Mcp-Name header value '{n}' does not match body value '{body_name}'")));
+                    return Err(mismatch(format!(
+                        "Mcp-Name header value '{n}' does not match body value '{body_name}'"
+                    )));
                 }
                 Some(Some(_)) => {}
             }
         }
-        Ok(Era { version, modern: true })
+        Ok(Era {
+            version,
+            modern: true,
+        })
     }
 
     fn initialize(&self, id: &Id, params: &Map<String, Value>, principal: &Principal) -> Outcome {
@@ -300,7 +356,10 @@ impl McpService {
             .copied()
             .filter(|v| !v.is_modern())
             .collect();
-        let requested = params.get("protocolVersion").and_then(Value::as_str).unwrap_or("");
+        let requested = params
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let version = match ProtocolVersion::parse(requested).filter(|v| handshake.contains(v)) {
             Some(v) => v,
             None => match handshake.last() {
@@ -361,7 +420,12 @@ impl McpService {
             Some(Value::String(c)) => decode_cursor(c)
                 .filter(|&s| s <= self.catalog.len())
                 .ok_or_else(|| RpcError::new(jsonrpc::INVALID_PARAMS, "Invalid cursor"))?,
-            Some(_) => return Err(RpcError::new(jsonrpc::INVALID_PARAMS, "`cursor` must be a string")),
+            Some(_) => {
+                return Err(RpcError::new(
+                    jsonrpc::INVALID_PARAMS,
+                    "`cursor` must be a string",
+                ));
+            }
         };
         let (tools, more) = self.catalog.page(start, self.page_size);
         let page = Page {
@@ -375,23 +439,34 @@ impl McpService {
     }
 
     async fn tools_call(&self, params: &Map<String, Value>, era: &Era) -> Result<Value, RpcError> {
-        let name = params
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| RpcError::new(jsonrpc::INVALID_PARAMS, "`name` (the tool name) is required"))?;
+        let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
+            RpcError::new(
+                jsonrpc::INVALID_PARAMS,
+                "`name` (the tool name) is required",
+            )
+        })?;
         let empty = Map::new();
         let args = match params.get("arguments") {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(a)) => a,
-            Some(_) => return Err(RpcError::new(jsonrpc::INVALID_PARAMS, "`arguments` must be an object")),
+            Some(_) => {
+                return Err(RpcError::new(
+                    jsonrpc::INVALID_PARAMS,
+                    "`arguments` must be an object",
+                ));
+            }
         };
-        let tool = self
-            .catalog
-            .get(name)
-            .ok_or_else(|| RpcError::new(jsonrpc::INVALID_PARAMS, format!("Unknown tool: {name}")))?;
+        let tool = self.catalog.get(name).ok_or_else(|| {
+            RpcError::new(jsonrpc::INVALID_PARAMS, format!("Unknown tool: {name}"))
+        })?;
         let target = self.catalog.target(tool.def.target);
         let outcome = self.invoker.call(target, tool, args).await;
-        Ok(results::tool_result(name, outcome, era.version, self.settings.debug_errors))
+        Ok(results::tool_result(
+            name,
+            outcome,
+            era.version,
+            self.settings.debug_errors,
+        ))
     }
 }
 
@@ -401,7 +476,10 @@ fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
 
 /// Decodes the `=?base64?...?=` sentinel form of `Mcp-Name`; plain values pass through.
 fn decode_header_value(value: &str) -> Option<String> {
-    match value.strip_prefix("=?base64?").and_then(|v| v.strip_suffix("?=")) {
+    match value
+        .strip_prefix("=?base64?")
+        .and_then(|v| v.strip_suffix("?="))
+    {
         Some(encoded) => base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .ok()
@@ -415,8 +493,14 @@ fn encode_cursor(offset: usize) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Option<usize> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    std::str::from_utf8(&raw).ok()?.strip_prefix("o:")?.parse().ok()
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    std::str::from_utf8(&raw)
+        .ok()?
+        .strip_prefix("o:")?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -427,7 +511,10 @@ mod tests {
     fn cursors_and_header_values() {
         assert_eq!(decode_cursor(&encode_cursor(1000)), Some(1000));
         assert_eq!(decode_cursor("nonsense"), None);
-        assert_eq!(decode_header_value("=?base64?SGVsbG8sIOS4lueVjA==?="), Some("Hello, 世界".into()));
+        assert_eq!(
+            decode_header_value("=?base64?SGVsbG8sIOS4lueVjA==?="),
+            Some("Hello, 世界".into())
+        );
         assert_eq!(decode_header_value("plain"), Some("plain".into()));
         assert_eq!(decode_header_value("=?base64?!!?="), None);
     }

@@ -37,8 +37,12 @@ pub fn tool_result(
         Err(e) => {
             tracing::warn!(tool, error = %e, "tool call failed");
             let generic = match e {
-                CallError::Timeout(_) => format!("Tool {tool} failed: the target did not answer in time."),
-                _ => format!("Tool {tool} failed: an internal error occurred while calling the target."),
+                CallError::Timeout(_) => {
+                    format!("Tool {tool} failed: the target did not answer in time.")
+                }
+                _ => format!(
+                    "Tool {tool} failed: an internal error occurred while calling the target."
+                ),
             };
             if debug {
                 let detail = format!("{generic} Detail: {e}");
@@ -71,10 +75,15 @@ fn reply_result(reply: Reply, version: ProtocolVersion) -> Value {
         return error_text(format!("HTTP {} {reason}: {body}", status.as_u16()));
     }
     let mut result = match text {
-        Some("") => json!({"content": [{"type": "text", "text": format!("HTTP {} with an empty body", status.as_u16())}]}),
+        Some("") => {
+            json!({"content": [{"type": "text", "text": format!("HTTP {} with an empty body", status.as_u16())}]})
+        }
         Some(t) => json!({"content": [{"type": "text", "text": t}]}),
         None => {
-            let mime = reply.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+            let mime = reply
+                .content_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".into());
             let blob = base64::engine::general_purpose::STANDARD.encode(&reply.body);
             json!({"content": [{"type": "resource", "resource": {"uri": "mcp-gateway://response", "mimeType": mime, "blob": blob}}]})
         }
@@ -106,7 +115,9 @@ pub fn http_status(error: &RpcError, modern: bool) -> http::StatusCode {
 pub fn session_status(e: SessionError) -> http::StatusCode {
     match e {
         SessionError::WrongPrincipal => http::StatusCode::FORBIDDEN,
-        SessionError::Unknown | SessionError::Expired | SessionError::Ended => http::StatusCode::NOT_FOUND,
+        SessionError::Unknown | SessionError::Expired | SessionError::Ended => {
+            http::StatusCode::NOT_FOUND
+        }
     }
 }
 
@@ -125,36 +136,93 @@ mod tests {
 
     #[test]
     fn success_and_structured_content() {
-        let r = tool_result("t", Ok(reply(200, r#"{"id":1}"#)), ProtocolVersion::V2025_06_18, false);
-        assert_eq!(r, json!({"content": [{"type": "text", "text": "{\"id\":1}"}], "structuredContent": {"id": 1}, "isError": false}));
-        let r = tool_result("t", Ok(reply(200, "[1]")), ProtocolVersion::V2026_07_28, false);
+        let r = tool_result(
+            "t",
+            Ok(reply(200, r#"{"id":1}"#)),
+            ProtocolVersion::V2025_06_18,
+            false,
+        );
+        assert_eq!(
+            r,
+            json!({"content": [{"type": "text", "text": "{\"id\":1}"}], "structuredContent": {"id": 1}, "isError": false})
+        );
+        let r = tool_result(
+            "t",
+            Ok(reply(200, "[1]")),
+            ProtocolVersion::V2026_07_28,
+            false,
+        );
         assert!(r.get("structuredContent").is_none());
         assert_eq!(r["resultType"], "complete");
-        let r = tool_result("t", Ok(reply(200, r#"{"id":1}"#)), ProtocolVersion::V2025_03_26, false);
+        let r = tool_result(
+            "t",
+            Ok(reply(200, r#"{"id":1}"#)),
+            ProtocolVersion::V2025_03_26,
+            false,
+        );
         assert!(r.get("structuredContent").is_none());
     }
 
     #[test]
     fn http_errors_carry_status_and_body() {
-        let r = tool_result("t", Ok(reply(404, r#"{"message":"no pet"}"#)), ProtocolVersion::V2025_06_18, false);
+        let r = tool_result(
+            "t",
+            Ok(reply(404, r#"{"message":"no pet"}"#)),
+            ProtocolVersion::V2025_06_18,
+            false,
+        );
         assert_eq!(r["isError"], true);
-        assert_eq!(r["content"][0]["text"], "HTTP 404 Not Found: {\"message\":\"no pet\"}");
+        assert_eq!(
+            r["content"][0]["text"],
+            "HTTP 404 Not Found: {\"message\":\"no pet\"}"
+        );
     }
 
     #[test]
     fn transport_detail_only_with_debug() {
-        let r = tool_result("t", Err(CallError::Connect("refused at 10.0.0.1".into())), ProtocolVersion::V2025_06_18, false);
+        let r = tool_result(
+            "t",
+            Err(CallError::Connect("refused at 10.0.0.1".into())),
+            ProtocolVersion::V2025_06_18,
+            false,
+        );
         assert!(!r.to_string().contains("10.0.0.1"));
-        let r = tool_result("t", Err(CallError::Connect("refused at 10.0.0.1".into())), ProtocolVersion::V2025_06_18, true);
-        assert!(r["content"][0]["text"].as_str().unwrap().contains("10.0.0.1"));
-        assert!(r["_meta"]["debug"]["text"].as_str().unwrap().contains("10.0.0.1"));
+        let r = tool_result(
+            "t",
+            Err(CallError::Connect("refused at 10.0.0.1".into())),
+            ProtocolVersion::V2025_06_18,
+            true,
+        );
+        assert!(
+            r["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("10.0.0.1")
+        );
+        assert!(
+            r["_meta"]["debug"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("10.0.0.1")
+        );
     }
 
     #[test]
     fn argument_problems_are_named() {
-        let problems = vec![ArgProblem { arg: "petId".into(), message: "is required".into() }];
-        let r = tool_result("t", Err(CallError::InvalidArguments(problems)), ProtocolVersion::V2025_06_18, false);
-        assert_eq!(r["content"][0]["text"], "Invalid arguments for tool t:\n- argument `petId`: is required");
+        let problems = vec![ArgProblem {
+            arg: "petId".into(),
+            message: "is required".into(),
+        }];
+        let r = tool_result(
+            "t",
+            Err(CallError::InvalidArguments(problems)),
+            ProtocolVersion::V2025_06_18,
+            false,
+        );
+        assert_eq!(
+            r["content"][0]["text"],
+            "Invalid arguments for tool t:\n- argument `petId`: is required"
+        );
         assert_eq!(r["isError"], true);
     }
 }

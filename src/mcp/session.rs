@@ -49,7 +49,10 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(secret: &[u8], timeout: Duration) -> Self {
-        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), b"mcp-gateway session key v1");
+        let derived = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, secret),
+            b"mcp-gateway session key v1",
+        );
         Self {
             key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
             timeout,
@@ -74,7 +77,9 @@ impl Sessions {
 
     /// Checks an id presented by `principal`.
     pub fn check(&self, id: &str, principal: &str) -> Result<Session, SessionError> {
-        let raw = URL_SAFE_NO_PAD.decode(id).map_err(|_| SessionError::Unknown)?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(id)
+            .map_err(|_| SessionError::Unknown)?;
         if raw.len() != PAYLOAD_LEN + TAG_LEN {
             return Err(SessionError::Unknown);
         }
@@ -139,14 +144,29 @@ mod tests {
         let s = Sessions::new(b"k", Duration::from_secs(60));
         let id = s.mint(ProtocolVersion::V2025_06_18, "alice");
         assert!(id.bytes().all(|b| (0x21..=0x7e).contains(&b)));
-        assert_eq!(s.check(&id, "alice"), Ok(Session { version: ProtocolVersion::V2025_06_18 }));
+        assert_eq!(
+            s.check(&id, "alice"),
+            Ok(Session {
+                version: ProtocolVersion::V2025_06_18
+            })
+        );
         assert_eq!(s.check(&id, "bob"), Err(SessionError::WrongPrincipal));
         // Another replica with the same key accepts it; a different key does not.
-        assert!(Sessions::new(b"k", Duration::from_secs(60)).check(&id, "alice").is_ok());
-        assert_eq!(Sessions::new(b"other", Duration::from_secs(60)).check(&id, "alice"), Err(SessionError::Unknown));
+        assert!(
+            Sessions::new(b"k", Duration::from_secs(60))
+                .check(&id, "alice")
+                .is_ok()
+        );
+        assert_eq!(
+            Sessions::new(b"other", Duration::from_secs(60)).check(&id, "alice"),
+            Err(SessionError::Unknown)
+        );
         let mut tampered = URL_SAFE_NO_PAD.decode(&id).unwrap();
         tampered[0] ^= 1;
-        assert_eq!(s.check(&URL_SAFE_NO_PAD.encode(tampered), "alice"), Err(SessionError::Unknown));
+        assert_eq!(
+            s.check(&URL_SAFE_NO_PAD.encode(tampered), "alice"),
+            Err(SessionError::Unknown)
+        );
         assert_eq!(s.check("garbage!", "alice"), Err(SessionError::Unknown));
         s.end(&id);
         assert_eq!(s.check(&id, "alice"), Err(SessionError::Ended));
@@ -155,10 +175,15 @@ mod tests {
     #[test]
     fn expiry() {
         let s = Sessions::new(b"k", Duration::from_secs(0));
-        let mut raw = URL_SAFE_NO_PAD.decode(s.mint(ProtocolVersion::V2025_03_26, "a")).unwrap();
+        let mut raw = URL_SAFE_NO_PAD
+            .decode(s.mint(ProtocolVersion::V2025_03_26, "a"))
+            .unwrap();
         raw[1..9].copy_from_slice(&(now_secs() - 10).to_be_bytes());
         let tag = hmac::sign(&s.key, &raw[..PAYLOAD_LEN]);
         raw[PAYLOAD_LEN..].copy_from_slice(&tag.as_ref()[..TAG_LEN]);
-        assert_eq!(s.check(&URL_SAFE_NO_PAD.encode(raw), "a"), Err(SessionError::Expired));
+        assert_eq!(
+            s.check(&URL_SAFE_NO_PAD.encode(raw), "a"),
+            Err(SessionError::Expired)
+        );
     }
 }

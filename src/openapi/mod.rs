@@ -114,7 +114,9 @@ impl Document {
 
     pub fn from_value(root: Value) -> Result<Self, OpenApiError> {
         if !root.is_object() {
-            return Err(OpenApiError::Structure("the document is not a JSON/YAML object".into()));
+            return Err(OpenApiError::Structure(
+                "the document is not a JSON/YAML object".into(),
+            ));
         }
         if root.get("swagger").is_some() {
             return Err(OpenApiError::Version(
@@ -198,8 +200,13 @@ impl Document {
         common: Option<&Value>,
     ) -> Result<Operation, String> {
         if self.dialect == Dialect::V30 {
-            serde_path_to_error::deserialize::<_, openapiv3::Operation>(op)
-                .map_err(|e| format!("not a valid OpenAPI 3.0 operation at `{}`: {}", e.path(), e.inner()))?;
+            serde_path_to_error::deserialize::<_, openapiv3::Operation>(op).map_err(|e| {
+                format!(
+                    "not a valid OpenAPI 3.0 operation at `{}`: {}",
+                    e.path(),
+                    e.inner()
+                )
+            })?;
         }
         let text = |key: &str| op.get(key).and_then(Value::as_str).map(str::to_string);
         let mut parameters: Vec<Parameter> = Vec::new();
@@ -240,7 +247,9 @@ impl Document {
             .get("in")
             .and_then(Value::as_str)
             .and_then(Location::parse)
-            .ok_or_else(|| format!("parameter `{name}` has no valid `in` (path, query, header, cookie)"))?;
+            .ok_or_else(|| {
+                format!("parameter `{name}` has no valid `in` (path, query, header, cookie)")
+            })?;
         // `content` instead of `schema`: take the first media type's schema.
         let schema = p
             .get("schema")
@@ -257,7 +266,10 @@ impl Document {
             location,
             required: location == Location::Path
                 || p.get("required").and_then(Value::as_bool).unwrap_or(false),
-            description: p.get("description").and_then(Value::as_str).map(str::to_string),
+            description: p
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             schema,
             style: p.get("style").and_then(Value::as_str).map(str::to_string),
             explode: p.get("explode").and_then(Value::as_bool),
@@ -272,10 +284,21 @@ mod tests {
 
     #[test]
     fn versions() {
-        assert!(matches!(Document::parse(r#"{"swagger": "2.0"}"#), Err(OpenApiError::Version(m)) if m.contains("Swagger 2.0")));
-        assert!(matches!(Document::parse("openapi: 4.0.0\npaths: {}\n"), Err(OpenApiError::Version(_))));
-        assert_eq!(Document::parse("openapi: 3.1.0\n").unwrap().dialect, Dialect::V31);
-        assert!(matches!(Document::parse("[1]"), Err(OpenApiError::Structure(_))));
+        assert!(
+            matches!(Document::parse(r#"{"swagger": "2.0"}"#), Err(OpenApiError::Version(m)) if m.contains("Swagger 2.0"))
+        );
+        assert!(matches!(
+            Document::parse("openapi: 4.0.0\npaths: {}\n"),
+            Err(OpenApiError::Version(_))
+        ));
+        assert_eq!(
+            Document::parse("openapi: 3.1.0\n").unwrap().dialect,
+            Dialect::V31
+        );
+        assert!(matches!(
+            Document::parse("[1]"),
+            Err(OpenApiError::Structure(_))
+        ));
         assert!(matches!(Document::parse("{"), Err(OpenApiError::Syntax(_))));
     }
 

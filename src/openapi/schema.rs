@@ -123,18 +123,32 @@ impl<'a> SchemaConverter<'a> {
                     // 3.0 tuple-ish `items: [..]` is not valid there; 2019 form -> prefixItems.
                     out.insert("prefixItems".into(), self.walk_list(value, depth)?);
                 }
-                "additionalProperties" | "items" | "not" | "if" | "then" | "else" | "contains"
-                | "propertyNames" | "unevaluatedProperties" | "unevaluatedItems"
+                "additionalProperties"
+                | "items"
+                | "not"
+                | "if"
+                | "then"
+                | "else"
+                | "contains"
+                | "propertyNames"
+                | "unevaluatedProperties"
+                | "unevaluatedItems"
                 | "additionalItems" => {
                     out.insert(key.clone(), self.walk(value, depth + 1)?);
                 }
                 "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
                     out.insert(key.clone(), self.walk_list(value, depth)?);
                 }
-                "nullable" if self.dialect == Dialect::V30 => nullable = value == &Value::Bool(true),
+                "nullable" if self.dialect == Dialect::V30 => {
+                    nullable = value == &Value::Bool(true)
+                }
                 "exclusiveMinimum" | "exclusiveMaximum" if value.is_boolean() => {
                     if value == &Value::Bool(true) {
-                        let bound = if key == "exclusiveMinimum" { "minimum" } else { "maximum" };
+                        let bound = if key == "exclusiveMinimum" {
+                            "minimum"
+                        } else {
+                            "maximum"
+                        };
                         if let Some(b) = obj.get(bound) {
                             out.insert(key.clone(), b.clone());
                         }
@@ -153,7 +167,10 @@ impl<'a> SchemaConverter<'a> {
             }
         }
         // A boolean exclusive bound replaced its inclusive twin.
-        for (ex, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+        for (ex, bound) in [
+            ("exclusiveMinimum", "minimum"),
+            ("exclusiveMaximum", "maximum"),
+        ] {
             if obj.get(ex) == Some(&Value::Bool(true)) {
                 out.remove(bound);
             }
@@ -199,9 +216,19 @@ impl<'a> SchemaConverter<'a> {
         let last = ptr.rsplit('/').next().unwrap_or("schema");
         let base: String = unescape_pointer_token(last)
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
-        let base = if base.is_empty() { "schema".to_string() } else { base };
+        let base = if base.is_empty() {
+            "schema".to_string()
+        } else {
+            base
+        };
         let mut name = base.clone();
         let mut n = 2;
         while self.defs.values().any(|(existing, _)| existing == &name) {
@@ -276,7 +303,11 @@ mod tests {
             "Pet": {"type": "object", "nullable": true, "properties": {"kind": {"$ref": "#/components/schemas/Kind"}}, "x-internal": 1},
             "Kind": {"type": "string", "enum": ["dog", "cat"], "example": "dog"}
         }}});
-        let (out, defs) = convert(doc, json!({"$ref": "#/components/schemas/Pet"}), Dialect::V30);
+        let (out, defs) = convert(
+            doc,
+            json!({"$ref": "#/components/schemas/Pet"}),
+            Dialect::V30,
+        );
         assert_eq!(
             out,
             json!({"type": ["object", "null"], "properties": {"kind": {"type": "string", "enum": ["dog", "cat"], "examples": ["dog"]}}})
@@ -286,8 +317,15 @@ mod tests {
 
     #[test]
     fn boolean_exclusive_bounds() {
-        let (out, _) = convert(json!({}), json!({"type": "integer", "minimum": 1, "exclusiveMinimum": true, "maximum": 9}), Dialect::V30);
-        assert_eq!(out, json!({"type": "integer", "exclusiveMinimum": 1, "maximum": 9}));
+        let (out, _) = convert(
+            json!({}),
+            json!({"type": "integer", "minimum": 1, "exclusiveMinimum": true, "maximum": 9}),
+            Dialect::V30,
+        );
+        assert_eq!(
+            out,
+            json!({"type": "integer", "exclusiveMinimum": 1, "maximum": 9})
+        );
     }
 
     #[test]
@@ -295,10 +333,20 @@ mod tests {
         let doc = json!({"components": {"schemas": {
             "Node": {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}}}
         }}});
-        let (out, defs) = convert(doc, json!({"$ref": "#/components/schemas/Node"}), Dialect::V31);
-        assert_eq!(out["properties"]["children"]["items"], json!({"$ref": "#/$defs/Node"}));
+        let (out, defs) = convert(
+            doc,
+            json!({"$ref": "#/components/schemas/Node"}),
+            Dialect::V31,
+        );
+        assert_eq!(
+            out["properties"]["children"]["items"],
+            json!({"$ref": "#/$defs/Node"})
+        );
         let defs = defs.unwrap();
-        assert_eq!(defs["Node"]["properties"]["children"]["items"], json!({"$ref": "#/$defs/Node"}));
+        assert_eq!(
+            defs["Node"]["properties"]["children"]["items"],
+            json!({"$ref": "#/$defs/Node"})
+        );
     }
 
     #[test]
@@ -315,7 +363,9 @@ mod tests {
         schemas.insert("S16".into(), json!({"type": "string"}));
         let doc = json!({"components": {"schemas": schemas}});
         let mut c = SchemaConverter::new(&doc, Dialect::V30);
-        let err = c.convert(&json!({"$ref": "#/components/schemas/S0"})).unwrap_err();
+        let err = c
+            .convert(&json!({"$ref": "#/components/schemas/S0"}))
+            .unwrap_err();
         assert!(err.contains("expands to more than"), "{err}");
     }
 
@@ -323,7 +373,15 @@ mod tests {
     fn external_and_dangling_refs_are_errors() {
         let doc = json!({});
         let mut c = SchemaConverter::new(&doc, Dialect::V30);
-        assert!(c.convert(&json!({"$ref": "other.yaml#/X"})).unwrap_err().contains("outside the document"));
-        assert!(c.convert(&json!({"$ref": "#/components/schemas/Nope"})).unwrap_err().contains("does not resolve"));
+        assert!(
+            c.convert(&json!({"$ref": "other.yaml#/X"}))
+                .unwrap_err()
+                .contains("outside the document")
+        );
+        assert!(
+            c.convert(&json!({"$ref": "#/components/schemas/Nope"}))
+                .unwrap_err()
+                .contains("does not resolve")
+        );
     }
 }

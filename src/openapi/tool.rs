@@ -42,12 +42,18 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
         .flat_map(|loc| op.parameters.iter().filter(move |p| p.location == loc));
     for p in ordered {
         if p.location == Location::Header
-            && ["accept", "content-type", "authorization"].contains(&p.name.to_ascii_lowercase().as_str())
+            && ["accept", "content-type", "authorization"]
+                .contains(&p.name.to_ascii_lowercase().as_str())
         {
             continue;
         }
-        if p.location == Location::Header && http::HeaderName::from_bytes(p.name.as_bytes()).is_err() {
-            return Err(format!("header parameter `{}` is not a valid header name", p.name));
+        if p.location == Location::Header
+            && http::HeaderName::from_bytes(p.name.as_bytes()).is_err()
+        {
+            return Err(format!(
+                "header parameter `{}` is not a valid header name",
+                p.name
+            ));
         }
         let mut schema = converter
             .convert(&p.schema)
@@ -56,8 +62,13 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
             s.entry("description").or_insert_with(|| json!(d));
         }
         let arg = free_name(&properties, &p.name, p.location.as_str())?;
-        let style = Style::for_parameter(p.location, p.style.as_deref())
-            .ok_or_else(|| format!("parameter `{}` uses style `{}`, which the gateway cannot serialise", p.name, p.style.as_deref().unwrap_or("")))?;
+        let style = Style::for_parameter(p.location, p.style.as_deref()).ok_or_else(|| {
+            format!(
+                "parameter `{}` uses style `{}`, which the gateway cannot serialise",
+                p.name,
+                p.style.as_deref().unwrap_or("")
+            )
+        })?;
         let explode = p.explode.unwrap_or(style == Style::Form);
         properties.insert(arg.clone(), schema);
         if p.required {
@@ -69,17 +80,38 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
             Location::Header => ArgTarget::Header(p.name.clone()),
             Location::Cookie => unreachable!("cookies are filtered out above"),
         };
-        bindings.push(Binding { arg, target, style, explode });
+        bindings.push(Binding {
+            arg,
+            target,
+            style,
+            explode,
+        });
     }
-    for p in op.parameters.iter().filter(|p| p.location == Location::Cookie) {
+    for p in op
+        .parameters
+        .iter()
+        .filter(|p| p.location == Location::Cookie)
+    {
         if p.required {
-            return Err(format!("required cookie parameter `{}` cannot be sent by the gateway", p.name));
+            return Err(format!(
+                "required cookie parameter `{}` cannot be sent by the gateway",
+                p.name
+            ));
         }
-        warnings.push(format!("{}: optional cookie parameter `{}` is not exposed", op.label(), p.name));
+        warnings.push(format!(
+            "{}: optional cookie parameter `{}` is not exposed",
+            op.label(),
+            p.name
+        ));
     }
     for placeholder in path_placeholders(&op.path) {
-        if !bindings.iter().any(|b| matches!(&b.target, ArgTarget::Path(n) if *n == placeholder)) {
-            return Err(format!("path placeholder `{{{placeholder}}}` has no path parameter"));
+        if !bindings
+            .iter()
+            .any(|b| matches!(&b.target, ArgTarget::Path(n) if *n == placeholder))
+        {
+            return Err(format!(
+                "path placeholder `{{{placeholder}}}` has no path parameter"
+            ));
         }
     }
 
@@ -89,7 +121,9 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
         match pick_media(rb) {
             Some((encoding, media)) => {
                 let schema = match media.get("schema") {
-                    Some(s) => converter.convert(s).map_err(|e| format!("request body: {e}"))?,
+                    Some(s) => converter
+                        .convert(s)
+                        .map_err(|e| format!("request body: {e}"))?,
                     None => json!({}),
                 };
                 body = Some(encoding);
@@ -127,12 +161,25 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
                 }
             }
             None => {
-                let types: Vec<&String> = rb.get("content").and_then(Value::as_object).map(|c| c.keys().collect()).unwrap_or_default();
-                let listed = types.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+                let types: Vec<&String> = rb
+                    .get("content")
+                    .and_then(Value::as_object)
+                    .map(|c| c.keys().collect())
+                    .unwrap_or_default();
+                let listed = types
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 if body_required {
-                    return Err(format!("request body media type {listed} is not supported (JSON and form-urlencoded are)"));
+                    return Err(format!(
+                        "request body media type {listed} is not supported (JSON and form-urlencoded are)"
+                    ));
                 }
-                warnings.push(format!("{}: optional request body ({listed}) is not exposed", op.label()));
+                warnings.push(format!(
+                    "{}: optional request body ({listed}) is not exposed",
+                    op.label()
+                ));
             }
         }
     }
@@ -166,7 +213,9 @@ fn free_name(taken: &Map<String, Value>, name: &str, location: &str) -> Result<S
     }
     let alt = format!("{location}_{name}");
     if taken.contains_key(&alt) {
-        return Err(format!("argument names `{name}` and `{alt}` are both taken"));
+        return Err(format!(
+            "argument names `{name}` and `{alt}` are both taken"
+        ));
     }
     Ok(alt)
 }
@@ -181,11 +230,20 @@ fn path_placeholders(path: &str) -> impl Iterator<Item = String> + '_ {
 fn pick_media(request_body: &Value) -> Option<(BodyEncoding, &Value)> {
     let content = request_body.get("content")?.as_object()?;
     let is_json = |t: &str| {
-        let t = t.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let t = t
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         t == "application/json" || t.ends_with("+json") || t == "*/*"
     };
     if let Some((t, m)) = content.iter().find(|(t, _)| is_json(t)) {
-        let content_type = if t == "*/*" { "application/json".to_string() } else { t.clone() };
+        let content_type = if t == "*/*" {
+            "application/json".to_string()
+        } else {
+            t.clone()
+        };
         return Some((BodyEncoding::Json { content_type }, m));
     }
     content
@@ -206,14 +264,20 @@ fn is_flat_object(schema: &Value) -> bool {
     };
     is_object_type
         && obj.get("properties").is_some_and(Value::is_object)
-        && !["allOf", "anyOf", "oneOf", "not", "if"].iter().any(|k| obj.contains_key(*k))
+        && !["allOf", "anyOf", "oneOf", "not", "if"]
+            .iter()
+            .any(|k| obj.contains_key(*k))
 }
 
 /// MCP tool annotations from the HTTP method's semantics.
 fn annotations(method: HttpMethod) -> Option<Value> {
     match method {
-        HttpMethod::Get | HttpMethod::Head | HttpMethod::Options => Some(json!({"readOnlyHint": true})),
-        HttpMethod::Delete => Some(json!({"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true})),
+        HttpMethod::Get | HttpMethod::Head | HttpMethod::Options => {
+            Some(json!({"readOnlyHint": true}))
+        }
+        HttpMethod::Delete => {
+            Some(json!({"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true}))
+        }
         HttpMethod::Put => Some(json!({"readOnlyHint": false, "idempotentHint": true})),
         HttpMethod::Post | HttpMethod::Patch => None,
     }
@@ -270,9 +334,15 @@ mod tests {
                 "responses": {}}}}
         }))
         .unwrap();
-        assert_eq!(t.input_schema["properties"]["body"], json!({"type": "array", "items": {"type": "string"}}));
+        assert_eq!(
+            t.input_schema["properties"]["body"],
+            json!({"type": "array", "items": {"type": "string"}})
+        );
         assert!(t.input_schema.get("required").is_none());
-        assert_eq!(t.annotations, Some(json!({"readOnlyHint": false, "idempotentHint": true})));
+        assert_eq!(
+            t.annotations,
+            Some(json!({"readOnlyHint": false, "idempotentHint": true}))
+        );
     }
 
     #[test]
@@ -281,7 +351,8 @@ mod tests {
             "requestBody": {"required": true, "content": {"application/octet-stream": {}}}}}}}))
         .unwrap_err();
         assert!(err.contains("application/octet-stream"), "{err}");
-        let err = derive_one(json!({"openapi": "3.1.0", "paths": {"/x/{id}": {"get": {}}}})).unwrap_err();
+        let err =
+            derive_one(json!({"openapi": "3.1.0", "paths": {"/x/{id}": {"get": {}}}})).unwrap_err();
         assert!(err.contains("{id}"), "{err}");
     }
 }

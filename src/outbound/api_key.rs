@@ -26,17 +26,24 @@ impl std::fmt::Debug for ApiKey {
 
 impl ApiKey {
     /// Validated by config loading; `None` only if the name or value is not representable.
-    pub fn new(location: CredentialLocation, name: &str, prefix: &str, key: &Secret) -> Option<Self> {
+    pub fn new(
+        location: CredentialLocation,
+        name: &str,
+        prefix: &str,
+        key: &Secret,
+    ) -> Option<Self> {
         let location = match location {
             CredentialLocation::Header => {
                 let name = http::HeaderName::from_bytes(name.as_bytes()).ok()?;
-                let mut value = http::HeaderValue::from_str(&format!("{prefix}{}", key.expose())).ok()?;
+                let mut value =
+                    http::HeaderValue::from_str(&format!("{prefix}{}", key.expose())).ok()?;
                 value.set_sensitive(true);
                 Location::Header(name, value)
             }
-            CredentialLocation::QueryParameter => {
-                Location::Query(name.to_string(), Secret::new(format!("{prefix}{}", key.expose())))
-            }
+            CredentialLocation::QueryParameter => Location::Query(
+                name.to_string(),
+                Secret::new(format!("{prefix}{}", key.expose())),
+            ),
         };
         Some(Self { location })
     }

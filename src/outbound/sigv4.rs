@@ -12,7 +12,12 @@ use super::OutboundError;
 use crate::invoke::request::OutboundRequest;
 
 /// Signs `req` in place for `service` in `region`.
-pub fn sign(req: &mut OutboundRequest, creds: &Credentials, region: &str, service: &str) -> Result<(), OutboundError> {
+pub fn sign(
+    req: &mut OutboundRequest,
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+) -> Result<(), OutboundError> {
     let identity: Identity = creds.clone().into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
@@ -34,8 +39,10 @@ pub fn sign(req: &mut OutboundRequest, creds: &Credentials, region: &str, servic
         .map_err(|e| OutboundError::Signing(e.to_string()))?
         .into_parts();
     for (name, value) in instructions.headers() {
-        let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| OutboundError::Signing(e.to_string()))?;
-        let mut value = http::HeaderValue::from_str(value).map_err(|e| OutboundError::Signing(e.to_string()))?;
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| OutboundError::Signing(e.to_string()))?;
+        let mut value = http::HeaderValue::from_str(value)
+            .map_err(|e| OutboundError::Signing(e.to_string()))?;
         value.set_sensitive(true);
         req.headers.insert(name, value);
     }

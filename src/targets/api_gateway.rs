@@ -18,7 +18,11 @@ use crate::outbound::sigv4;
 /// GET `/restapis/{id}/stages/{stage}/exports/oas30?extensions=apigateway`, SigV4-signed for
 /// service `apigateway`, at `AWS_ENDPOINT_URL_API_GATEWAY`, `AWS_ENDPOINT_URL` or the regional
 /// endpoint.
-pub(super) async fn get_export(ctx: &Ctx<'_>, rest_api_id: &str, stage: &str) -> Result<String, String> {
+pub(super) async fn get_export(
+    ctx: &Ctx<'_>,
+    rest_api_id: &str,
+    stage: &str,
+) -> Result<String, String> {
     let region = ctx
         .config
         .gateway
@@ -38,14 +42,18 @@ pub(super) async fn get_export(ctx: &Ctx<'_>, rest_api_id: &str, stage: &str) ->
         seg(rest_api_id),
         seg(stage)
     );
-    let url = url::Url::parse(&url).map_err(|e| format!("bad API Gateway endpoint `{endpoint}`: {e}"))?;
+    let url =
+        url::Url::parse(&url).map_err(|e| format!("bad API Gateway endpoint `{endpoint}`: {e}"))?;
     let mut req = OutboundRequest {
         method: http::Method::GET,
         url,
         headers: http::HeaderMap::new(),
         body: None,
     };
-    req.headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("application/json"));
+    req.headers.insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
     let aws = ctx.aws.as_ref().ok_or("no AWS credentials for GetExport")?;
     let creds = aws.get().await.map_err(|e| format!("GetExport: {e}"))?;
     sigv4::sign(&mut req, &creds, region, "apigateway").map_err(|e| format!("GetExport: {e}"))?;
@@ -57,14 +65,24 @@ pub(super) async fn get_export(ctx: &Ctx<'_>, rest_api_id: &str, stage: &str) ->
             .headers(req.headers)
             .send()
             .await
-            .map_err(|e| format!("GetExport request to {endpoint} failed: {}", invoke::error_chain(&e.without_url())))?;
+            .map_err(|e| {
+                format!(
+                    "GetExport request to {endpoint} failed: {}",
+                    invoke::error_chain(&e.without_url())
+                )
+            })?;
         invoke::read_reply(resp, limit)
             .await
             .map_err(|e| format!("GetExport response: {e}"))
     };
     let reply = tokio::time::timeout(ctx.config.server.export_timeout, fetch)
         .await
-        .map_err(|_| format!("GetExport did not answer within {:?}", ctx.config.server.export_timeout))??;
+        .map_err(|_| {
+            format!(
+                "GetExport did not answer within {:?}",
+                ctx.config.server.export_timeout
+            )
+        })??;
     let body = String::from_utf8_lossy(&reply.body);
     if !reply.status.is_success() {
         let excerpt: String = body.chars().take(300).collect();
@@ -79,7 +97,11 @@ pub(super) async fn get_export(ctx: &Ctx<'_>, rest_api_id: &str, stage: &str) ->
 fn filter_matches(filter: &str, path: &str) -> bool {
     match filter.strip_suffix("/*") {
         Some(prefix) => {
-            prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+            prefix.is_empty()
+                || path == prefix
+                || path
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/'))
         }
         None => filter == path,
     }
@@ -109,7 +131,11 @@ pub(super) fn select<'a>(
             if hits.is_empty() && !wildcard {
                 problems.push(
                     format!("{path}.toolFilters[{i}].methods[{j}]"),
-                    format!("no operation {} {} in the export", m.as_str(), f.filter_path),
+                    format!(
+                        "no operation {} {} in the export",
+                        m.as_str(),
+                        f.filter_path
+                    ),
                 );
             }
             any |= !hits.is_empty();
@@ -118,7 +144,10 @@ pub(super) fn select<'a>(
         if wildcard && !any {
             problems.push(
                 format!("{path}.toolFilters[{i}].filterPath"),
-                format!("`{}` matches no operation of the listed methods in the export", f.filter_path),
+                format!(
+                    "`{}` matches no operation of the listed methods in the export",
+                    f.filter_path
+                ),
             );
         }
     }
@@ -186,7 +215,9 @@ fn needs_iam_and_api_key(op: &Operation) -> bool {
     reqs.iter().filter_map(Value::as_object).any(|req| {
         let names: Vec<String> = req.keys().map(|k| k.to_ascii_lowercase()).collect();
         let iam = names.iter().any(|n| n.contains("sigv4") || n == "iam");
-        let key = names.iter().any(|n| n.contains("api_key") || n.contains("apikey") || n == "x-api-key");
+        let key = names
+            .iter()
+            .any(|n| n.contains("api_key") || n.contains("apikey") || n == "x-api-key");
         iam && key
     })
 }

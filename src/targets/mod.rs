@@ -12,7 +12,9 @@ use futures_util::future::join_all;
 use serde_json::Value;
 
 use crate::catalog::{Target, ToolDef, sanitize_tool_name, valid_tool_name};
-use crate::config::{Config, CredentialSettings, DocumentSource, Env, Problems, TargetKind, TargetSettings};
+use crate::config::{
+    Config, CredentialSettings, DocumentSource, Env, Problems, TargetKind, TargetSettings,
+};
 use crate::openapi::{self, Document, Operation};
 use crate::outbound::{self, ApiKey, AwsCredentials};
 
@@ -33,13 +35,25 @@ pub(crate) struct Selected<'a> {
 }
 
 /// Builds all targets; `Err` carries every problem found.
-pub async fn build(config: &Config, env: &dyn Env, http: &reqwest::Client) -> Result<Built, Problems> {
+pub async fn build(
+    config: &Config,
+    env: &dyn Env,
+    http: &reqwest::Client,
+) -> Result<Built, Problems> {
     let needs_aws = config.targets.iter().any(|t| {
         matches!(t.credentials, CredentialSettings::SigV4 { .. })
-            || matches!(t.kind, TargetKind::ApiGateway { source: DocumentSource::ApiGatewayExport, .. })
+            || matches!(
+                t.kind,
+                TargetKind::ApiGateway {
+                    source: DocumentSource::ApiGatewayExport,
+                    ..
+                }
+            )
     });
     let aws = if needs_aws {
-        Some(Arc::new(AwsCredentials::discover(env, config.gateway.region.as_deref()).await))
+        Some(Arc::new(
+            AwsCredentials::discover(env, config.gateway.region.as_deref()).await,
+        ))
     } else {
         None
     };
@@ -49,7 +63,14 @@ pub async fn build(config: &Config, env: &dyn Env, http: &reqwest::Client) -> Re
         http,
         aws: aws.clone(),
     };
-    let results = join_all(config.targets.iter().enumerate().map(|(i, t)| ctx.target(i, t))).await;
+    let results = join_all(
+        config
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| ctx.target(i, t)),
+    )
+    .await;
     let mut built = Built {
         targets: Vec::new(),
         tools: Vec::new(),
@@ -109,7 +130,11 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    async fn target(&self, index: usize, t: &TargetSettings) -> Result<(Vec<ToolDef>, Vec<String>), Problems> {
+    async fn target(
+        &self,
+        index: usize,
+        t: &TargetSettings,
+    ) -> Result<(Vec<ToolDef>, Vec<String>), Problems> {
         let mut problems = Problems::default();
         let (source, source_path) = match &t.kind {
             TargetKind::OpenApi { source } => {
@@ -117,14 +142,20 @@ impl Ctx<'_> {
                     DocumentSource::Inline(_) => "inlinePayload",
                     _ => "file",
                 };
-                (source, format!("{}.targetConfiguration.mcp.openApiSchema.{field}", t.path))
+                (
+                    source,
+                    format!("{}.targetConfiguration.mcp.openApiSchema.{field}", t.path),
+                )
             }
             TargetKind::ApiGateway { source, .. } => {
                 let field = match source {
                     DocumentSource::File(_) => ".exportFile",
                     _ => "",
                 };
-                (source, format!("{}.targetConfiguration.mcp.apiGateway{field}", t.path))
+                (
+                    source,
+                    format!("{}.targetConfiguration.mcp.apiGateway{field}", t.path),
+                )
             }
         };
         let text = match self.document_text(t, source).await {
@@ -137,12 +168,18 @@ impl Ctx<'_> {
         let doc = match Document::parse(&text) {
             Ok(d) => d,
             Err(e) => {
-                problems.push(source_path, format!("the OpenAPI document cannot be used: {e}"));
+                problems.push(
+                    source_path,
+                    format!("the OpenAPI document cannot be used: {e}"),
+                );
                 return Err(problems);
             }
         };
         let (ops, doc_warnings) = doc.operations();
-        let mut warnings: Vec<String> = doc_warnings.into_iter().map(|w| format!("target {}: {w}", t.name)).collect();
+        let mut warnings: Vec<String> = doc_warnings
+            .into_iter()
+            .map(|w| format!("target {}: {w}", t.name))
+            .collect();
 
         let selected = match &t.kind {
             TargetKind::OpenApi { .. } => ops
@@ -155,14 +192,31 @@ impl Ctx<'_> {
                         name_path: None,
                     }),
                     None => {
-                        warnings.push(format!("target {}: operation {} skipped: it has no operationId", t.name, op.label()));
+                        warnings.push(format!(
+                            "target {}: operation {} skipped: it has no operationId",
+                            t.name,
+                            op.label()
+                        ));
                         None
                     }
                 })
                 .collect(),
-            TargetKind::ApiGateway { filters, overrides, .. } => {
-                let path = format!("{}.targetConfiguration.mcp.apiGateway.apiGatewayToolConfiguration", t.path);
-                api_gateway::select(&ops, filters, overrides, &path, &t.name, &mut warnings, &mut problems)
+            TargetKind::ApiGateway {
+                filters, overrides, ..
+            } => {
+                let path = format!(
+                    "{}.targetConfiguration.mcp.apiGateway.apiGatewayToolConfiguration",
+                    t.path
+                );
+                api_gateway::select(
+                    &ops,
+                    filters,
+                    overrides,
+                    &path,
+                    &t.name,
+                    &mut warnings,
+                    &mut problems,
+                )
             }
         };
 
@@ -180,23 +234,37 @@ impl Ctx<'_> {
             }
             let full = format!("{}___{name}", t.name);
             if tools.iter().any(|x| x.name == full) {
-                let msg = format!("tool name `{full}` is used twice (operation {})", s.op.label());
+                let msg = format!(
+                    "tool name `{full}` is used twice (operation {})",
+                    s.op.label()
+                );
                 match &s.name_path {
                     Some(p) => problems.push(p.clone(), msg),
-                    None => warnings.push(format!("target {}: {msg}; the second is skipped", t.name)),
+                    None => {
+                        warnings.push(format!("target {}: {msg}; the second is skipped", t.name))
+                    }
                 }
                 continue;
             }
             let base_url = match self.base_url(t, s.op) {
                 Ok(u) => u,
                 Err(e) => {
-                    warnings.push(format!("target {}: operation {} skipped: {e}", t.name, s.op.label()));
+                    warnings.push(format!(
+                        "target {}: operation {} skipped: {e}",
+                        t.name,
+                        s.op.label()
+                    ));
                     continue;
                 }
             };
             match openapi::tool::derive(&doc, s.op) {
                 Ok(derived) => {
-                    warnings.extend(derived.warnings.into_iter().map(|w| format!("target {}: {w}", t.name)));
+                    warnings.extend(
+                        derived
+                            .warnings
+                            .into_iter()
+                            .map(|w| format!("target {}: {w}", t.name)),
+                    );
                     let description = s
                         .description
                         .or_else(|| s.op.description.clone())
@@ -213,7 +281,11 @@ impl Ctx<'_> {
                         operation: s.op.label(),
                     });
                 }
-                Err(e) => warnings.push(format!("target {}: operation {} skipped: {e}", t.name, s.op.label())),
+                Err(e) => warnings.push(format!(
+                    "target {}: operation {} skipped: {e}",
+                    t.name,
+                    s.op.label()
+                )),
             }
         }
         if problems.is_empty() {
@@ -223,7 +295,11 @@ impl Ctx<'_> {
         }
     }
 
-    async fn document_text(&self, t: &TargetSettings, source: &DocumentSource) -> Result<String, String> {
+    async fn document_text(
+        &self,
+        t: &TargetSettings,
+        source: &DocumentSource,
+    ) -> Result<String, String> {
         let limit = self.config.server.max_schema_bytes;
         match source {
             DocumentSource::Inline(text) => {
@@ -233,14 +309,19 @@ impl Ctx<'_> {
                 Ok(text.clone())
             }
             DocumentSource::File(path) => {
-                let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let meta = std::fs::metadata(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 if meta.len() > limit as u64 {
                     return Err(format!("{} is larger than {limit} bytes", path.display()));
                 }
-                std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
             }
             DocumentSource::ApiGatewayExport => {
-                let TargetKind::ApiGateway { rest_api_id, stage, .. } = &t.kind else {
+                let TargetKind::ApiGateway {
+                    rest_api_id, stage, ..
+                } = &t.kind
+                else {
                     return Err("GetExport applies to apiGateway targets only".into());
                 };
                 api_gateway::get_export(self, rest_api_id, stage).await
