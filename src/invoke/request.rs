@@ -103,7 +103,9 @@ pub fn build(
     {
         let mut query = url.query_pairs_mut();
         for b in &plan.bindings {
-            let Some(value) = args.get(&b.arg).filter(|v| !v.is_null()) else {
+            // `null` means "absent" for parameters; in a JSON body it is a value (a nullable field).
+            let in_body = matches!(b.target, ArgTarget::BodyProperty(_) | ArgTarget::WholeBody);
+            let Some(value) = args.get(&b.arg).filter(|v| in_body || !v.is_null()) else {
                 continue;
             };
             match &b.target {

@@ -230,29 +230,16 @@ impl McpService {
                 .modern_era(headers, method, params, header_version, meta_version)
                 .map_err(|e| Rejection::Rpc(e, true));
         }
-        // Handshake era: the session, when presented, fixes the version.
+        // Handshake era: the session, when presented, must be valid and carries the version.
         if let Some(id) = header(headers, HEADER_SESSION_ID) {
             let session = self
                 .sessions
                 .check(id, &principal.id)
                 .map_err(Rejection::Session)?;
-            if let Some(h) = parsed_header
-                && h != session.version
-            {
-                return Err(Rejection::Rpc(
-                    RpcError::new(
-                        jsonrpc::INVALID_REQUEST,
-                        format!(
-                            "MCP-Protocol-Version {} does not match the session's version {}",
-                            h.as_str(),
-                            session.version.as_str()
-                        ),
-                    ),
-                    false,
-                ));
-            }
+            // A served version in the header wins: some clients negotiate one version and then
+            // label requests with another; neither specification revision forbids it.
             return Ok(Era {
-                version: session.version,
+                version: parsed_header.unwrap_or(session.version),
                 modern: false,
             });
         }

@@ -1,0 +1,262 @@
+//! Shared test helpers: a real HTTP backend that records what it receives, a gateway started
+//! on 127.0.0.1:0 from a YAML string, and a small MCP-over-HTTP client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use mcp_gateway::config::{self, MapEnv};
+use mcp_gateway::{Gateway, http as gw_http};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// One request as the backend saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    /// Path and query exactly as received.
+    pub target: String,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Backend {
+    pub addr: Option<SocketAddr>,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Backend {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr.expect("started"))
+    }
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+    pub fn last(&self) -> Seen {
+        self.requests().last().cloned().expect("the backend received a request")
+    }
+}
+
+/// Starts a backend whose behaviour depends on the path:
+/// - `/status/{code}`: answers that status with a JSON error body;
+/// - `/slow`: waits 5 s; `/big`: 2 MB body; `/binary`: non-UTF-8 bytes; `/array`: a JSON array;
+/// - anything else: echoes the request as JSON (`method`, `target`, `body`).
+pub async fn start_backend() -> Backend {
+    let mut backend = Backend::default();
+    let app = Router::new().fallback(record).with_state(backend.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    backend.addr = Some(listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    backend
+}
+
+async fn record(State(b): State<Backend>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body: Bytes = axum::body::to_bytes(body, 16 << 20).await.unwrap();
+    let target = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let seen = Seen {
+        method: parts.method.to_string(),
+        target: target.clone(),
+        headers: parts.headers.clone(),
+        body: body.to_vec(),
+    };
+    b.seen.lock().unwrap().push(seen);
+    let path = parts.uri.path();
+    if let Some(code) = path.rsplit_once("/status/").map(|(_, c)| c) {
+        let status = StatusCode::from_u16(code.parse().unwrap()).unwrap();
+        return (status, axum::Json(json!({"message": format!("status {code}")}))).into_response();
+    }
+    if path.ends_with("/slow") {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        return "late".into_response();
+    }
+    if path.ends_with("/big") {
+        return "x".repeat(2 * 1024 * 1024).into_response();
+    }
+    if path.ends_with("/binary") {
+        return ([(http::header::CONTENT_TYPE, "image/png")], vec![0x89u8, 0x50, 0xff, 0xfe]).into_response();
+    }
+    if path.ends_with("/array") {
+        return axum::Json(json!([1, 2])).into_response();
+    }
+    let body_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    axum::Json(json!({"method": parts.method.as_str(), "target": target, "body": body_json})).into_response()
+}
+
+/// A running gateway.
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    pub gateway_warnings: Vec<String>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    pub done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestGateway {
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    /// Starts a graceful shutdown.
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn env(pairs: &[(&str, &str)]) -> MapEnv {
+    MapEnv(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+}
+
+/// Loads `yaml` (relative files from `tests/fixtures`) and builds the gateway, or returns every
+/// problem as text.
+pub async fn build(yaml: &str, env: &MapEnv) -> Result<Gateway, String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let config = config::load_str(yaml, false, &dir, env).map_err(|e| e.to_string())?;
+    Gateway::build(config, env).await.map_err(|p| p.to_string())
+}
+
+/// Starts a gateway from `yaml` on 127.0.0.1:0.
+pub async fn start_gateway(yaml: &str, env: &MapEnv) -> TestGateway {
+    let gateway = build(yaml, env).await.unwrap_or_else(|e| panic!("gateway failed to build:\n{e}"));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let state = gateway.state.clone();
+    let done = tokio::spawn(gw_http::serve(
+        listener,
+        state,
+        async move {
+            let _ = rx.await;
+        },
+        Duration::from_secs(5),
+    ));
+    TestGateway {
+        addr,
+        gateway_warnings: gateway.warnings,
+        shutdown: Some(tx),
+        done,
+    }
+}
+
+/// An HTTP reply from the gateway.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn result(&self) -> &Value {
+        &self.body["result"]
+    }
+    pub fn error_code(&self) -> Option<i64> {
+        self.body["error"]["code"].as_i64()
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// POSTs `body` to `url` with MCP's usual headers plus `extra`.
+pub async fn post(url: &str, body: &Value, extra: &[(&str, &str)]) -> Reply {
+    let mut req = client()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string());
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    into_reply(req.send().await.unwrap()).await
+}
+
+pub async fn into_reply(resp: reqwest::Response) -> Reply {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+/// A legacy-era request (no session).
+pub async fn rpc(url: &str, method: &str, params: Value) -> Reply {
+    post(url, &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}), &[]).await
+}
+
+/// Calls a tool (legacy era, 2025-06-18) and returns the `CallToolResult`.
+pub async fn call_tool(url: &str, name: &str, args: Value) -> Value {
+    let r = post(
+        url,
+        &json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": name, "arguments": args}}),
+        &[("mcp-protocol-version", "2025-06-18")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("error").is_none(), "unexpected JSON-RPC error: {}", r.text);
+    r.result().clone()
+}
+
+/// The text of the first content item.
+pub fn text(result: &Value) -> &str {
+    result["content"][0]["text"].as_str().unwrap_or("")
+}
+
+/// `_meta` of a 2026-07-28 request.
+pub fn modern_meta() -> Value {
+    json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+           "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "0"},
+           "io.modelcontextprotocol/clientCapabilities": {}})
+}
+
+/// Verifies a SigV4 signature the backend received.
+pub fn sigv4_ok(seen: &Seen, host: &str, service: &str, akid: &str, secret: &str) -> Result<(), String> {
+    let uri = format!("http://{host}{}", seen.target);
+    mcp_gateway::auth::sigv4::verify(
+        &seen.method,
+        &uri,
+        &seen.headers,
+        &seen.body,
+        service,
+        |k| (k == akid).then(|| secret.to_string()),
+        SystemTime::now(),
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
