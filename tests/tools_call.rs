@@ -100,7 +100,10 @@ async fn requests_are_built_safely_from_arguments() {
     assert_eq!(r["isError"], false, "{r}");
     let seen = backend.last();
     assert_eq!(seen.method, "GET");
-    assert_eq!(seen.target, "/api/items/..%2F..%2Fadmin%3Fx%3D1?tags=a&tags=b+c&limit=5");
+    assert_eq!(
+        seen.target,
+        "/api/items/..%2F..%2Fadmin%3Fx%3D1?tags=a&tags=b+c&limit=5"
+    );
     assert_eq!(seen.header("x-trace"), Some("t-1"));
     assert_eq!(seen.header("unknown"), None);
     // The echo is a JSON object: structuredContent mirrors it.
@@ -111,16 +114,30 @@ async fn requests_are_built_safely_from_arguments() {
         assert_eq!(r["isError"], true);
         assert!(text(&r).contains("argument `id`"), "{r}");
     }
-    let r = call_tool(&gw.url(), "echo___getItem", json!({"id": "1", "X-Trace": "a\r\nX-Evil: 1"})).await;
+    let r = call_tool(
+        &gw.url(),
+        "echo___getItem",
+        json!({"id": "1", "X-Trace": "a\r\nX-Evil: 1"}),
+    )
+    .await;
     assert_eq!(r["isError"], true);
     assert!(text(&r).contains("argument `X-Trace`"), "{r}");
-    assert_eq!(backend.requests().len(), 1, "refused calls must not reach the backend");
+    assert_eq!(
+        backend.requests().len(),
+        1,
+        "refused calls must not reach the backend"
+    );
 }
 
 #[tokio::test]
 async fn json_bodies_are_assembled_from_flat_arguments() {
     let (backend, gw) = setup("", "").await;
-    let r = call_tool(&gw.url(), "echo___createItem", json!({"name": "box", "size": null, "dryRun": true})).await;
+    let r = call_tool(
+        &gw.url(),
+        "echo___createItem",
+        json!({"name": "box", "size": null, "dryRun": true}),
+    )
+    .await;
     assert_eq!(r["isError"], false, "{r}");
     let seen = backend.last();
     assert_eq!(seen.method, "POST");
@@ -158,7 +175,10 @@ async fn backend_statuses_and_bodies_map_to_results() {
     let r = call_tool(&gw.url(), "echo___array", json!({})).await;
     assert_eq!(r["isError"], false);
     assert_eq!(text(&r), "[1,2]");
-    assert!(r.get("structuredContent").is_none(), "arrays are not structuredContent");
+    assert!(
+        r.get("structuredContent").is_none(),
+        "arrays are not structuredContent"
+    );
     let r = call_tool(&gw.url(), "echo___binary", json!({})).await;
     assert_eq!(r["content"][0]["type"], "resource");
     assert_eq!(r["content"][0]["resource"]["mimeType"], "image/png");
@@ -171,12 +191,18 @@ async fn timeouts_and_oversized_bodies_are_generic_errors() {
     let (_backend, gw) = setup("", "").await;
     let started = std::time::Instant::now();
     let r = call_tool(&gw.url(), "echo___slow", json!({})).await;
-    assert!(started.elapsed() < std::time::Duration::from_secs(4), "the per-target timeout (1 s) applies");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "the per-target timeout (1 s) applies"
+    );
     assert_eq!(r["isError"], true);
     assert!(text(&r).contains("did not answer in time"), "{r}");
     let r = call_tool(&gw.url(), "echo___big", json!({})).await;
     assert_eq!(r["isError"], true);
-    assert!(!text(&r).contains("1048576"), "no detail without DEBUG: {r}");
+    assert!(
+        !text(&r).contains("1048576"),
+        "no detail without DEBUG: {r}"
+    );
 }
 
 #[tokio::test]
@@ -199,7 +225,13 @@ async fn unreachable_target_detail_only_with_debug() {
     let r = call_tool(&gw.url(), "echo___array", json!({})).await;
     assert_eq!(r["isError"], true);
     assert!(text(&r).contains("connect"), "{r}");
-    assert!(r["_meta"]["debug"]["text"].as_str().unwrap().contains("connect"), "{r}");
+    assert!(
+        r["_meta"]["debug"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("connect"),
+        "{r}"
+    );
     drop(backend);
 }
 
@@ -211,7 +243,10 @@ async fn api_key_defaults_to_bearer_authorization_header() {
           apiKeyCredentialProvider: {providerArn: "arn:aws:bedrock-agentcore:us-east-1:1:token-vault/default/apikeycredentialprovider/echo-key"}"#;
     let (backend, gw) = setup("", creds).await;
     call_tool(&gw.url(), "echo___array", json!({})).await;
-    assert_eq!(backend.last().header("authorization"), Some("Bearer s3cr3t-key"));
+    assert_eq!(
+        backend.last().header("authorization"),
+        Some("Bearer s3cr3t-key")
+    );
 }
 
 #[tokio::test]
@@ -234,12 +269,21 @@ async fn sigv4_signs_method_path_query_headers_and_body() {
         credentialProvider:
           iamCredentialProvider: {service: execute-api, region: eu-west-1}"#;
     let (backend, gw) = setup("", creds).await;
-    let r = call_tool(&gw.url(), "echo___createItem", json!({"name": "n", "dryRun": false})).await;
+    let r = call_tool(
+        &gw.url(),
+        "echo___createItem",
+        json!({"name": "n", "dryRun": false}),
+    )
+    .await;
     assert_eq!(r["isError"], false, "{r}");
     let seen = backend.last();
     let host = backend.addr.unwrap().to_string();
     sigv4_ok(&seen, &host, "execute-api", "AKIDTEST", "aws-secret-test").unwrap();
-    assert!(seen.header("authorization").unwrap().contains("/eu-west-1/execute-api/aws4_request"));
+    assert!(
+        seen.header("authorization")
+            .unwrap()
+            .contains("/eu-west-1/execute-api/aws4_request")
+    );
     assert!(sigv4_ok(&seen, &host, "execute-api", "AKIDTEST", "wrong").is_err());
 }
 
@@ -247,13 +291,31 @@ async fn sigv4_signs_method_path_query_headers_and_body() {
 async fn only_callable_operations_become_tools() {
     let (_backend, gw) = setup("", "").await;
     let r = rpc(&gw.url(), "tools/list", json!({})).await;
-    let names: Vec<&str> = r.result()["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = r.result()["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert_eq!(
         names,
-        ["echo___array", "echo___big", "echo___binary", "echo___createItem", "echo___deleteItem", "echo___getItem", "echo___slow", "echo___status", "echo___tree"]
+        [
+            "echo___array",
+            "echo___big",
+            "echo___binary",
+            "echo___createItem",
+            "echo___deleteItem",
+            "echo___getItem",
+            "echo___slow",
+            "echo___status",
+            "echo___tree"
+        ]
     );
     let w = gw.gateway_warnings.join("\n");
-    assert!(w.contains("GET /noid skipped: it has no operationId"), "{w}");
+    assert!(
+        w.contains("GET /noid skipped: it has no operationId"),
+        "{w}"
+    );
     assert!(w.contains("required cookie parameter `session`"), "{w}");
 }
 
@@ -262,23 +324,45 @@ async fn tool_listing_has_flat_schemas_and_annotations() {
     let (_backend, gw) = setup("", "").await;
     let r = rpc(&gw.url(), "tools/list", json!({})).await;
     let tools = r.result()["tools"].as_array().unwrap();
-    let get = tools.iter().find(|t| t["name"] == "echo___getItem").unwrap();
+    let get = tools
+        .iter()
+        .find(|t| t["name"] == "echo___getItem")
+        .unwrap();
     assert_eq!(get["description"], "Get one item.");
     assert_eq!(get["annotations"], json!({"readOnlyHint": true}));
     assert_eq!(get["inputSchema"]["required"], json!(["id"]));
     assert_eq!(
-        get["inputSchema"]["properties"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        get["inputSchema"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
         ["id", "tags", "limit", "X-Trace"]
     );
-    let create = tools.iter().find(|t| t["name"] == "echo___createItem").unwrap();
+    let create = tools
+        .iter()
+        .find(|t| t["name"] == "echo___createItem")
+        .unwrap();
     assert_eq!(create["description"], "Create an item.");
-    assert_eq!(create["inputSchema"]["properties"]["size"]["type"], json!(["integer", "null"]));
+    assert_eq!(
+        create["inputSchema"]["properties"]["size"]["type"],
+        json!(["integer", "null"])
+    );
     assert_eq!(create["inputSchema"]["required"], json!(["name"]));
     assert!(create.get("annotations").is_none());
-    let del = tools.iter().find(|t| t["name"] == "echo___deleteItem").unwrap();
+    let del = tools
+        .iter()
+        .find(|t| t["name"] == "echo___deleteItem")
+        .unwrap();
     assert_eq!(del["annotations"]["destructiveHint"], true);
-    assert_eq!(del["description"], "deleteItem", "no description: the tool name, as AgentCore does");
+    assert_eq!(
+        del["description"], "deleteItem",
+        "no description: the tool name, as AgentCore does"
+    );
     let tree = tools.iter().find(|t| t["name"] == "echo___tree").unwrap();
-    assert_eq!(tree["inputSchema"]["properties"]["children"]["items"], json!({"$ref": "#/$defs/Node"}));
+    assert_eq!(
+        tree["inputSchema"]["properties"]["children"]["items"],
+        json!({"$ref": "#/$defs/Node"})
+    );
     assert!(tree["inputSchema"]["$defs"]["Node"].is_object());
 }

@@ -50,13 +50,16 @@ impl Backend {
         self.seen.lock().unwrap().clone()
     }
     pub fn last(&self) -> Seen {
-        self.requests().last().cloned().expect("the backend received a request")
+        self.requests()
+            .last()
+            .cloned()
+            .expect("the backend received a request")
     }
 }
 
 /// Starts a backend whose behaviour depends on the path:
 /// - `/status/{code}`: answers that status with a JSON error body;
-/// - `/slow`: waits 5 s; `/big`: 2 MB body; `/binary`: non-UTF-8 bytes; `/array`: a JSON array;
+/// - `/slow`: waits 1.5 s; `/big`: 2 MB body; `/binary`: non-UTF-8 bytes; `/array`: a JSON array;
 /// - anything else: echoes the request as JSON (`method`, `target`, `body`).
 pub async fn start_backend() -> Backend {
     let mut backend = Backend::default();
@@ -70,7 +73,11 @@ pub async fn start_backend() -> Backend {
 async fn record(State(b): State<Backend>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let body: Bytes = axum::body::to_bytes(body, 16 << 20).await.unwrap();
-    let target = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     let seen = Seen {
         method: parts.method.to_string(),
         target: target.clone(),
@@ -81,23 +88,32 @@ async fn record(State(b): State<Backend>, req: Request) -> Response {
     let path = parts.uri.path();
     if let Some(code) = path.rsplit_once("/status/").map(|(_, c)| c) {
         let status = StatusCode::from_u16(code.parse().unwrap()).unwrap();
-        return (status, axum::Json(json!({"message": format!("status {code}")}))).into_response();
+        return (
+            status,
+            axum::Json(json!({"message": format!("status {code}")})),
+        )
+            .into_response();
     }
     if path.ends_with("/slow") {
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         return "late".into_response();
     }
     if path.ends_with("/big") {
         return "x".repeat(2 * 1024 * 1024).into_response();
     }
     if path.ends_with("/binary") {
-        return ([(http::header::CONTENT_TYPE, "image/png")], vec![0x89u8, 0x50, 0xff, 0xfe]).into_response();
+        return (
+            [(http::header::CONTENT_TYPE, "image/png")],
+            vec![0x89u8, 0x50, 0xff, 0xfe],
+        )
+            .into_response();
     }
     if path.ends_with("/array") {
         return axum::Json(json!([1, 2])).into_response();
     }
     let body_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    axum::Json(json!({"method": parts.method.as_str(), "target": target, "body": body_json})).into_response()
+    axum::Json(json!({"method": parts.method.as_str(), "target": target, "body": body_json}))
+        .into_response()
 }
 
 /// A running gateway.
@@ -130,7 +146,12 @@ impl Drop for TestGateway {
 }
 
 pub fn env(pairs: &[(&str, &str)]) -> MapEnv {
-    MapEnv(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    MapEnv(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
 }
 
 /// Loads `yaml` (relative files from `tests/fixtures`) and builds the gateway, or returns every
@@ -143,7 +164,9 @@ pub async fn build(yaml: &str, env: &MapEnv) -> Result<Gateway, String> {
 
 /// Starts a gateway from `yaml` on 127.0.0.1:0.
 pub async fn start_gateway(yaml: &str, env: &MapEnv) -> TestGateway {
-    let gateway = build(yaml, env).await.unwrap_or_else(|e| panic!("gateway failed to build:\n{e}"));
+    let gateway = build(yaml, env)
+        .await
+        .unwrap_or_else(|e| panic!("gateway failed to build:\n{e}"));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -217,7 +240,12 @@ pub async fn into_reply(resp: reqwest::Response) -> Reply {
 
 /// A legacy-era request (no session).
 pub async fn rpc(url: &str, method: &str, params: Value) -> Reply {
-    post(url, &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}), &[]).await
+    post(
+        url,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+        &[],
+    )
+    .await
 }
 
 /// Calls a tool (legacy era, 2025-06-18) and returns the `CallToolResult`.
@@ -229,7 +257,11 @@ pub async fn call_tool(url: &str, name: &str, args: Value) -> Value {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert!(r.body.get("error").is_none(), "unexpected JSON-RPC error: {}", r.text);
+    assert!(
+        r.body.get("error").is_none(),
+        "unexpected JSON-RPC error: {}",
+        r.text
+    );
     r.result().clone()
 }
 
@@ -246,7 +278,13 @@ pub fn modern_meta() -> Value {
 }
 
 /// Verifies a SigV4 signature the backend received.
-pub fn sigv4_ok(seen: &Seen, host: &str, service: &str, akid: &str, secret: &str) -> Result<(), String> {
+pub fn sigv4_ok(
+    seen: &Seen,
+    host: &str,
+    service: &str,
+    akid: &str,
+    secret: &str,
+) -> Result<(), String> {
     let uri = format!("http://{host}{}", seen.target);
     mcp_gateway::auth::sigv4::verify(
         &seen.method,
