@@ -25,7 +25,7 @@ pub mod telemetry;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use config::{Config, Env, Problems};
+use config::{Config, ConfigError, Env, Problems};
 
 /// A gateway ready to serve: the loaded catalog and the HTTP state around it.
 pub struct Gateway {
@@ -36,6 +36,23 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// Builds from a partly valid config: the valid targets are still checked against their
+    /// documents, so one run reports every problem of the file.
+    pub async fn load(partial: config::Partial, env: &dyn Env) -> Result<Self, ConfigError> {
+        let (config, mut problems) = partial;
+        let Some(config) = config else {
+            return Err(problems.into());
+        };
+        match Self::build(config, env).await {
+            Ok(gateway) if problems.is_empty() => Ok(gateway),
+            Ok(_) => Err(problems.into()),
+            Err(more) => {
+                problems.extend(more);
+                Err(problems.into())
+            }
+        }
+    }
+
     /// Builds the targets (reading or fetching their OpenAPI documents) and the catalog.
     pub async fn build(config: Config, env: &dyn Env) -> Result<Self, Problems> {
         let http = outbound_client(&config)?;

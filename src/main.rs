@@ -77,23 +77,20 @@ fn main() -> ExitCode {
 
 /// Loads the config and builds the gateway, printing every problem on failure.
 async fn load(path: &std::path::Path) -> Result<Gateway, ExitCode> {
-    let config = match config::load_file(path, &ProcessEnv) {
-        Ok(c) => c,
-        Err(e) => {
-            let hint = matches!(e, ConfigError::Read { .. })
-                .then_some("\n(hint: pass --config FILE or set MCP_GATEWAY_CONFIG)")
-                .unwrap_or("");
-            eprintln!("error: {e}{hint}");
-            return Err(ExitCode::from(2));
-        }
+    let loaded = config::load_file_partial(path, &ProcessEnv);
+    let result = match loaded {
+        Ok(partial) => Gateway::load(partial, &ProcessEnv).await,
+        Err(e) => Err(e),
     };
-    match Gateway::build(config, &ProcessEnv).await {
-        Ok(g) => Ok(g),
-        Err(problems) => {
-            eprintln!("error: {problems}");
-            Err(ExitCode::from(2))
-        }
-    }
+    result.map_err(|e| {
+        let hint = if matches!(e, ConfigError::Read { .. }) {
+            "\n(hint: pass --config FILE or set MCP_GATEWAY_CONFIG)"
+        } else {
+            ""
+        };
+        eprintln!("error: {e}{hint}");
+        ExitCode::from(2)
+    })
 }
 
 async fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>) -> ExitCode {

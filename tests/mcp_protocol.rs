@@ -245,7 +245,8 @@ async fn stateless_2026_07_28_requests() {
 async fn stateless_header_checks() {
     let (backend, gw) = gateway_with("", "", &[]).await;
     let call = modern("tools/call", json!({"name": "t___op1", "arguments": {}}));
-    let cases: Vec<(Vec<(&str, &str)>, i64, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, i64, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![("mcp-method", "tools/call"), ("mcp-name", "t___op1")],
             -32020,

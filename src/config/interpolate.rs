@@ -11,14 +11,10 @@ use super::{Env, Problems};
 /// Replaces `${...}` in every string of `value`, reporting unset variables at their path.
 pub fn interpolate_tree(value: &mut Value, path: &str, env: &dyn Env, problems: &mut Problems) {
     match value {
-        Value::String(s) => {
-            if s.contains('$') {
-                match interpolate(s, env) {
-                    Ok(new) => *s = new,
-                    Err(msg) => problems.push(path, msg),
-                }
-            }
-        }
+        Value::String(s) if s.contains('$') => match interpolate(s, env) {
+            Ok(new) => *s = new,
+            Err(msg) => problems.push(path, msg),
+        },
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 interpolate_tree(item, &format!("{path}[{i}]"), env, problems);

@@ -272,6 +272,26 @@ impl fmt::Debug for Secret {
 
 /// Reads and validates the config file at `path`.
 pub fn load_file(path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
+    strict(load_file_partial(path, env)?)
+}
+
+/// Validates a config given as text (YAML, or JSON when `is_json`).
+pub fn load_str(
+    text: &str,
+    is_json: bool,
+    base_dir: &Path,
+    env: &dyn Env,
+) -> Result<Config, ConfigError> {
+    strict(load_str_partial(text, is_json, base_dir, env)?)
+}
+
+/// A config with its valid parts, and the problems of the rest. The server and gateway
+/// sections must be valid for a config to exist; targets with problems are left out of it, so
+/// the valid ones can still be checked against their documents in the same run.
+pub type Partial = (Option<Config>, Problems);
+
+/// Like [`load_file`], but returns the valid parts alongside the problems.
+pub fn load_file_partial(path: &Path, env: &dyn Env) -> Result<Partial, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -286,22 +306,29 @@ pub fn load_file(path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
         format,
         message,
     })?;
-    load_value(value, base_dir, env)
+    Ok(load_value(value, base_dir, env))
 }
 
-/// Validates a config given as text (YAML, or JSON when `is_json`).
-pub fn load_str(
+/// Like [`load_str`], but returns the valid parts alongside the problems.
+pub fn load_str_partial(
     text: &str,
     is_json: bool,
     base_dir: &Path,
     env: &dyn Env,
-) -> Result<Config, ConfigError> {
+) -> Result<Partial, ConfigError> {
     let value = parse_text(text, is_json).map_err(|(format, message)| ConfigError::Syntax {
         path: PathBuf::from("<inline>"),
         format,
         message,
     })?;
-    load_value(value, base_dir.to_path_buf(), env)
+    Ok(load_value(value, base_dir.to_path_buf(), env))
+}
+
+fn strict((config, problems): Partial) -> Result<Config, ConfigError> {
+    match config {
+        Some(c) if problems.is_empty() => Ok(c),
+        _ => Err(problems.into()),
+    }
 }
 
 /// Parses YAML or JSON text into a JSON tree.
@@ -313,23 +340,16 @@ pub fn parse_text(text: &str, is_json: bool) -> Result<Value, (&'static str, Str
     }
 }
 
-fn load_value(mut value: Value, base_dir: PathBuf, env: &dyn Env) -> Result<Config, ConfigError> {
+fn load_value(mut value: Value, base_dir: PathBuf, env: &dyn Env) -> Partial {
     let mut problems = Problems::default();
     if !value.is_object() {
         problems.push("", "expected a mapping with `gateway:` and `targets:`");
-        return Err(problems.into());
+        return (None, problems);
     }
     interpolate::interpolate_tree(&mut value, "", env, &mut problems);
     let file: Option<model::FileSpec> = deserialize_section(&value, "", &mut problems);
-    let Some(file) = file else {
-        return Err(problems.into());
-    };
-    let config = validate::validate(file, base_dir, env, &mut problems);
-    if problems.is_empty() {
-        Ok(config.expect("a config without problems is complete"))
-    } else {
-        Err(problems.into())
-    }
+    let config = file.and_then(|file| validate::validate(file, base_dir, env, &mut problems));
+    (config, problems)
 }
 
 /// Deserializes `value` into `T`, reporting every unknown field and the first type error at

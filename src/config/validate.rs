@@ -454,13 +454,13 @@ fn api_key_providers(
                 None
             }
         };
-        if let Some(v) = value {
-            if out.insert(p.name.clone(), Secret::new(v)).is_some() {
-                problems.push(
-                    format!("{path}.name"),
-                    format!("duplicate provider name `{}`", p.name),
-                );
-            }
+        if let Some(v) = value
+            && out.insert(p.name.clone(), Secret::new(v)).is_some()
+        {
+            problems.push(
+                format!("{path}.name"),
+                format!("duplicate provider name `{}`", p.name),
+            );
         }
     }
     out

@@ -246,10 +246,8 @@ fn make_nullable(schema: &mut Map<String, Value>) {
             let t = t.clone();
             schema.insert("type".into(), json!([t, "null"]));
         }
-        Some(Value::Array(types)) => {
-            if !types.iter().any(|t| t == "null") {
-                types.push(json!("null"));
-            }
+        Some(Value::Array(types)) if !types.iter().any(|t| t == "null") => {
+            types.push(json!("null"))
         }
         _ => {}
     }

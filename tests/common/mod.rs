@@ -158,8 +158,8 @@ pub fn env(pairs: &[(&str, &str)]) -> MapEnv {
 /// problem as text.
 pub async fn build(yaml: &str, env: &MapEnv) -> Result<Gateway, String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let config = config::load_str(yaml, false, &dir, env).map_err(|e| e.to_string())?;
-    Gateway::build(config, env).await.map_err(|p| p.to_string())
+    let partial = config::load_str_partial(yaml, false, &dir, env).map_err(|e| e.to_string())?;
+    Gateway::load(partial, env).await.map_err(|e| e.to_string())
 }
 
 /// Starts a gateway from `yaml` on 127.0.0.1:0.

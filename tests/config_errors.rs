@@ -1,0 +1,199 @@
+//! Bad configuration: every problem is reported in one run with its path and what was
+//! expected; unimplemented AgentCore fields are refused by name; the binary exits non-zero
+//! and serves nothing.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+const DOC: &str = r#"{"openapi": "3.0.1", "info": {"title": "t", "version": "1"}, "servers": [{"url": "http://127.0.0.1:9"}],
+  "paths": {"/a": {"get": {"operationId": "a", "responses": {"200": {"description": "ok"}}}}}}"#;
+
+async fn problems(yaml: &str) -> String {
+    build(yaml, &env(&[("DOC", DOC), ("KEY", "k")]))
+        .await
+        .err()
+        .expect("the config must be refused")
+}
+
+fn assert_has(all: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(all.contains(n), "missing `{n}` in:\n{all}");
+    }
+}
+
+#[tokio::test]
+async fn every_problem_is_reported_with_its_path() {
+    let all = problems(
+        r#"
+server: {listen: "not-an-address", limits: {toolsListPageSize: 0}, timeouts: {perTarget: {ghost: 3}}}
+gateway:
+  name: bad_name
+  authorizerType: NONE
+  exceptionLevel: VERBOSE
+  protocolConfiguration: {mcp: {supportedVersions: ["2024-11-05"], sessionConfiguration: {sessionTimeoutInSeconds: 10}}}
+credentialProviders:
+  apiKeys: [{name: key1}]
+targets:
+  - name: my_target
+    targetConfiguration: {mcp: {openApiSchema: {inlinePayload: "${DOC}"}}}
+  - name: t2
+    targetConfiguration: {mcp: {openApiSchema: {inlinePayload: "${DOC}"}}}
+    credentialProviderConfigurations:
+      - credentialProviderType: API_KEY
+        credentialProvider: {apiKeyCredentialProvider: {providerArn: missing-provider}}
+  - name: t2
+    targetConfiguration: {mcp: {openApiSchema: {inlinePayload: "${DOC}", file: x.yaml}}}
+  - name: t4
+    targetConfiguration: {mcp: {apiGateway: {restApiId: abc, stage: dev, apiGatewayToolConfiguration: {toolFilters: [{filterPath: "pets", methods: [GOT]}]}}}}
+  - name: t5
+    targetConfiguration: {mcp: {openApiSchema: {inlinePayload: "${DOC}"}}}
+    descripton: typo
+"#,
+    )
+    .await;
+    assert_has(
+        &all,
+        &[
+            "server.listen: `not-an-address` is not an address:port",
+            "server.limits.toolsListPageSize: must be greater than 0",
+            "server.timeouts.perTarget.ghost: no target is named `ghost`",
+            "gateway.exceptionLevel: unknown variant `VERBOSE`, expected `DEBUG`",
+            "credentialProviders.apiKeys[0]: give exactly one of `apiKeyEnv` or `apiKeyFile`",
+            "targets[0].name: `my_target` contains `_`",
+            "targets[1].credentialProviderConfigurations[0].credentialProvider.apiKeyCredentialProvider.providerArn: no API key provider named `missing-provider`",
+            "targets[2].name: duplicate target name `t2` (also targets[1])",
+            "targets[2].targetConfiguration.mcp.openApiSchema: set only one of inlinePayload, file",
+            "targets[3].targetConfiguration.mcp.apiGateway.apiGatewayToolConfiguration.toolFilters[0].methods[0]: unknown variant `GOT`",
+            "targets[4]: unknown field `descripton`",
+        ],
+    );
+    // The gateway section's enum error stops that section, so its other checks run once fixed;
+    // a second pass shows them.
+    let all = problems(
+        r#"
+gateway:
+  name: bad_name
+  authorizerType: NONE
+  protocolConfiguration: {mcp: {supportedVersions: ["2024-11-05"], sessionConfiguration: {sessionTimeoutInSeconds: 10}}}
+targets: []
+"#,
+    )
+    .await;
+    assert_has(
+        &all,
+        &[
+            "gateway.name: `bad_name` must be 1-48 letters, digits and single hyphens",
+            "gateway.protocolConfiguration.mcp.supportedVersions[0]: unknown MCP version `2024-11-05`",
+            "sessionTimeoutInSeconds: must be between 900 and 28800",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn unimplemented_agentcore_fields_are_refused_by_name() {
+    let all = problems(
+        r#"
+gateway:
+  name: gw
+  roleArn: arn:aws:iam::123456789012:role/r
+  authorizerType: NONE
+  kmsKeyArn: arn:aws:kms:us-east-1:1:key/k
+  interceptorConfigurations: [{interceptor: {lambda: {arn: x}}, interceptionPoints: [REQUEST]}]
+  policyEngineConfiguration: {arn: x, mode: ENFORCE}
+  protocolConfiguration: {mcp: {searchType: SEMANTIC}}
+targets:
+  - name: l
+    targetConfiguration: {mcp: {lambda: {lambdaArn: x, toolSchema: {inlinePayload: []}}}}
+  - name: o
+    targetConfiguration: {mcp: {openApiSchema: {s3: {uri: "s3://b/k"}}}}
+  - name: h
+    targetConfiguration: {mcp: {openApiSchema: {inlinePayload: "${DOC}"}}}
+    metadataConfiguration: {allowedRequestHeaders: [x-tenant]}
+    credentialProviderConfigurations: [{credentialProviderType: OAUTH, credentialProvider: {oauthCredentialProvider: {providerArn: x, scopes: []}}}]
+"#,
+    )
+    .await;
+    assert_has(
+        &all,
+        &[
+            "gateway.kmsKeyArn: is not supported yet",
+            "gateway.interceptorConfigurations: is not supported yet",
+            "gateway.policyEngineConfiguration: is not supported yet",
+            "gateway.protocolConfiguration.mcp.searchType: is not supported yet",
+            "targets[0].targetConfiguration.mcp.lambda: target type `lambda` is not supported yet",
+            "targets[1].targetConfiguration.mcp.openApiSchema.s3: is not supported yet",
+            "targets[2].metadataConfiguration: is not supported yet",
+            "targets[2].credentialProviderConfigurations[0].credentialProviderType: this credential provider type is not supported yet",
+        ],
+    );
+    let jwt = problems("gateway: {name: gw, authorizerType: CUSTOM_JWT, authorizerConfiguration: {customJWTAuthorizer: {discoveryUrl: x}}}\n").await;
+    assert_has(
+        &jwt,
+        &["gateway.authorizerType: `CUSTOM_JWT` is not supported yet"],
+    );
+}
+
+#[tokio::test]
+async fn environment_and_documents_are_checked() {
+    let all = problems(
+        r#"
+gateway: {name: gw, authorizerType: NONE, description: "${UNSET_VARIABLE}"}
+targets:
+  - name: a
+    targetConfiguration: {mcp: {openApiSchema: {file: does-not-exist.yaml}}}
+  - name: b
+    targetConfiguration: {mcp: {openApiSchema: {inlinePayload: '{"swagger": "2.0"}'}}}
+  - name: c
+    targetConfiguration: {mcp: {apiGateway: {restApiId: abc, stage: dev, apiGatewayToolConfiguration: {toolFilters: [{filterPath: /a, methods: [GET]}]}}}}
+"#,
+    )
+    .await;
+    assert_has(
+        &all,
+        &[
+            "gateway.description: environment variable `UNSET_VARIABLE` is not set",
+            "targets[0].targetConfiguration.mcp.openApiSchema.file: cannot read",
+            "targets[1].targetConfiguration.mcp.openApiSchema.inlinePayload: the OpenAPI document cannot be used: Swagger 2.0 is not supported",
+            "targets[2].targetConfiguration.mcp.apiGateway: needs an AWS region",
+        ],
+    );
+}
+
+#[test]
+fn the_binary_exits_non_zero_and_names_the_problem() {
+    let dir = std::env::temp_dir().join(format!("mcp-gw-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, "gateway: {name: gw, authorizerType: NONE}\ntargets: [{name: a_b, targetConfiguration: {mcp: {}}}]\n").unwrap();
+    for cmd in ["validate", "serve"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+            .args([cmd, "--config", file.to_str().unwrap()])
+            .env_remove("MCP_GATEWAY_CONFIG")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("targets[0].name: `a_b` contains `_`"),
+            "{cmd}: {stderr}"
+        );
+        assert!(
+            stderr.contains("targets[0].targetConfiguration.mcp: set one of"),
+            "{cmd}: {stderr}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+        .args([
+            "validate",
+            "--config",
+            dir.join("missing.yaml").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file"));
+    std::fs::remove_dir_all(&dir).ok();
+}
