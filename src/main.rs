@@ -44,6 +44,12 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Exit 0 if a running gateway answers its health check (for container HEALTHCHECKs).
+    Health {
+        /// The health endpoint to probe.
+        #[arg(long, default_value = "http://127.0.0.1:8080/health")]
+        url: String,
+    },
     /// Check a config file and its OpenAPI documents, and print the tools it would serve.
     Validate {
         /// The config file (YAML or JSON).
@@ -71,6 +77,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { config, listen } => serve(config, listen).await,
             Command::Validate { config } => validate(config).await,
+            Command::Health { url } => health(&url).await,
         }
     })
 }
@@ -153,6 +160,30 @@ async fn validate(path: PathBuf) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+async fn health(url: &str) -> ExitCode {
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
+        Ok(r) => {
+            eprintln!("unhealthy: HTTP {}", r.status());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

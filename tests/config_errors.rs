@@ -197,3 +197,15 @@ fn the_binary_exits_non_zero_and_names_the_problem() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn shipped_configs_are_valid() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let vars = env(&[("PETSTORE_API_KEY", "k")]);
+    for file in ["config/gateway.yaml", "examples/petstore/gateway.yaml"] {
+        let (config, problems) =
+            mcp_gateway::config::load_file_partial(&root.join(file), &vars).unwrap();
+        assert!(problems.is_empty(), "{file}: {problems}");
+        assert_eq!(config.unwrap().targets.len(), 2, "{file}");
+    }
+}
