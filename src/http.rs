@@ -38,12 +38,15 @@ pub struct AppState {
 /// The router with all layers.
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = Arc::new(Semaphore::new(state.max_concurrent_requests));
-    Router::new()
+    // Load shedding and the body limit guard /mcp only: probes must answer under overload.
+    let mcp = Router::new()
         .route("/mcp", post(mcp_post).get(mcp_get).delete(mcp_delete))
+        .layer(DefaultBodyLimit::max(state.max_request_body_bytes))
+        .layer(middleware::from_fn_with_state(limit, shed_load));
+    Router::new()
+        .merge(mcp)
         .route("/health", get(|| async { Json::ok(r#"{"status":"ok"}"#) }))
         .route("/ready", get(ready))
-        .layer(DefaultBodyLimit::max(state.max_request_body_bytes))
-        .layer(middleware::from_fn_with_state(limit, shed_load))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
@@ -136,14 +139,17 @@ async fn admit(state: &AppState, headers: &HeaderMap) -> Result<crate::auth::Pri
         );
         return Err(Json::with_status(StatusCode::FORBIDDEN, body));
     }
-    state.authorizer.authenticate(headers).await.map_err(|e| {
-        let AuthError::Missing = e;
-        let body = jsonrpc::failure(
-            None,
-            &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, format!("Unauthorized: {e}")),
-        );
-        Json::with_status(StatusCode::UNAUTHORIZED, body)
-    })
+    state
+        .authorizer
+        .authenticate(headers)
+        .await
+        .map_err(|e: AuthError| {
+            let body = jsonrpc::failure(
+                None,
+                &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, format!("Unauthorized: {e}")),
+            );
+            Json::with_status(StatusCode::UNAUTHORIZED, body)
+        })
 }
 
 /// Loopback origins are always allowed; others only when listed (or `*` is listed).

@@ -209,3 +209,28 @@ fn shipped_configs_are_valid() {
         assert_eq!(config.unwrap().targets.len(), 2, "{file}");
     }
 }
+
+#[tokio::test]
+async fn api_keys_come_from_files_too() {
+    let backend = start_backend().await;
+    let doc = format!(
+        r#"{{"openapi": "3.1.0", "info": {{"title": "t", "version": "1"}}, "servers": [{{"url": "{}"}}], "paths": {{"/x": {{"get": {{"operationId": "x"}}}}}}}}"#,
+        backend.url()
+    );
+    let yaml = r#"
+gateway: {name: gw, authorizerType: NONE}
+credentialProviders: {apiKeys: [{name: filekey, apiKeyFile: api-key.txt}]}
+targets:
+  - name: t
+    targetConfiguration: {mcp: {openApiSchema: {inlinePayload: "${DOC}"}}}
+    credentialProviderConfigurations:
+      - {credentialProviderType: API_KEY, credentialProvider: {apiKeyCredentialProvider: {providerArn: filekey, credentialParameterName: X-Key}}}
+"#;
+    let gw = start_gateway(yaml, &env(&[("DOC", &doc)])).await;
+    call_tool(&gw.url(), "t___x", serde_json::json!({})).await;
+    assert_eq!(
+        backend.last().header("x-key"),
+        Some("key-from-file"),
+        "trailing newline trimmed, no prefix"
+    );
+}

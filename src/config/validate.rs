@@ -69,7 +69,9 @@ pub(super) fn validate(
         .iter()
         .map(|t| t.as_ref().map(|t| t.name.as_str()))
         .collect();
-    let server = server_spec.and_then(|s| server(s, &target_names, problems));
+    let server = server_spec
+        .clone()
+        .and_then(|s| server(s, &target_names, problems));
 
     let mut seen = HashMap::new();
     let mut targets = Vec::new();
@@ -85,7 +87,7 @@ pub(super) fn validate(
                 ),
             );
         }
-        let timeout = server_timeout(&file.server, &spec.name);
+        let timeout = target_timeout(server_spec.as_ref(), &spec.name);
         if let Some(t) = target(
             spec,
             path,
@@ -111,17 +113,16 @@ pub(super) fn validate(
     })
 }
 
-fn server_timeout(server: &Option<Value>, target: &str) -> Duration {
-    let spec: TimeoutsSpec = server
-        .as_ref()
-        .and_then(|s| s.get("timeouts"))
-        .and_then(|t| serde_json::from_value(t.clone()).ok())
-        .unwrap_or_default();
-    let secs = spec
+/// The target's call timeout: its `perTarget` entry, else `targetSeconds` (invalid values are
+/// reported by [`server`]).
+fn target_timeout(server: Option<&ServerSpec>, target: &str) -> Duration {
+    let default = TimeoutsSpec::default();
+    let t = server.map_or(&default, |s| &s.timeouts);
+    let secs = t
         .per_target
         .get(target)
         .copied()
-        .unwrap_or(spec.target_seconds);
+        .unwrap_or(t.target_seconds);
     secs_to_duration(secs).unwrap_or(Duration::from_secs(30))
 }
 

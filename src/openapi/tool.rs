@@ -346,6 +346,29 @@ mod tests {
     }
 
     #[test]
+    fn compositions_pass_through() {
+        let t = derive_one(json!({
+            "openapi": "3.0.1",
+            "paths": {"/shapes": {"post": {
+                "parameters": [{"name": "id", "in": "query", "schema": {"oneOf": [{"type": "integer"}, {"type": "string"}]}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "allOf": [{"$ref": "#/components/schemas/A"}, {"type": "object", "properties": {"b": {"type": "string"}}}]}}}},
+                "responses": {}}}},
+            "components": {"schemas": {"A": {"type": "object", "properties": {"a": {"type": "integer"}}}}}
+        }))
+        .unwrap();
+        assert_eq!(
+            t.input_schema["properties"]["id"],
+            json!({"oneOf": [{"type": "integer"}, {"type": "string"}]})
+        );
+        assert_eq!(
+            t.input_schema["properties"]["body"],
+            json!({"allOf": [{"type": "object", "properties": {"a": {"type": "integer"}}}, {"type": "object", "properties": {"b": {"type": "string"}}}]})
+        );
+        assert_eq!(t.input_schema["required"], json!(["body"]));
+    }
+
+    #[test]
     fn uncallable_operations_say_why() {
         let err = derive_one(json!({"openapi": "3.1.0", "paths": {"/x": {"post": {
             "requestBody": {"required": true, "content": {"application/octet-stream": {}}}}}}}))

@@ -12,7 +12,7 @@ use super::{Ctx, Selected};
 use crate::config::Problems;
 use crate::config::model::{ToolFilter, ToolOverride};
 use crate::invoke::{self, request::OutboundRequest};
-use crate::openapi::Operation;
+use crate::openapi::{Document, Operation};
 use crate::outbound::sigv4;
 
 /// GET `/restapis/{id}/stages/{stage}/exports/oas30?extensions=apigateway`, SigV4-signed for
@@ -107,13 +107,14 @@ fn filter_matches(filter: &str, path: &str) -> bool {
     }
 }
 
-/// Applies filters and overrides to the export's operations.
+/// Applies filters and overrides to the export's operations. Problems are reported under
+/// `path` (the target's `apiGatewayToolConfiguration`).
 pub(super) fn select<'a>(
+    doc: &Document,
     ops: &'a [Operation],
     filters: &[ToolFilter],
     overrides: &[ToolOverride],
     path: &str,
-    target: &str,
     warnings: &mut Vec<String>,
     problems: &mut Problems,
 ) -> Vec<Selected<'a>> {
@@ -175,12 +176,15 @@ pub(super) fn select<'a>(
     for k in chosen {
         let op = &ops[k];
         if op.path.contains('+') {
-            warnings.push(format!("target {target}: operation {} left out: proxy resources (`{{proxy+}}`) are not supported", op.label()));
+            warnings.push(format!(
+                "operation {} left out: proxy resources (`{{proxy+}}`) are not supported",
+                op.label()
+            ));
             continue;
         }
-        if needs_iam_and_api_key(op) {
+        if needs_iam_and_api_key(doc, op) {
             warnings.push(format!(
-                "target {target}: operation {} left out: it requires both IAM and an API key, which AgentCore does not support",
+                "operation {} left out: it requires both IAM and an API key, which AgentCore does not support",
                 op.label()
             ));
             continue;
@@ -206,20 +210,40 @@ pub(super) fn select<'a>(
     out
 }
 
-/// An operation whose security requirement combines SigV4 (`x-amazon-apigateway-authtype:
-/// awsSigv4`) with an API key (`in: header`, name `x-api-key`).
-fn needs_iam_and_api_key(op: &Operation) -> bool {
+/// An operation with a security requirement that combines SigV4 (a scheme with
+/// `x-amazon-apigateway-authtype: awsSigv4`) and an API key (`type: apiKey` in the
+/// `x-api-key` header), as API Gateway exports an IAM method that also requires a key.
+fn needs_iam_and_api_key(doc: &Document, op: &Operation) -> bool {
     let Some(reqs) = op.security.as_ref().and_then(Value::as_array) else {
         return false;
     };
+    let schemes = doc.root.pointer("/components/securitySchemes");
+    let kind = |name: &str| {
+        let s = schemes.and_then(|s| s.get(name))?;
+        let authtype = s
+            .get("x-amazon-apigateway-authtype")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if authtype.eq_ignore_ascii_case("awsSigv4") {
+            return Some(Auth::Iam);
+        }
+        let is_key = s.get("type").and_then(Value::as_str) == Some("apiKey")
+            && s.get("in").and_then(Value::as_str) == Some("header")
+            && s.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case("x-api-key"));
+        is_key.then_some(Auth::ApiKey)
+    };
     reqs.iter().filter_map(Value::as_object).any(|req| {
-        let names: Vec<String> = req.keys().map(|k| k.to_ascii_lowercase()).collect();
-        let iam = names.iter().any(|n| n.contains("sigv4") || n == "iam");
-        let key = names
-            .iter()
-            .any(|n| n.contains("api_key") || n.contains("apikey") || n == "x-api-key");
-        iam && key
+        let kinds: Vec<Auth> = req.keys().filter_map(|k| kind(k)).collect();
+        kinds.contains(&Auth::Iam) && kinds.contains(&Auth::ApiKey)
     })
+}
+
+#[derive(PartialEq)]
+enum Auth {
+    Iam,
+    ApiKey,
 }
 
 #[cfg(test)]

@@ -208,15 +208,24 @@ impl Ctx<'_> {
                     "{}.targetConfiguration.mcp.apiGateway.apiGatewayToolConfiguration",
                     t.path
                 );
-                api_gateway::select(
-                    &ops,
-                    filters,
-                    overrides,
-                    &path,
-                    &t.name,
-                    &mut warnings,
-                    &mut problems,
-                )
+                {
+                    let mut left_out = Vec::new();
+                    let selected = api_gateway::select(
+                        &doc,
+                        &ops,
+                        filters,
+                        overrides,
+                        &path,
+                        &mut left_out,
+                        &mut problems,
+                    );
+                    warnings.extend(
+                        left_out
+                            .into_iter()
+                            .map(|w| format!("target {}: {w}", t.name)),
+                    );
+                    selected
+                }
             }
         };
 
@@ -336,13 +345,13 @@ impl Ctx<'_> {
                 stage,
                 invoke_url,
                 ..
-            } => Ok(match invoke_url {
-                Some(u) => u.clone(),
-                None => format!(
-                    "https://{rest_api_id}.execute-api.{}.amazonaws.com/{stage}",
-                    self.config.gateway.region.as_deref().unwrap_or("us-east-1")
-                ),
-            }),
+            } => match (invoke_url, &self.config.gateway.region) {
+                (Some(u), _) => Ok(u.clone()),
+                (None, Some(region)) => Ok(format!(
+                    "https://{rest_api_id}.execute-api.{region}.amazonaws.com/{stage}"
+                )),
+                (None, None) => Err("no region for the stage URL".into()),
+            },
             TargetKind::OpenApi { .. } => server_url(op.servers.as_ref()),
         }
     }
