@@ -65,6 +65,7 @@ impl Gateway {
             .var("MCP_GATEWAY_SESSION_KEY")
             .filter(|k| !k.is_empty())
             .unwrap_or_else(|| format!("mcp-gateway:{}", config.gateway.name));
+        let authorizer = auth::Authorizer::new(&config.gateway.authorizer, http.clone());
         let invoker = invoke::Invoker::new(http, config.server.max_response_body_bytes);
         let mcp = mcp::McpService::new(
             Arc::new(catalog),
@@ -75,7 +76,9 @@ impl Gateway {
         );
         let state = Arc::new(http::AppState {
             mcp,
-            authorizer: auth::Authorizer::new(&config.gateway.authorizer),
+            authorizer,
+            gateway_name: config.gateway.name.clone(),
+            public_url: config.server.public_url.clone(),
             allowed_origins: config.server.allowed_origins.clone(),
             ready: AtomicBool::new(true),
             max_request_body_bytes: config.server.max_request_body_bytes,

@@ -129,10 +129,47 @@ targets:
             "targets[2].credentialProviderConfigurations[0].credentialProviderType: this credential provider type is not supported yet",
         ],
     );
-    let jwt = problems("gateway: {name: gw, authorizerType: CUSTOM_JWT, authorizerConfiguration: {customJWTAuthorizer: {discoveryUrl: x}}}\n").await;
+    let jwt = problems(
+        r#"
+gateway:
+  name: gw
+  authorizerType: CUSTOM_JWT
+  authorizerConfiguration:
+    customJWTAuthorizer:
+      discoveryUrl: http://idp.example.com/.well-known/openid-configuration
+      allowedScopes: []
+      customClaims:
+        - {inboundTokenClaimName: groups, inboundTokenClaimValueType: STRING, authorizingClaimMatchValue: {claimMatchValue: {matchValueString: a}, claimMatchOperator: CONTAINS}}
+      advertisedScopeMapping: {other: x}
+      privateEndpoint: {}
+iamCallers: [{accessKeyId: AKID, secretAccessKeyEnv: KEY, principalArn: "arn:aws:iam::1:role/r"}]
+"#,
+    )
+    .await;
+    let jwt_path = "gateway.authorizerConfiguration.customJWTAuthorizer";
     assert_has(
         &jwt,
-        &["gateway.authorizerType: `CUSTOM_JWT` is not supported yet"],
+        &[
+            &format!(
+                "{jwt_path}.discoveryUrl: `http://idp.example.com/.well-known/openid-configuration` must be an https URL"
+            ),
+            &format!("{jwt_path}.allowedScopes: must list at least one value"),
+            &format!(
+                "{jwt_path}.customClaims[0].authorizingClaimMatchValue: String with Contains is not a valid rule"
+            ),
+            &format!("{jwt_path}.advertisedScopeMapping.other: `other` is not in allowedScopes"),
+            &format!("{jwt_path}.privateEndpoint: is not supported yet"),
+            "iamCallers: only applies to authorizerType AWS_IAM",
+        ],
+    );
+    let iam = problems("gateway: {name: gw, authorizerType: AWS_IAM}\niamCallers: [{accessKeyId: AK, principalArn: role}]\n").await;
+    assert_has(
+        &iam,
+        &[
+            "iamCallers[0]: give exactly one of `secretAccessKeyEnv` or `secretAccessKeyFile`",
+            "iamCallers[0].principalArn: must be an ARN",
+            "gateway.region: AWS_IAM needs the gateway's region",
+        ],
     );
 }
 

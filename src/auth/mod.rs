@@ -1,56 +1,138 @@
 //! Inbound authentication: turns a request's credentials into the [`Principal`] every later
-//! step sees. One authorizer per gateway (`authorizerType`); `NONE` admits everyone as the
-//! anonymous principal. JWT (`CUSTOM_JWT`) and SigV4 (`AWS_IAM`) authorizers plug in here and
-//! produce the same type.
+//! step sees. One authorizer per gateway (`authorizerType`):
+//! - `NONE` admits everyone as the anonymous principal;
+//! - `CUSTOM_JWT` ([`jwt`]) checks a bearer token against the OIDC provider's keys and
+//!   AgentCore's rules on its claims ([`claims`]);
+//! - `AWS_IAM` / `AUTHENTICATE_ONLY` ([`iam`]) checks a SigV4 signature ([`sigv4`]) against the
+//!   configured callers.
+//!
+//! Failures are typed ([`AuthError`]); the HTTP layer turns them into 401/403/503 with the
+//! `WWW-Authenticate` challenge MCP clients expect.
 
+pub mod claims;
+pub mod iam;
+pub mod jwks;
+pub mod jwt;
 pub mod sigv4;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
 
 use crate::config::AuthorizerSettings;
 
 /// Who is calling.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Principal {
-    /// A stable identifier: the JWT `sub`, the IAM ARN, or `anonymous`.
+    /// A stable identifier: `jwt:<issuer>#<subject>`, `iam:<arn>`, or `anonymous`.
     pub id: String,
+    pub identity: Identity,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Identity {
+    Anonymous,
+    Jwt(JwtIdentity),
+    Iam { arn: String, access_key_id: String },
+}
+
+/// What a verified token says about its bearer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JwtIdentity {
+    pub issuer: String,
+    pub subject: Option<String>,
+    pub client_id: Option<String>,
+    pub scopes: Vec<String>,
+    /// Every claim of the token.
+    pub claims: Map<String, Value>,
 }
 
 impl Principal {
     pub fn anonymous() -> Self {
         Self {
             id: "anonymous".into(),
+            identity: Identity::Anonymous,
         }
     }
 }
 
-/// Why a request was not admitted (the HTTP layer turns this into 401/403).
-#[derive(Debug, thiserror::Error)]
+/// The parts of a request an authorizer may look at (SigV4 signs the body too).
+pub struct RequestInfo<'a> {
+    pub method: &'a http::Method,
+    pub uri: &'a http::Uri,
+    pub headers: &'a http::HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// Why a request was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    #[error("missing credentials")]
-    Missing,
+    /// No credentials at all: 401 with a bare challenge.
+    #[error("missing credentials: send `Authorization: Bearer <token>`")]
+    MissingToken,
+    /// A token that is malformed, badly signed, expired or not meant for this gateway: 401
+    /// `invalid_token`. `check` names the check that failed.
+    #[error("invalid token ({check}): {detail}")]
+    InvalidToken { check: &'static str, detail: String },
+    /// A valid token without a required scope or claim: 403 `insufficient_scope`.
+    #[error("insufficient scope ({check}): {detail}")]
+    InsufficientScope { check: &'static str, detail: String },
+    /// SigV4: missing signature (401) or a signature that does not verify (403).
+    #[error("missing SigV4 signature")]
+    MissingSignature,
+    #[error("SigV4 signature rejected: {0}")]
+    BadSignature(String),
+    /// The authorizer cannot decide yet (the provider's keys are not loaded): 503.
+    #[error("the JWT authorizer has not loaded the identity provider's keys yet: {0}")]
+    Unavailable(String),
 }
 
 /// The gateway's authorizer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Authorizer {
     None,
+    Jwt(Arc<jwt::JwtAuthorizer>),
+    Iam(Arc<iam::IamAuthorizer>),
 }
 
 impl Authorizer {
-    pub fn new(settings: &AuthorizerSettings) -> Self {
+    /// Builds the authorizer; a JWT authorizer starts loading the provider's keys in the
+    /// background (the gateway is not ready until they load).
+    pub fn new(settings: &AuthorizerSettings, http: reqwest::Client) -> Self {
         match settings {
             AuthorizerSettings::None => Self::None,
+            AuthorizerSettings::Jwt(s) => Self::Jwt(jwt::JwtAuthorizer::start(s.clone(), http)),
+            AuthorizerSettings::Iam(s) => Self::Iam(Arc::new(iam::IamAuthorizer::new(s))),
         }
     }
 
-    /// Authenticates one request from its headers.
-    pub async fn authenticate(&self, _headers: &http::HeaderMap) -> Result<Principal, AuthError> {
+    /// Authenticates one request.
+    pub async fn authenticate(&self, req: &RequestInfo<'_>) -> Result<Principal, AuthError> {
         match self {
             Self::None => Ok(Principal::anonymous()),
+            Self::Jwt(j) => j.authenticate(req.headers).await,
+            Self::Iam(i) => i.authenticate(req),
         }
     }
 
     /// Whether requests are admitted without credentials.
     pub fn is_open(&self) -> bool {
         matches!(self, Self::None)
+    }
+
+    /// Whether the authorizer can decide (a JWT authorizer needs the provider's keys).
+    pub fn is_ready(&self) -> bool {
+        match self {
+            Self::Jwt(j) => j.is_ready(),
+            _ => true,
+        }
+    }
+
+    /// The JWT authorizer, for the protected resource metadata and challenges.
+    pub fn jwt(&self) -> Option<&jwt::JwtAuthorizer> {
+        match self {
+            Self::Jwt(j) => Some(j),
+            _ => None,
+        }
     }
 }

@@ -6,8 +6,10 @@
 //! problem. Checks that need the OpenAPI documents (filters, overrides, operation names) run
 //! when the targets are built (`crate::targets`), and report into the same [`Problems`].
 
+mod authorizer;
 mod interpolate;
 pub mod model;
+mod targets;
 mod validate;
 
 use std::collections::HashMap;
@@ -143,6 +145,7 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
+    pub public_url: Option<String>,
     pub allowed_origins: Vec<String>,
     pub max_request_body_bytes: usize,
     pub max_response_body_bytes: usize,
@@ -169,9 +172,58 @@ pub struct GatewaySettings {
 }
 
 /// How callers are authenticated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum AuthorizerSettings {
     None,
+    Jwt(JwtSettings),
+    Iam(IamSettings),
+}
+
+/// `CUSTOM_JWT`: bearer tokens from an OIDC provider, and AgentCore's rules on their claims.
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub discovery_url: String,
+    pub allowed_audience: Option<Vec<String>>,
+    pub allowed_clients: Option<Vec<String>>,
+    pub allowed_scopes: Option<Vec<String>>,
+    pub claim_rules: Vec<ClaimRule>,
+    /// The scopes advertised to clients (`allowedScopes` through `advertisedScopeMapping`).
+    pub advertised_scopes: Vec<String>,
+    pub refresh_interval: Duration,
+    pub fetch_timeout: Duration,
+}
+
+/// One `customClaims` entry, resolved to what it checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRule {
+    pub claim: String,
+    pub check: ClaimCheck,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimCheck {
+    /// STRING, EQUALS: the claim is this string.
+    Equals(String),
+    /// STRING, CONTAINS_ANY: the claim is one of these strings.
+    OneOf(Vec<String>),
+    /// STRING_ARRAY, CONTAINS: the claim's array contains this string.
+    Contains(String),
+    /// STRING_ARRAY, CONTAINS_ANY: the claim's array contains at least one of these.
+    ContainsAny(Vec<String>),
+}
+
+/// `AWS_IAM` / `AUTHENTICATE_ONLY`: SigV4-signed callers from `iamCallers`.
+#[derive(Debug, Clone)]
+pub struct IamSettings {
+    pub region: String,
+    pub callers: Vec<IamCaller>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IamCaller {
+    pub access_key_id: String,
+    pub secret: Secret,
+    pub principal_arn: String,
 }
 
 #[derive(Debug, Clone)]

@@ -19,6 +19,7 @@ pub struct FileSpec {
     pub gateway: Option<Value>,
     pub targets: Option<Value>,
     pub credential_providers: Option<Value>,
+    pub iam_callers: Option<Value>,
 }
 
 /// `server:` — self-hosted only: where to listen and the limits and timeouts.
@@ -26,6 +27,9 @@ pub struct FileSpec {
 #[serde(rename_all = "camelCase", default)]
 pub struct ServerSpec {
     pub listen: String,
+    /// The gateway's external base URL (`https://mcp.example.com`), for the protected resource
+    /// metadata; when absent it is derived from `Host` / `X-Forwarded-*`.
+    pub public_url: Option<String>,
     /// Extra `Origin` values accepted on `/mcp`, beside loopback origins.
     pub allowed_origins: Vec<String>,
     pub limits: LimitsSpec,
@@ -36,6 +40,7 @@ impl Default for ServerSpec {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            public_url: None,
             allowed_origins: Vec::new(),
             limits: LimitsSpec::default(),
             timeouts: TimeoutsSpec::default(),
@@ -83,6 +88,10 @@ pub struct TimeoutsSpec {
     pub export_seconds: f64,
     /// How long a graceful shutdown waits for in-flight calls.
     pub shutdown_grace_seconds: f64,
+    /// How often the JWT authorizer re-reads the provider's keys.
+    pub jwks_refresh_seconds: f64,
+    /// Fetching OIDC discovery and JWKS documents.
+    pub jwks_fetch_seconds: f64,
 }
 
 impl Default for TimeoutsSpec {
@@ -93,6 +102,8 @@ impl Default for TimeoutsSpec {
             connect_seconds: 5.0,
             export_seconds: 30.0,
             shutdown_grace_seconds: 30.0,
+            jwks_refresh_seconds: 600.0,
+            jwks_fetch_seconds: 10.0,
         }
     }
 }
@@ -102,6 +113,17 @@ impl Default for TimeoutsSpec {
 #[serde(rename_all = "camelCase", default)]
 pub struct CredentialProvidersSpec {
     pub api_keys: Vec<ApiKeyProviderSpec>,
+}
+
+/// `iamCallers:` — the self-hosted stand-in for IAM with `authorizerType: AWS_IAM`: who may
+/// sign requests to the gateway, and the principal each key stands for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IamCallerSpec {
+    pub access_key_id: String,
+    pub secret_access_key_env: Option<String>,
+    pub secret_access_key_file: Option<String>,
+    pub principal_arn: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,7 +146,7 @@ pub struct GatewaySpec {
     pub protocol_type: Option<ProtocolType>,
     pub protocol_configuration: Option<ProtocolConfiguration>,
     pub authorizer_type: AuthorizerType,
-    pub authorizer_configuration: Option<Value>,
+    pub authorizer_configuration: Option<AuthorizerConfiguration>,
     pub exception_level: Option<ExceptionLevel>,
     pub tags: Option<BTreeMap<String, String>>,
     /// Self-hosted: the AWS region for SigV4 and API Gateway URLs.
@@ -179,6 +201,66 @@ pub enum AuthorizerType {
     AwsIam,
     None,
     AuthenticateOnly,
+}
+
+/// `authorizerConfiguration`: a union with one member.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizerConfiguration {
+    #[serde(rename = "customJWTAuthorizer")]
+    pub custom_jwt_authorizer: Option<CustomJwtAuthorizer>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomJwtAuthorizer {
+    pub discovery_url: String,
+    pub allowed_audience: Option<Vec<String>>,
+    pub allowed_clients: Option<Vec<String>>,
+    pub allowed_scopes: Option<Vec<String>>,
+    pub custom_claims: Option<Vec<CustomClaim>>,
+    pub advertised_scope_mapping: Option<BTreeMap<String, String>>,
+    // Recognised, not implemented yet.
+    pub private_endpoint: Option<Value>,
+    pub private_endpoint_overrides: Option<Value>,
+    pub allowed_workload_configuration: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomClaim {
+    pub inbound_token_claim_name: String,
+    pub inbound_token_claim_value_type: ClaimValueType,
+    pub authorizing_claim_match_value: AuthorizingClaimMatchValue,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ClaimValueType {
+    String,
+    StringArray,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizingClaimMatchValue {
+    pub claim_match_value: ClaimMatchValue,
+    pub claim_match_operator: ClaimMatchOperator,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimMatchValue {
+    pub match_value_string: Option<String>,
+    pub match_value_string_list: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ClaimMatchOperator {
+    Equals,
+    Contains,
+    ContainsAny,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -10,13 +10,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::model::*;
-use super::{
-    AuthorizerSettings, Config, CredentialSettings, DocumentSource, Env, GatewaySettings, Problems,
-    Secret, ServerSettings, TargetKind, TargetSettings, deserialize_section,
-};
+use super::{Config, Env, GatewaySettings, Problems, Secret, ServerSettings, deserialize_section};
 use crate::mcp::version::ProtocolVersion;
 
-const NOT_YET: &str = "is not supported yet by mcp-gateway; remove it (it would not be enforced)";
+pub(super) const NOT_YET: &str =
+    "is not supported yet by mcp-gateway; remove it (it would not be enforced)";
 
 pub(super) fn validate(
     file: FileSpec,
@@ -61,9 +59,23 @@ pub(super) fn validate(
         .collect();
 
     let api_keys = providers
-        .map(|p| api_key_providers(&p, &base_dir, env, problems))
+        .map(|p| super::targets::api_key_providers(&p, &base_dir, env, problems))
         .unwrap_or_default();
-    let gateway = gateway_spec.and_then(|g| gateway(g, env, &mut warnings, problems));
+    let timeouts = server_spec
+        .as_ref()
+        .map(|s| s.timeouts.clone())
+        .unwrap_or_default();
+    let auth_inputs = super::authorizer::Inputs {
+        iam_callers: file.iam_callers.as_ref(),
+        region: None,
+        jwks_refresh: secs_to_duration(timeouts.jwks_refresh_seconds)
+            .unwrap_or(Duration::from_secs(600)),
+        jwks_fetch: secs_to_duration(timeouts.jwks_fetch_seconds)
+            .unwrap_or(Duration::from_secs(10)),
+        base_dir: &base_dir,
+        env,
+    };
+    let gateway = gateway_spec.and_then(|g| gateway(g, auth_inputs, &mut warnings, problems));
     let region = gateway.as_ref().and_then(|g| g.region.clone());
     let target_names: Vec<Option<&str>> = target_specs
         .iter()
@@ -88,7 +100,7 @@ pub(super) fn validate(
             );
         }
         let timeout = target_timeout(server_spec.as_ref(), &spec.name);
-        if let Some(t) = target(
+        if let Some(t) = super::targets::target(
             spec,
             path,
             timeout,
@@ -135,6 +147,11 @@ fn server(
     target_names: &[Option<&str>],
     problems: &mut Problems,
 ) -> Option<ServerSettings> {
+    if let Some(u) = &spec.public_url
+        && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+    {
+        problems.push("server.publicUrl", format!("`{u}` is not an http(s) URL"));
+    }
     let listen: Option<SocketAddr> = match spec.listen.parse() {
         Ok(a) => Some(a),
         Err(_) => {
@@ -188,6 +205,8 @@ fn server(
     for (name, secs) in &t.per_target {
         timeout(&format!("perTarget.{name}"), *secs);
     }
+    timeout("jwksRefreshSeconds", t.jwks_refresh_seconds);
+    timeout("jwksFetchSeconds", t.jwks_fetch_seconds);
     for name in t.per_target.keys() {
         if !target_names.contains(&Some(name.as_str())) {
             problems.push(
@@ -198,6 +217,7 @@ fn server(
     }
     Some(ServerSettings {
         listen: listen?,
+        public_url: spec.public_url.map(|u| u.trim_end_matches('/').to_string()),
         allowed_origins: spec.allowed_origins,
         max_request_body_bytes,
         max_response_body_bytes,
@@ -212,10 +232,11 @@ fn server(
 
 fn gateway(
     spec: GatewaySpec,
-    env: &dyn Env,
+    auth_inputs: super::authorizer::Inputs<'_>,
     warnings: &mut Vec<String>,
     problems: &mut Problems,
 ) -> Option<GatewaySettings> {
+    let env = auth_inputs.env;
     if !agentcore_name(&spec.name, 48) {
         problems.push(
             "gateway.name",
@@ -323,30 +344,6 @@ fn gateway(
             Duration::from_secs(s.session_timeout_in_seconds)
         }
     };
-    let authorizer = match spec.authorizer_type {
-        AuthorizerType::None => {
-            if spec.authorizer_configuration.is_some() {
-                problems.push(
-                    "gateway.authorizerConfiguration",
-                    "only applies to authorizerType CUSTOM_JWT; remove it or change authorizerType",
-                );
-            }
-            Some(AuthorizerSettings::None)
-        }
-        other => {
-            let name = match other {
-                AuthorizerType::CustomJwt => "CUSTOM_JWT",
-                AuthorizerType::AwsIam => "AWS_IAM",
-                AuthorizerType::AuthenticateOnly => "AUTHENTICATE_ONLY",
-                AuthorizerType::None => unreachable!(),
-            };
-            problems.push(
-                "gateway.authorizerType",
-                format!("`{name}` is not supported yet by mcp-gateway; only `NONE` is available"),
-            );
-            None
-        }
-    };
     let region = spec
         .region
         .clone()
@@ -357,6 +354,15 @@ fn gateway(
     {
         problems.push("gateway.region", format!("`{r}` is not an AWS region name"));
     }
+    let authorizer = super::authorizer::authorizer(
+        spec.authorizer_type,
+        spec.authorizer_configuration.as_ref(),
+        &super::authorizer::Inputs {
+            region: region.as_deref(),
+            ..auth_inputs
+        },
+        problems,
+    );
     Some(GatewaySettings {
         name: spec.name,
         description: spec.description,
@@ -370,7 +376,7 @@ fn gateway(
 }
 
 /// AgentCore's name pattern `([0-9a-zA-Z][-]?){1,max}`.
-fn agentcore_name(name: &str, max: usize) -> bool {
+pub(super) fn agentcore_name(name: &str, max: usize) -> bool {
     let bytes = name.as_bytes();
     let mut groups = 0;
     let mut i = 0;
@@ -387,7 +393,60 @@ fn agentcore_name(name: &str, max: usize) -> bool {
     groups >= 1 && groups <= max
 }
 
-fn check_description(d: Option<&str>, path: &str, problems: &mut Problems) {
+/// Reads a secret named by exactly one of an environment variable or a file (relative to the
+/// config). Problems name the variable or file, never the value.
+pub(super) fn read_secret(
+    (env_field, var): (&str, Option<&String>),
+    (file_field, file): (&str, Option<&String>),
+    path: &str,
+    base_dir: &Path,
+    env: &dyn Env,
+    problems: &mut Problems,
+) -> Option<Secret> {
+    match (var, file) {
+        (Some(var), None) => match env.var(var) {
+            Some(v) if !v.is_empty() => Some(Secret::new(v)),
+            _ => {
+                problems.push(
+                    format!("{path}.{env_field}"),
+                    format!("environment variable `{var}` is not set"),
+                );
+                None
+            }
+        },
+        (None, Some(file)) => {
+            let full = base_dir.join(file);
+            match std::fs::read_to_string(&full) {
+                Ok(v) if !v.trim().is_empty() => {
+                    Some(Secret::new(v.trim_end_matches(['\r', '\n']).to_string()))
+                }
+                Ok(_) => {
+                    problems.push(
+                        format!("{path}.{file_field}"),
+                        format!("{} is empty", full.display()),
+                    );
+                    None
+                }
+                Err(e) => {
+                    problems.push(
+                        format!("{path}.{file_field}"),
+                        format!("cannot read {}: {e}", full.display()),
+                    );
+                    None
+                }
+            }
+        }
+        _ => {
+            problems.push(
+                path,
+                format!("give exactly one of `{env_field}` or `{file_field}` (secrets are never written in the config itself)"),
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn check_description(d: Option<&str>, path: &str, problems: &mut Problems) {
     if let Some(d) = d
         && (d.is_empty() || d.chars().count() > 200)
     {
@@ -395,130 +454,12 @@ fn check_description(d: Option<&str>, path: &str, problems: &mut Problems) {
     }
 }
 
-/// Resolves `credentialProviders.apiKeys` to their secret values.
-fn api_key_providers(
-    spec: &CredentialProvidersSpec,
-    base_dir: &Path,
-    env: &dyn Env,
-    problems: &mut Problems,
-) -> HashMap<String, Secret> {
-    let mut out = HashMap::new();
-    for (i, p) in spec.api_keys.iter().enumerate() {
-        let path = format!("credentialProviders.apiKeys[{i}]");
-        if p.name.is_empty()
-            || p.name.len() > 128
-            || !p
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            problems.push(
-                format!("{path}.name"),
-                "must be 1-128 letters, digits, `-` or `_`",
-            );
-        }
-        let value = match (&p.api_key_env, &p.api_key_file) {
-            (Some(var), None) => match env.var(var) {
-                Some(v) if !v.is_empty() => Some(v),
-                _ => {
-                    problems.push(
-                        format!("{path}.apiKeyEnv"),
-                        format!("environment variable `{var}` is not set"),
-                    );
-                    None
-                }
-            },
-            (None, Some(file)) => {
-                let full = base_dir.join(file);
-                match std::fs::read_to_string(&full) {
-                    Ok(v) if !v.trim().is_empty() => {
-                        Some(v.trim_end_matches(['\r', '\n']).to_string())
-                    }
-                    Ok(_) => {
-                        problems.push(
-                            format!("{path}.apiKeyFile"),
-                            format!("{} is empty", full.display()),
-                        );
-                        None
-                    }
-                    Err(e) => {
-                        problems.push(
-                            format!("{path}.apiKeyFile"),
-                            format!("cannot read {}: {e}", full.display()),
-                        );
-                        None
-                    }
-                }
-            }
-            _ => {
-                problems.push(path.clone(), "give exactly one of `apiKeyEnv` or `apiKeyFile` (the key is never written in the config itself)");
-                None
-            }
-        };
-        if let Some(v) = value
-            && out.insert(p.name.clone(), Secret::new(v)).is_some()
-        {
-            problems.push(
-                format!("{path}.name"),
-                format!("duplicate provider name `{}`", p.name),
-            );
-        }
-    }
-    out
-}
-
-fn target(
-    spec: TargetSpec,
-    path: String,
-    timeout: Duration,
-    region: Option<&str>,
-    api_keys: &HashMap<String, Secret>,
-    base_dir: &Path,
-    problems: &mut Problems,
-) -> Option<TargetSettings> {
-    if spec.name.contains('_') {
-        problems.push(
-            format!("{path}.name"),
-            format!("`{}` contains `_`: target names cannot, because tool names are `{{target}}___{{tool}}`", spec.name),
-        );
-    } else if !agentcore_name(&spec.name, 100) {
-        problems.push(
-            format!("{path}.name"),
-            format!("`{}` must be 1-100 letters, digits and single hyphens, starting with a letter or digit", spec.name),
-        );
-    }
-    check_description(
-        spec.description.as_deref(),
-        &format!("{path}.description"),
-        problems,
-    );
-    if spec.metadata_configuration.is_some() {
-        problems.push(format!("{path}.metadataConfiguration"), NOT_YET);
-    }
-    if spec.private_endpoint.is_some() {
-        problems.push(format!("{path}.privateEndpoint"), NOT_YET);
-    }
-    let kind = target_kind(&spec.target_configuration, &path, base_dir, problems);
-    let is_api_gateway = matches!(kind, Some(TargetKind::ApiGateway { .. }));
-    if is_api_gateway && region.is_none() {
-        problems.push(
-            format!("{path}.targetConfiguration.mcp.apiGateway"),
-            "needs an AWS region: set `gateway.region`, AWS_REGION or AWS_DEFAULT_REGION",
-        );
-    }
-    let credentials = credentials(&spec, &path, is_api_gateway, region, api_keys, problems);
-    Some(TargetSettings {
-        name: spec.name,
-        description: spec.description,
-        path,
-        kind: kind?,
-        credentials: credentials?,
-        timeout,
-    })
-}
-
 /// Checks that exactly one member of an AgentCore union is set; returns its name.
-fn one_of<'a>(members: &[(&'a str, bool)], path: &str, problems: &mut Problems) -> Option<&'a str> {
+pub(super) fn one_of<'a>(
+    members: &[(&'a str, bool)],
+    path: &str,
+    problems: &mut Problems,
+) -> Option<&'a str> {
     let set: Vec<&str> = members
         .iter()
         .filter(|(_, on)| *on)
@@ -535,333 +476,6 @@ fn one_of<'a>(members: &[(&'a str, bool)], path: &str, problems: &mut Problems) 
             problems.push(
                 path,
                 format!("set only one of {} (this is a union)", many.join(", ")),
-            );
-            None
-        }
-    }
-}
-
-fn target_kind(
-    config: &TargetConfiguration,
-    path: &str,
-    base_dir: &Path,
-    problems: &mut Problems,
-) -> Option<TargetKind> {
-    let path = format!("{path}.targetConfiguration");
-    let top = one_of(
-        &[
-            ("mcp", config.mcp.is_some()),
-            ("http", config.http.is_some()),
-            ("inference", config.inference.is_some()),
-        ],
-        &path,
-        problems,
-    )?;
-    if top != "mcp" {
-        problems.push(format!("{path}.{top}"), NOT_YET);
-        return None;
-    }
-    let mcp = config.mcp.as_ref()?;
-    let path = format!("{path}.mcp");
-    let member = one_of(
-        &[
-            ("openApiSchema", mcp.open_api_schema.is_some()),
-            ("apiGateway", mcp.api_gateway.is_some()),
-            ("smithyModel", mcp.smithy_model.is_some()),
-            ("lambda", mcp.lambda.is_some()),
-            ("mcpServer", mcp.mcp_server.is_some()),
-            ("connector", mcp.connector.is_some()),
-        ],
-        &path,
-        problems,
-    )?;
-    match member {
-        "openApiSchema" => {
-            let s = mcp.open_api_schema.as_ref()?;
-            let path = format!("{path}.openApiSchema");
-            let which = one_of(
-                &[
-                    ("inlinePayload", s.inline_payload.is_some()),
-                    ("file", s.file.is_some()),
-                    ("s3", s.s3.is_some()),
-                ],
-                &path,
-                problems,
-            )?;
-            let source = match which {
-                "inlinePayload" => DocumentSource::Inline(s.inline_payload.clone()?),
-                "file" => DocumentSource::File(base_dir.join(s.file.as_ref()?)),
-                _ => {
-                    problems.push(
-                        format!("{path}.s3"),
-                        format!("{NOT_YET}; use `file` or `inlinePayload`"),
-                    );
-                    return None;
-                }
-            };
-            Some(TargetKind::OpenApi { source })
-        }
-        "apiGateway" => api_gateway(
-            mcp.api_gateway.as_ref()?,
-            &format!("{path}.apiGateway"),
-            base_dir,
-            problems,
-        ),
-        other => {
-            problems.push(
-                format!("{path}.{other}"),
-                format!("target type `{other}` {NOT_YET}"),
-            );
-            None
-        }
-    }
-}
-
-fn api_gateway(
-    spec: &ApiGatewaySpec,
-    path: &str,
-    base_dir: &Path,
-    problems: &mut Problems,
-) -> Option<TargetKind> {
-    let mut ok = true;
-    let ident = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    if !ident(&spec.rest_api_id) {
-        problems.push(
-            format!("{path}.restApiId"),
-            "must be an API Gateway REST API id (letters and digits)",
-        );
-        ok = false;
-    }
-    if !ident(&spec.stage) {
-        problems.push(
-            format!("{path}.stage"),
-            "must be a stage name (letters, digits, `-`, `_`)",
-        );
-        ok = false;
-    }
-    let tc = &spec.api_gateway_tool_configuration;
-    let tc_path = format!("{path}.apiGatewayToolConfiguration");
-    if tc.tool_filters.is_empty() {
-        problems.push(
-            format!("{tc_path}.toolFilters"),
-            "must list at least one filter (filters are an allow-list)",
-        );
-        ok = false;
-    }
-    for (i, f) in tc.tool_filters.iter().enumerate() {
-        let fp = format!("{tc_path}.toolFilters[{i}]");
-        let body = f.filter_path.strip_suffix("/*").unwrap_or(&f.filter_path);
-        if !f.filter_path.starts_with('/') || body.contains('*') {
-            problems.push(
-                format!("{fp}.filterPath"),
-                format!("`{}` must be an exact path such as /pets/{{petId}} or a prefix wildcard such as /pets/*", f.filter_path),
-            );
-            ok = false;
-        }
-        if f.methods.is_empty() {
-            problems.push(format!("{fp}.methods"), "must list at least one method");
-            ok = false;
-        }
-    }
-    for (i, o) in tc.tool_overrides.iter().enumerate() {
-        let op = format!("{tc_path}.toolOverrides[{i}]");
-        if !o.path.starts_with('/') || o.path.contains('*') {
-            problems.push(
-                format!("{op}.path"),
-                format!(
-                    "`{}` must be an exact resource path such as /pets (no wildcards)",
-                    o.path
-                ),
-            );
-            ok = false;
-        }
-        if !crate::catalog::valid_tool_name(&o.name) {
-            problems.push(
-                format!("{op}.name"),
-                format!(
-                    "`{}` must be 1-128 letters, digits, `_`, `-` or `.`",
-                    o.name
-                ),
-            );
-            ok = false;
-        }
-        check_description(
-            o.description.as_deref(),
-            &format!("{op}.description"),
-            problems,
-        );
-    }
-    if let Some(u) = &spec.invoke_url
-        && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-    {
-        problems.push(
-            format!("{path}.invokeUrl"),
-            format!("`{u}` is not an http(s) URL"),
-        );
-        ok = false;
-    }
-    let source = match &spec.export_file {
-        Some(f) => DocumentSource::File(base_dir.join(f)),
-        None => DocumentSource::ApiGatewayExport,
-    };
-    ok.then(|| TargetKind::ApiGateway {
-        rest_api_id: spec.rest_api_id.clone(),
-        stage: spec.stage.clone(),
-        source,
-        invoke_url: spec.invoke_url.clone(),
-        filters: tc.tool_filters.clone(),
-        overrides: tc.tool_overrides.clone(),
-    })
-}
-
-fn credentials(
-    spec: &TargetSpec,
-    path: &str,
-    is_api_gateway: bool,
-    region: Option<&str>,
-    api_keys: &HashMap<String, Secret>,
-    problems: &mut Problems,
-) -> Option<CredentialSettings> {
-    let list = &spec.credential_provider_configurations;
-    let path = format!("{path}.credentialProviderConfigurations");
-    if list.len() > 1 {
-        problems.push(
-            &path,
-            "AgentCore takes exactly one credential provider per target",
-        );
-        return None;
-    }
-    let Some(c) = list.first() else {
-        return Some(CredentialSettings::None);
-    };
-    let path = format!("{path}[0]");
-    let provider = c.credential_provider.as_ref();
-    match c.credential_provider_type {
-        CredentialProviderType::ApiKey => {
-            let Some(p) = provider.and_then(|p| p.api_key_credential_provider.as_ref()) else {
-                problems.push(
-                    format!("{path}.credentialProvider.apiKeyCredentialProvider"),
-                    "required for API_KEY",
-                );
-                return None;
-            };
-            let pp = format!("{path}.credentialProvider.apiKeyCredentialProvider");
-            // An ARN's last segment (`.../apikeycredentialprovider/NAME`) names the provider too.
-            let name = p.provider_arn.rsplit('/').next().unwrap_or(&p.provider_arn);
-            let key = api_keys.get(&p.provider_arn).or_else(|| api_keys.get(name));
-            if key.is_none() {
-                problems.push(
-                    format!("{pp}.providerArn"),
-                    format!("no API key provider named `{name}` in credentialProviders.apiKeys"),
-                );
-            }
-            let location = p.credential_location.unwrap_or(CredentialLocation::Header);
-            // AgentCore's defaults: `Authorization: Bearer <key>` in a header, `api_key=<key>` in
-            // the query; a custom header name gets no prefix unless one is given.
-            let default_name = match location {
-                CredentialLocation::Header => "Authorization",
-                CredentialLocation::QueryParameter => "api_key",
-            };
-            let parameter_name = p
-                .credential_parameter_name
-                .clone()
-                .unwrap_or_else(|| default_name.to_string());
-            let default_prefix = if location == CredentialLocation::Header
-                && parameter_name.eq_ignore_ascii_case("authorization")
-            {
-                "Bearer "
-            } else {
-                ""
-            };
-            let valid_name = match location {
-                CredentialLocation::Header => {
-                    http::HeaderName::from_bytes(parameter_name.as_bytes()).is_ok()
-                }
-                CredentialLocation::QueryParameter => !parameter_name.is_empty(),
-            };
-            if !valid_name || parameter_name.len() > 64 {
-                problems.push(
-                    format!("{pp}.credentialParameterName"),
-                    format!(
-                        "`{parameter_name}` is not a valid 1-64 character name for that location"
-                    ),
-                );
-            }
-            let prefix = p
-                .credential_prefix
-                .clone()
-                .unwrap_or_else(|| default_prefix.to_string());
-            if prefix.len() > 64 || prefix.chars().any(|c| c.is_control()) {
-                problems.push(
-                    format!("{pp}.credentialPrefix"),
-                    "must be at most 64 characters without control characters",
-                );
-            }
-            if let Some(k) = key
-                && location == CredentialLocation::Header
-                && http::HeaderValue::from_str(&format!("{prefix}{}", k.expose())).is_err()
-            {
-                problems.push(format!("{pp}.providerArn"), format!("the key of provider `{name}` cannot be sent in a header (control characters?)"));
-            }
-            Some(CredentialSettings::ApiKey {
-                provider: name.to_string(),
-                key: key?.clone(),
-                parameter_name,
-                prefix,
-                location,
-            })
-        }
-        CredentialProviderType::GatewayIamRole => {
-            let iam = provider.and_then(|p| p.iam_credential_provider.as_ref());
-            let (service, region) = if is_api_gateway {
-                if iam.is_some() {
-                    problems.push(
-                        format!("{path}.credentialProvider.iamCredentialProvider"),
-                        "is not used for apiGateway targets (they sign for `execute-api` in the gateway's region); remove it",
-                    );
-                }
-                ("execute-api".to_string(), region.map(str::to_string))
-            } else {
-                let Some(iam) = iam else {
-                    problems.push(
-                        format!("{path}.credentialProvider.iamCredentialProvider.service"),
-                        "required for GATEWAY_IAM_ROLE on an OpenAPI target: the SigV4 service name, e.g. `execute-api`",
-                    );
-                    return None;
-                };
-                if iam.service.is_empty()
-                    || iam.service.len() > 64
-                    || !iam
-                        .service
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-                {
-                    problems.push(
-                        format!("{path}.credentialProvider.iamCredentialProvider.service"),
-                        "must be 1-64 letters, digits, `.`, `_` or `-`",
-                    );
-                }
-                (
-                    iam.service.clone(),
-                    iam.region.clone().or_else(|| region.map(str::to_string)),
-                )
-            };
-            let Some(region) = region else {
-                problems.push(&path, "SigV4 needs a region: set `iamCredentialProvider.region`, `gateway.region`, AWS_REGION or AWS_DEFAULT_REGION");
-                return None;
-            };
-            Some(CredentialSettings::SigV4 { service, region })
-        }
-        CredentialProviderType::Oauth
-        | CredentialProviderType::CallerIamCredentials
-        | CredentialProviderType::JwtPassthrough => {
-            problems.push(
-                format!("{path}.credentialProviderType"),
-                format!("this credential provider type {NOT_YET}"),
             );
             None
         }

@@ -1,4 +1,5 @@
-//! The HTTP surface: `/mcp` (POST, DELETE; GET answers 405), `/health`, `/ready`, and the
+//! The HTTP surface: `/mcp` (POST, DELETE; GET answers 405), `/health`, `/ready`, the OAuth
+//! protected resource metadata ([`auth`]), and the
 //! layers in front of them — body limit, a concurrency limit that sheds load with 503 instead
 //! of queueing, request tracing with credentials redacted, panics turned into 500s. The server
 //! takes an already-bound listener (tests bind port 0) and a shutdown future; on shutdown
@@ -22,13 +23,18 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{AuthError, Authorizer};
+mod auth;
+
+use crate::auth::{Authorizer, RequestInfo};
 use crate::mcp::{self, McpService, Outcome, jsonrpc};
 
 /// Shared state of the HTTP handlers.
 pub struct AppState {
     pub mcp: McpService,
     pub authorizer: Authorizer,
+    pub gateway_name: String,
+    /// `server.publicUrl`: the external base URL, when configured.
+    pub public_url: Option<String>,
     pub allowed_origins: Vec<String>,
     pub ready: AtomicBool,
     pub max_request_body_bytes: usize,
@@ -47,6 +53,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(mcp)
         .route("/health", get(|| async { Json::ok(r#"{"status":"ok"}"#) }))
         .route("/ready", get(ready))
+        .route(auth::METADATA_PATH, get(auth::metadata))
+        .route(&format!("{}/mcp", auth::METADATA_PATH), get(auth::metadata))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
@@ -101,7 +109,7 @@ impl Json {
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    if state.ready.load(Ordering::SeqCst) {
+    if state.ready.load(Ordering::SeqCst) && state.authorizer.is_ready() {
         Json::ok(r#"{"status":"ready"}"#)
     } else {
         Json::with_status(
@@ -129,8 +137,11 @@ async fn shed_load(State(limit): State<Arc<Semaphore>>, req: Request, next: Next
 }
 
 /// Checks `Origin` (DNS-rebinding protection) and authenticates; `Err` is the response to send.
-async fn admit(state: &AppState, headers: &HeaderMap) -> Result<crate::auth::Principal, Response> {
-    if let Some(origin) = headers.get(header::ORIGIN)
+async fn admit(
+    state: &AppState,
+    req: &RequestInfo<'_>,
+) -> Result<crate::auth::Principal, Response> {
+    if let Some(origin) = req.headers.get(header::ORIGIN)
         && !origin_allowed(origin, &state.allowed_origins)
     {
         let body = jsonrpc::failure(
@@ -139,17 +150,10 @@ async fn admit(state: &AppState, headers: &HeaderMap) -> Result<crate::auth::Pri
         );
         return Err(Json::with_status(StatusCode::FORBIDDEN, body));
     }
-    state
-        .authorizer
-        .authenticate(headers)
-        .await
-        .map_err(|e: AuthError| {
-            let body = jsonrpc::failure(
-                None,
-                &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, format!("Unauthorized: {e}")),
-            );
-            Json::with_status(StatusCode::UNAUTHORIZED, body)
-        })
+    state.authorizer.authenticate(req).await.map_err(|e| {
+        tracing::info!(error = %e, "request refused by the authorizer");
+        auth::refusal(state, req.headers, &e)
+    })
 }
 
 /// Loopback origins are always allowed; others only when listed (or `*` is listed).
@@ -174,8 +178,20 @@ fn origin_allowed(origin: &HeaderValue, allowed: &[String]) -> bool {
     })
 }
 
-async fn mcp_post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let principal = match admit(&state, &headers).await {
+async fn mcp_post(
+    State(state): State<Arc<AppState>>,
+    method: http::Method,
+    uri: http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let info = RequestInfo {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let principal = match admit(&state, &info).await {
         Ok(p) => p,
         Err(resp) => return resp,
     };
@@ -270,8 +286,19 @@ async fn mcp_get() -> Response {
         .into_response()
 }
 
-async fn mcp_delete(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    match admit(&state, &headers).await {
+async fn mcp_delete(
+    State(state): State<Arc<AppState>>,
+    method: http::Method,
+    uri: http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let info = RequestInfo {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &[],
+    };
+    match admit(&state, &info).await {
         Ok(principal) => state
             .mcp
             .handle_delete(&headers, &principal)
