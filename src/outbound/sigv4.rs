@@ -18,12 +18,23 @@ pub fn sign(
     region: &str,
     service: &str,
 ) -> Result<(), OutboundError> {
+    sign_at(req, creds, region, service, SystemTime::now())
+}
+
+/// Signs `req` as if at `time` (tests and tools that need a fixed clock).
+pub fn sign_at(
+    req: &mut OutboundRequest,
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+    time: SystemTime,
+) -> Result<(), OutboundError> {
     let identity: Identity = creds.clone().into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
         .name(service)
-        .time(SystemTime::now())
+        .time(time)
         .settings(SigningSettings::default())
         .build()
         .map_err(|e| OutboundError::Signing(e.to_string()))?

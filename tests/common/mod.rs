@@ -2,6 +2,8 @@
 //! on 127.0.0.1:0 from a YAML string, and a small MCP-over-HTTP client.
 #![allow(dead_code)]
 
+pub mod idp;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
