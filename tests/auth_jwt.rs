@@ -503,3 +503,29 @@ async fn sessions_are_bound_to_the_principal() {
         .unwrap();
     assert_eq!(del.status().as_u16(), 403);
 }
+
+#[tokio::test]
+async fn a_verified_token_is_not_verified_again() {
+    let idp = Idp::start().await;
+    let key = Signer::rsa("k1", Algorithm::RS256);
+    idp.publish(&[&key]);
+    let (_b, gw) = gateway(&idp, 600).await;
+    let jwt = gw.state.authorizer.jwt().unwrap();
+    let token = key.sign(&idp.claims(json!({})));
+    for _ in 0..5 {
+        assert_eq!(list_with_token(&gw, &token).await.status, 200);
+    }
+    assert_eq!(
+        jwt.verifications(),
+        1,
+        "one full verification for five requests"
+    );
+    let other = key.sign(&idp.claims(json!({"sub": "bob"})));
+    assert_eq!(list_with_token(&gw, &other).await.status, 200);
+    assert_eq!(jwt.verifications(), 2);
+    // A refused token is never remembered.
+    let scoped = key.sign(&idp.claims(json!({"scope": "none"})));
+    assert_eq!(list_with_token(&gw, &scoped).await.status, 403);
+    assert_eq!(list_with_token(&gw, &scoped).await.status, 403);
+    assert_eq!(jwt.verifications(), 4);
+}

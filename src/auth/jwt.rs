@@ -30,6 +30,8 @@ pub struct JwtAuthorizer {
     settings: JwtSettings,
     keys: Arc<KeyStore>,
     cache: RwLock<HashMap<[u8; 32], Verified>>,
+    /// Full signature verifications performed (cache misses that reached `jsonwebtoken`).
+    verifications: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Clone)]
@@ -54,6 +56,7 @@ impl JwtAuthorizer {
             settings,
             keys,
             cache: RwLock::new(HashMap::new()),
+            verifications: Default::default(),
         })
     }
 
@@ -69,6 +72,12 @@ impl JwtAuthorizer {
     /// The scopes to advertise in challenges and the protected resource metadata.
     pub fn advertised_scopes(&self) -> &[String] {
         &self.settings.advertised_scopes
+    }
+
+    /// How many tokens went through a full signature verification.
+    pub fn verifications(&self) -> u64 {
+        self.verifications
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many times the provider's documents were fetched.
@@ -122,6 +131,8 @@ impl JwtAuthorizer {
         validation.validate_aud = false;
         validation.set_issuer(&[&set.issuer]);
         validation.set_required_spec_claims(&["exp", "iss"]);
+        self.verifications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &validation)
             .map_err(classify)?;
         let exp = data.claims.get("exp").and_then(Value::as_u64).unwrap_or(0);

@@ -173,6 +173,49 @@ mod tests {
     use crate::invoke::request::OutboundRequest;
     use crate::outbound::sigv4 as signer;
 
+    #[test]
+    fn temporary_credentials_verify() {
+        let mut req = OutboundRequest {
+            method: http::Method::GET,
+            url: url::Url::parse("http://h/x").unwrap(),
+            headers: http::HeaderMap::new(),
+            body: None,
+        };
+        let creds = Credentials::new(
+            "ASIATEMP",
+            "secret",
+            Some("session-token".into()),
+            None,
+            "test",
+        );
+        signer::sign(&mut req, &creds, "us-west-2", "execute-api").unwrap();
+        assert!(req.headers.get("x-amz-security-token").is_some());
+        let ok = verify(
+            "GET",
+            "http://h/x",
+            &req.headers,
+            b"",
+            "execute-api",
+            |_| Some("secret".into()),
+            SystemTime::now(),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+        req.headers.insert(
+            "x-amz-security-token",
+            http::HeaderValue::from_static("other-token"),
+        );
+        let bad = verify(
+            "GET",
+            "http://h/x",
+            &req.headers,
+            b"",
+            "execute-api",
+            |_| Some("secret".into()),
+            SystemTime::now(),
+        );
+        assert_eq!(bad, Err(SigV4Error::Mismatch));
+    }
+
     fn signed(body: &str) -> OutboundRequest {
         let mut req = OutboundRequest {
             method: http::Method::POST,

@@ -121,6 +121,7 @@ async fn record(State(b): State<Backend>, req: Request) -> Response {
 /// A running gateway.
 pub struct TestGateway {
     pub addr: SocketAddr,
+    pub state: std::sync::Arc<gw_http::AppState>,
     pub gateway_warnings: Vec<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     pub done: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -183,6 +184,7 @@ pub async fn start_gateway(yaml: &str, env: &MapEnv) -> TestGateway {
     ));
     TestGateway {
         addr,
+        state: gateway.state.clone(),
         gateway_warnings: gateway.warnings,
         shutdown: Some(tx),
         done,
