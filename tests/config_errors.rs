@@ -271,3 +271,36 @@ targets:
         "trailing newline trimmed, no prefix"
     );
 }
+
+#[test]
+fn an_open_gateway_beyond_loopback_warns_at_start() {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("mcp-gw-open-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("open.yaml");
+    std::fs::write(&file, "gateway: {name: gw, authorizerType: NONE}\ntargets: []\n").unwrap();
+    let run = |listen: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+            .args(["serve", "--listen", listen, "--config", file.to_str().unwrap()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = Vec::new();
+        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+            let line = line.unwrap();
+            let done = line.contains("listening on");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        child.kill().ok();
+        child.wait().ok();
+        lines.join("\n")
+    };
+    let open = run("0.0.0.0:0");
+    assert!(open.contains("authorizerType is NONE and the gateway listens beyond loopback"), "{open}");
+    let local = run("127.0.0.1:0");
+    assert!(!local.contains("beyond loopback"), "{local}");
+    std::fs::remove_dir_all(&dir).ok();
+}
