@@ -278,10 +278,20 @@ fn an_open_gateway_beyond_loopback_warns_at_start() {
     let dir = std::env::temp_dir().join(format!("mcp-gw-open-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("open.yaml");
-    std::fs::write(&file, "gateway: {name: gw, authorizerType: NONE}\ntargets: []\n").unwrap();
+    std::fs::write(
+        &file,
+        "gateway: {name: gw, authorizerType: NONE}\ntargets: []\n",
+    )
+    .unwrap();
     let run = |listen: &str| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
-            .args(["serve", "--listen", listen, "--config", file.to_str().unwrap()])
+            .args([
+                "serve",
+                "--listen",
+                listen,
+                "--config",
+                file.to_str().unwrap(),
+            ])
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -299,7 +309,10 @@ fn an_open_gateway_beyond_loopback_warns_at_start() {
         lines.join("\n")
     };
     let open = run("0.0.0.0:0");
-    assert!(open.contains("authorizerType is NONE and the gateway listens beyond loopback"), "{open}");
+    assert!(
+        open.contains("authorizerType is NONE and the gateway listens beyond loopback"),
+        "{open}"
+    );
     let local = run("127.0.0.1:0");
     assert!(!local.contains("beyond loopback"), "{local}");
     std::fs::remove_dir_all(&dir).ok();
