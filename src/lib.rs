@@ -83,12 +83,24 @@ impl Gateway {
             ready: AtomicBool::new(true),
             max_request_body_bytes: config.server.max_request_body_bytes,
             max_concurrent_requests: config.server.max_concurrent_requests,
+            request_body_timeout: config.server.request_body_timeout,
         });
         Ok(Self {
             config,
             state,
             warnings,
         })
+    }
+
+    /// The connection limits and shutdown timings from `server:`.
+    pub fn limits(&self) -> http::Limits {
+        let s = &self.config.server;
+        http::Limits {
+            max_connections: s.max_connections,
+            header_read_timeout: s.header_read_timeout,
+            readiness_drain: s.readiness_drain,
+            shutdown_grace: s.shutdown_grace,
+        }
     }
 
     pub fn catalog(&self) -> &catalog::Catalog {

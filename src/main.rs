@@ -128,8 +128,14 @@ async fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>) -> ExitCode 
         tools = gateway.catalog().len(),
         "listening on http://{local}/mcp"
     );
-    let grace = gateway.config.server.shutdown_grace;
-    match http::serve(listener, gateway.state.clone(), shutdown_signal(), grace).await {
+    match http::serve(
+        listener,
+        gateway.state.clone(),
+        shutdown_signal(),
+        gateway.limits(),
+    )
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: server failed: {e}");

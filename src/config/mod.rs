@@ -152,7 +152,11 @@ pub struct ServerSettings {
     pub max_schema_bytes: usize,
     pub tools_list_page_size: usize,
     pub max_concurrent_requests: usize,
+    pub max_connections: usize,
     pub connect_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub request_body_timeout: Duration,
+    pub readiness_drain: Duration,
     pub export_timeout: Duration,
     pub shutdown_grace: Duration,
 }

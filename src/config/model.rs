@@ -61,6 +61,8 @@ pub struct LimitsSpec {
     pub tools_list_page_size: u64,
     /// Requests handled at once; beyond it the gateway answers 503.
     pub max_concurrent_requests: u64,
+    /// Open client connections; beyond it new connections are closed.
+    pub max_connections: u64,
 }
 
 impl Default for LimitsSpec {
@@ -71,6 +73,7 @@ impl Default for LimitsSpec {
             max_schema_bytes: 50 * 1024 * 1024,
             tools_list_page_size: 1000,
             max_concurrent_requests: 1024,
+            max_connections: 4096,
         }
     }
 }
@@ -88,6 +91,12 @@ pub struct TimeoutsSpec {
     pub export_seconds: f64,
     /// How long a graceful shutdown waits for in-flight calls.
     pub shutdown_grace_seconds: f64,
+    /// A client must send a request's headers within this time (slowloris, idle connections).
+    pub header_read_seconds: f64,
+    /// A client must send a request's body within this time.
+    pub request_body_seconds: f64,
+    /// On shutdown, how long `/ready` is 503 while the listener still accepts.
+    pub readiness_drain_seconds: f64,
     /// How often the JWT authorizer re-reads the provider's keys.
     pub jwks_refresh_seconds: f64,
     /// Fetching OIDC discovery and JWKS documents.
@@ -102,6 +111,9 @@ impl Default for TimeoutsSpec {
             connect_seconds: 5.0,
             export_seconds: 30.0,
             shutdown_grace_seconds: 30.0,
+            header_read_seconds: 10.0,
+            request_body_seconds: 30.0,
+            readiness_drain_seconds: 1.0,
             jwks_refresh_seconds: 600.0,
             jwks_fetch_seconds: 10.0,
         }

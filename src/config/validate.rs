@@ -188,6 +188,7 @@ fn server(
     let max_schema_bytes = limit("maxSchemaBytes", l.max_schema_bytes);
     let tools_list_page_size = limit("toolsListPageSize", l.tools_list_page_size);
     let max_concurrent_requests = limit("maxConcurrentRequests", l.max_concurrent_requests);
+    let max_connections = limit("maxConnections", l.max_connections);
     let t = &spec.timeouts;
     let mut timeout = |name: &str, secs: f64| -> Duration {
         secs_to_duration(secs).unwrap_or_else(|| {
@@ -202,6 +203,14 @@ fn server(
     let connect_timeout = timeout("connectSeconds", t.connect_seconds);
     let export_timeout = timeout("exportSeconds", t.export_seconds);
     let shutdown_grace = timeout("shutdownGraceSeconds", t.shutdown_grace_seconds);
+    let header_read_timeout = timeout("headerReadSeconds", t.header_read_seconds);
+    let request_body_timeout = timeout("requestBodySeconds", t.request_body_seconds);
+    // Zero is a valid drain: close the listener at once.
+    let readiness_drain = if t.readiness_drain_seconds == 0.0 {
+        Duration::ZERO
+    } else {
+        timeout("readinessDrainSeconds", t.readiness_drain_seconds)
+    };
     for (name, secs) in &t.per_target {
         timeout(&format!("perTarget.{name}"), *secs);
     }
@@ -224,7 +233,11 @@ fn server(
         max_schema_bytes,
         tools_list_page_size,
         max_concurrent_requests,
+        max_connections,
         connect_timeout,
+        header_read_timeout,
+        request_body_timeout,
+        readiness_drain,
         export_timeout,
         shutdown_grace,
     })

@@ -1,14 +1,12 @@
 //! The HTTP surface: `/mcp` (POST, DELETE; GET answers 405), `/health`, `/ready`, the OAuth
-//! protected resource metadata ([`auth`]), and the
-//! layers in front of them — body limit, a concurrency limit that sheds load with 503 instead
-//! of queueing, request tracing with credentials redacted, panics turned into 500s. The server
-//! takes an already-bound listener (tests bind port 0) and a shutdown future; on shutdown
-//! `/ready` turns false first, then in-flight requests get the grace period to finish.
+//! protected resource metadata ([`auth`]), and the layers in front of them — body size and
+//! read-time limits, a concurrency limit that sheds load with 503 instead of queueing, request
+//! tracing with credentials redacted, panics turned into 500s. [`server`] runs the accept loop
+//! (connection limits, header timeout, graceful drain) on an already-bound listener, so tests
+//! can bind port 0.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -17,13 +15,16 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 mod auth;
+mod server;
+
+pub use server::{Limits, serve};
 
 use crate::auth::{Authorizer, RequestInfo};
 use crate::mcp::{self, McpService, Outcome, jsonrpc};
@@ -39,6 +40,7 @@ pub struct AppState {
     pub ready: AtomicBool,
     pub max_request_body_bytes: usize,
     pub max_concurrent_requests: usize,
+    pub request_body_timeout: std::time::Duration,
 }
 
 /// The router with all layers.
@@ -48,6 +50,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mcp = Router::new()
         .route("/mcp", post(mcp_post).get(mcp_get).delete(mcp_delete))
         .layer(DefaultBodyLimit::max(state.max_request_body_bytes))
+        .layer(RequestBodyTimeoutLayer::new(state.request_body_timeout))
         .layer(middleware::from_fn_with_state(limit, shed_load));
     Router::new()
         .merge(mcp)
@@ -63,37 +66,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         ]))
         .layer(CatchPanicLayer::new())
         .with_state(state)
-}
-
-/// Serves until `shutdown` resolves, then drains in-flight requests for at most `grace`.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
-) -> std::io::Result<()> {
-    let app = router(state.clone());
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        state.ready.store(false, Ordering::SeqCst);
-        tracing::info!("shutting down: no new connections; draining in-flight requests");
-        let _ = stopping_tx.send(());
-    };
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
-    tokio::select! {
-        result = server => result,
-        _ = async {
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(grace).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        } => {
-            tracing::warn!(?grace, "grace period over; closing the remaining connections");
-            Ok(())
-        }
-    }
 }
 
 struct Json;

@@ -42,6 +42,8 @@ impl Seen {
 pub struct Backend {
     pub addr: Option<SocketAddr>,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// `/slow` requests whose caller went away before the answer.
+    pub abandoned: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Backend {
@@ -51,6 +53,18 @@ impl Backend {
     pub fn requests(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
+    /// Waits until a `/slow` request is abandoned by its caller.
+    pub async fn wait_for_disconnect(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if self.abandoned.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
     pub fn last(&self) -> Seen {
         self.requests()
             .last()
@@ -97,7 +111,18 @@ async fn record(State(b): State<Backend>, req: Request) -> Response {
             .into_response();
     }
     if path.ends_with("/slow") {
+        // Counts the request as abandoned if this future is dropped before it answers.
+        struct Abandon(Option<Arc<std::sync::atomic::AtomicU64>>);
+        impl Drop for Abandon {
+            fn drop(&mut self) {
+                if let Some(a) = self.0.take() {
+                    a.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        }
+        let mut guard = Abandon(Some(b.abandoned.clone()));
         tokio::time::sleep(Duration::from_millis(1500)).await;
+        guard.0 = None;
         return "late".into_response();
     }
     if path.ends_with("/big") {
@@ -174,13 +199,18 @@ pub async fn start_gateway(yaml: &str, env: &MapEnv) -> TestGateway {
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let state = gateway.state.clone();
+    let limits = gw_http::Limits {
+        readiness_drain: Duration::ZERO,
+        shutdown_grace: Duration::from_secs(5),
+        ..gateway.limits()
+    };
     let done = tokio::spawn(gw_http::serve(
         listener,
         state,
         async move {
             let _ = rx.await;
         },
-        Duration::from_secs(5),
+        limits,
     ));
     TestGateway {
         addr,

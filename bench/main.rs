@@ -1,0 +1,535 @@
+//! The MCP benchmark: runs each scenario through the gateway and, in the same run, the same
+//! load straight to the backend, and prints every figure next to its baseline as a ratio
+//! (these machines are shared and noisy; ratios travel, absolute numbers do not).
+//!
+//! One process holds the load generator and a minimal backend (axum on 127.0.0.1:0); the
+//! gateway is the release binary in its own process, so its CPU time (`/proc/<pid>/stat`) and
+//! peak RSS (`VmHWM`) are its own. Runs are bounded: `--seconds` per measurement (default 3).
+//!
+//! Usage: `bench/run.sh [--seconds N] [--quick]` (builds in release mode, then runs this).
+
+#![forbid(unsafe_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+struct Args {
+    seconds: f64,
+    quick: bool,
+    gateway: PathBuf,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        seconds: 3.0,
+        quick: false,
+        gateway: PathBuf::from("target/release/mcp-gateway"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--seconds" => a.seconds = it.next().and_then(|s| s.parse().ok()).expect("--seconds N"),
+            "--quick" => a.quick = true,
+            "--gateway" => a.gateway = PathBuf::from(it.next().expect("--gateway PATH")),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    a
+}
+
+/// The backend: tiny fixed responses, so the figures show the gateway's cost.
+async fn start_backend() -> String {
+    let pet = r#"{"id":7,"type":"cat","price":124.99}"#;
+    let app = Router::new()
+        .route(
+            "/dev/pets/{id}",
+            get(move || async move { ([("content-type", "application/json")], pet) }),
+        )
+        .route(
+            "/dev/pets",
+            post(|body: axum::body::Bytes| async move {
+                ([("content-type", "application/json")], body)
+            }),
+        )
+        .route(
+            "/dev/static/{n}",
+            get(|axum::extract::Path(n): axum::extract::Path<usize>| async move { "x".repeat(n) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// An OpenAPI document with the three benchmark operations and `extra` filler operations.
+fn document(backend: &str, extra: usize) -> Value {
+    let mut paths = serde_json::Map::new();
+    paths.insert("/pets/{id}".into(), json!({"get": {"operationId": "getPet", "parameters": [
+        {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "ok"}}}}));
+    paths.insert("/pets".into(), json!({"post": {"operationId": "addPet", "responses": {"200": {"description": "ok"}},
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["type"],
+            "properties": {"type": {"type": "string", "enum": ["dog", "cat"]}, "price": {"type": "number"}}}}}}}}));
+    for i in 0..extra {
+        paths.insert(format!("/filler/{i}/{{id}}"), json!({"get": {"operationId": format!("filler{i:05}"),
+            "description": "A filler operation that makes the catalog large.",
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+                           {"name": "q", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "ok"}}}}));
+    }
+    json!({"openapi": "3.0.3", "info": {"title": "bench", "version": "1"}, "servers": [{"url": format!("{backend}/dev")}], "paths": paths})
+}
+
+struct Gateway {
+    child: Child,
+    url: String,
+    pid: u32,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// Starts the gateway over `doc`: a target `key` (API key outbound) and, with `with_iam`, a
+/// target `iam` (SigV4 outbound) over the same document.
+fn start_gateway(binary: &Path, dir: &Path, doc: &Value, with_iam: bool) -> (Gateway, Duration) {
+    std::fs::write(dir.join("api.json"), doc.to_string()).unwrap();
+    let iam = r#"
+  - name: iam
+    targetConfiguration: {mcp: {openApiSchema: {file: api.json}}}
+    credentialProviderConfigurations:
+      - {credentialProviderType: GATEWAY_IAM_ROLE, credentialProvider: {iamCredentialProvider: {service: execute-api}}}
+"#;
+    std::fs::write(
+        dir.join("gateway.yaml"),
+        format!(
+            r#"
+server: {{limits: {{maxConcurrentRequests: 4096, toolsListPageSize: 10000}}}}
+gateway: {{name: bench, authorizerType: NONE, region: us-east-1}}
+credentialProviders: {{apiKeys: [{{name: k, apiKeyEnv: BENCH_KEY}}]}}
+targets:
+  - name: key
+    targetConfiguration: {{mcp: {{openApiSchema: {{file: api.json}}}}}}
+    credentialProviderConfigurations:
+      - {{credentialProviderType: API_KEY, credentialProvider: {{apiKeyCredentialProvider: {{providerArn: k, credentialParameterName: x-api-key}}}}}}
+{}"#,
+            if with_iam { iam } else { "" }
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.join("gateway.yaml"))
+        .env("BENCH_KEY", "bench-api-key")
+        .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
+        .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
+        .env("RUST_LOG", "warn,mcp_gateway=info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the gateway binary (build it with `cargo build --release`)");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(at) = line.find("listening on ") {
+            url = line[at + "listening on ".len()..]
+                .split_whitespace()
+                .next()
+                .map(str::to_string);
+            break;
+        }
+    }
+    let startup = started.elapsed();
+    std::thread::spawn(move || lines.for_each(drop));
+    let pid = child.id();
+    let url = url.expect("the gateway did not start");
+    (Gateway { child, url, pid }, startup)
+}
+
+/// CPU seconds (user + system) the process has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = fields
+        .get(11)
+        .and_then(|u| u.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// Resident and peak resident memory, MiB.
+fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// One kind of request.
+#[derive(Clone)]
+struct Load {
+    method: reqwest::Method,
+    url: String,
+    headers: Vec<(&'static str, String)>,
+    body: Option<String>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Stats {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+    errors: u64,
+    requests: u64,
+}
+
+async fn run(load: &Load, concurrency: usize, seconds: f64) -> Stats {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    // Warm the connections.
+    let _ = send(&client, load).await;
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let load = Arc::new(load.clone());
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let client = client.clone();
+            let load = load.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(4096);
+                let mut errors = 0u64;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    if !send(&client, &load).await {
+                        errors += 1;
+                    }
+                    lat.push(t.elapsed().as_micros() as u32);
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await.unwrap();
+        all.extend(lat);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+    };
+    Stats {
+        rps: all.len() as f64 / elapsed,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        errors,
+        requests: all.len() as u64,
+    }
+}
+
+/// Sends one request; true when it succeeded (HTTP 2xx, and no MCP `isError`).
+async fn send(client: &reqwest::Client, load: &Load) -> bool {
+    let mut req = client.request(load.method.clone(), &load.url);
+    for (k, v) in &load.headers {
+        req = req.header(*k, v);
+    }
+    if let Some(b) = &load.body {
+        req = req.body(b.clone());
+    }
+    match req.send().await {
+        Ok(resp) if resp.status().is_success() => match resp.bytes().await {
+            Ok(body) => !memchr_is_error(&body),
+            Err(_) => false,
+        },
+        _ => false,
+    }
+}
+
+/// The size of the response to `load`.
+async fn body_len(load: &Load) -> usize {
+    let mut req = reqwest::Client::new().request(load.method.clone(), &load.url);
+    for (k, v) in &load.headers {
+        req = req.header(*k, v);
+    }
+    if let Some(b) = &load.body {
+        req = req.body(b.clone());
+    }
+    req.send().await.unwrap().bytes().await.unwrap().len()
+}
+
+fn memchr_is_error(body: &[u8]) -> bool {
+    body.windows(14).any(|w| w == b"\"isError\":true")
+        || body.windows(8).any(|w| w == b"\"error\":")
+}
+
+fn mcp(
+    url: &str,
+    body: Value,
+    version: &str,
+    session: Option<&str>,
+    method: &str,
+    name: Option<&str>,
+) -> Load {
+    let mut headers = vec![
+        ("content-type", "application/json".to_string()),
+        ("accept", "application/json, text/event-stream".to_string()),
+        ("mcp-protocol-version", version.to_string()),
+    ];
+    if let Some(s) = session {
+        headers.push(("mcp-session-id", s.to_string()));
+    }
+    if version == "2026-07-28" {
+        headers.push(("mcp-method", method.to_string()));
+        if let Some(n) = name {
+            headers.push(("mcp-name", n.to_string()));
+        }
+    }
+    Load {
+        method: reqwest::Method::POST,
+        url: url.to_string(),
+        headers,
+        body: Some(body.to_string()),
+    }
+}
+
+fn call(tool: &str, args: Value, modern: bool) -> Value {
+    let mut params = json!({"name": tool, "arguments": args});
+    if modern {
+        params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+    }
+    json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
+}
+
+async fn session(url: &str) -> String {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .body(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    resp.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+struct Row {
+    scenario: String,
+    c: usize,
+    gw: Stats,
+    base: Stats,
+    cpu_us_per_call: f64,
+}
+
+fn print_rows(rows: &[Row]) {
+    println!(
+        "| scenario | c | gateway req/s | direct req/s | ratio | gateway p50 | direct p50 | added p50 | gateway p99 | direct p99 | errors | gateway CPU/call |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.0}% | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {} | {:.0} µs |",
+            r.scenario,
+            r.c,
+            r.gw.rps,
+            r.base.rps,
+            100.0 * r.gw.rps / r.base.rps.max(1.0),
+            r.gw.p50_us,
+            r.base.p50_us,
+            r.gw.p50_us - r.base.p50_us,
+            r.gw.p99_us,
+            r.base.p99_us,
+            r.gw.errors + r.base.errors,
+            r.cpu_us_per_call
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let backend = start_backend().await;
+    let dir = std::env::temp_dir().join(format!("mcp-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let concurrencies: &[usize] = if args.quick { &[1, 16] } else { &[1, 16, 64] };
+
+    // --- tools/call ---------------------------------------------------------------------
+    let (gw, startup_small) = start_gateway(&args.gateway, &dir, &document(&backend, 0), true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle_rss, _) = memory_mib(gw.pid);
+    let sid = session(&gw.url).await;
+    let direct_get = Load {
+        method: reqwest::Method::GET,
+        url: format!("{backend}/dev/pets/7"),
+        headers: vec![("x-api-key", "bench-api-key".into())],
+        body: None,
+    };
+    let direct_post = Load {
+        method: reqwest::Method::POST,
+        url: format!("{backend}/dev/pets"),
+        headers: vec![("content-type", "application/json".into())],
+        body: Some(r#"{"type":"cat","price":12.5}"#.into()),
+    };
+    let scenarios: Vec<(&str, Load, Load)> = vec![
+        (
+            "call GET, API key, 2025-06-18 session",
+            mcp(
+                &gw.url,
+                call("key___getPet", json!({"id": "7"}), false),
+                "2025-06-18",
+                Some(&sid),
+                "tools/call",
+                None,
+            ),
+            direct_get.clone(),
+        ),
+        (
+            "call GET, API key, 2026-07-28 stateless",
+            mcp(
+                &gw.url,
+                call("key___getPet", json!({"id": "7"}), true),
+                "2026-07-28",
+                None,
+                "tools/call",
+                Some("key___getPet"),
+            ),
+            direct_get.clone(),
+        ),
+        (
+            "call POST JSON body, API key",
+            mcp(
+                &gw.url,
+                call("key___addPet", json!({"type": "cat", "price": 12.5}), false),
+                "2025-06-18",
+                Some(&sid),
+                "tools/call",
+                None,
+            ),
+            direct_post,
+        ),
+        (
+            "call GET, SigV4",
+            mcp(
+                &gw.url,
+                call("iam___getPet", json!({"id": "7"}), false),
+                "2025-06-18",
+                Some(&sid),
+                "tools/call",
+                None,
+            ),
+            direct_get,
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (name, through, direct) in &scenarios {
+        for &c in concurrencies {
+            let base = run(direct, c, args.seconds).await;
+            let cpu0 = cpu_seconds(gw.pid);
+            let gws = run(through, c, args.seconds).await;
+            let cpu = cpu_seconds(gw.pid) - cpu0;
+            rows.push(Row {
+                scenario: name.to_string(),
+                c,
+                gw: gws,
+                base,
+                cpu_us_per_call: cpu * 1e6 / gws.requests.max(1) as f64,
+            });
+        }
+    }
+    let (_, peak_small) = memory_mib(gw.pid);
+    drop(gw);
+
+    // --- tools/list ---------------------------------------------------------------------
+    let mut list_rows = Vec::new();
+    let mut catalog = Vec::new();
+    for tools in [10usize, 1_000, 10_000] {
+        // One target whose document has `tools` operations; one page holds them all.
+        let (gw, startup) =
+            start_gateway(&args.gateway, &dir, &document(&backend, tools - 2), false);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let list = mcp(
+            &gw.url,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+            "2025-06-18",
+            None,
+            "tools/list",
+            None,
+        );
+        let page = body_len(&list).await;
+        let direct = Load {
+            method: reqwest::Method::GET,
+            url: format!("{backend}/dev/static/{page}"),
+            headers: vec![],
+            body: None,
+        };
+        for &c in &concurrencies[..concurrencies.len().min(2)] {
+            let base = run(&direct, c, args.seconds).await;
+            let cpu0 = cpu_seconds(gw.pid);
+            let gws = run(&list, c, args.seconds).await;
+            let cpu = cpu_seconds(gw.pid) - cpu0;
+            list_rows.push(Row {
+                scenario: format!("tools/list, {tools} tools ({} KiB page)", page / 1024),
+                c,
+                gw: gws,
+                base,
+                cpu_us_per_call: cpu * 1e6 / gws.requests.max(1) as f64,
+            });
+        }
+        let (rss, peak) = memory_mib(gw.pid);
+        catalog.push((tools, startup, rss, peak));
+    }
+
+    println!("\n### tools/call (gateway vs. the same request straight to the backend)\n");
+    print_rows(&rows);
+    println!("\n### tools/list (gateway vs. a backend serving a static body of the same size)\n");
+    print_rows(&list_rows);
+    println!("\n### Start-up and memory\n");
+    println!("| catalog | start-up (to listening) | RSS after runs | peak RSS |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| example-size (4 tools), idle | {:.0} ms | {idle_rss:.1} MiB (idle) | {peak_small:.1} MiB |",
+        startup_small.as_secs_f64() * 1e3
+    );
+    for (tools, startup, rss, peak) in catalog {
+        println!(
+            "| {tools} tools | {:.0} ms | {rss:.1} MiB | {peak:.1} MiB |",
+            startup.as_secs_f64() * 1e3
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
