@@ -1,10 +1,10 @@
 //! The catalog: an immutable snapshot of every tool the gateway serves, built once from the
 //! targets. Tools are sorted by name (a deterministic `tools/list` order and stable cursors),
 //! found by name in O(1), and each tool's listing JSON is serialised once, up front, so a
-//! `tools/list` page is assembled from ready bytes.
+//! `tools/list` page is written from ready bytes.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -36,18 +36,45 @@ pub struct ToolDef {
     pub operation: String,
 }
 
-/// A tool in the catalog.
+/// A tool in the catalog. Its input schema lives only in the pre-serialised listing; the
+/// validator is compiled from it on the tool's first call (a catalog of 10,000 tools does not
+/// hold 10,000 compiled validators).
 pub struct Tool {
-    pub def: ToolDef,
-    pub validator: jsonschema::Validator,
+    pub name: String,
+    pub description: String,
+    /// `GET /pets/{petId}`.
+    pub operation: String,
+    pub target: usize,
+    pub base_url: String,
+    pub plan: CallPlan,
     listing: Box<RawValue>,
+    validator: OnceLock<Result<jsonschema::Validator, String>>,
 }
 
 impl std::fmt::Debug for Tool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tool")
-            .field("name", &self.def.name)
+            .field("name", &self.name)
             .finish_non_exhaustive()
+    }
+}
+
+impl Tool {
+    /// The argument validator, compiled on first use.
+    pub fn validator(&self) -> Result<&jsonschema::Validator, &str> {
+        self.validator
+            .get_or_init(|| {
+                #[derive(serde::Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Listing {
+                    input_schema: Value,
+                }
+                let listing: Listing =
+                    serde_json::from_str(self.listing.get()).map_err(|e| e.to_string())?;
+                jsonschema::draft202012::new(&listing.input_schema).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(String::as_str)
     }
 }
 
@@ -59,40 +86,43 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Builds the catalog; a tool whose schema cannot be compiled is returned as a warning.
+    /// Builds the catalog; a tool whose input schema is not valid JSON Schema is returned as a
+    /// warning and left out.
     pub fn new(targets: Vec<Target>, mut defs: Vec<ToolDef>) -> (Self, Vec<String>) {
         defs.sort_by(|a, b| a.name.cmp(&b.name));
         let mut warnings = Vec::new();
         let mut tools = Vec::with_capacity(defs.len());
         for def in defs {
-            let validator = match jsonschema::draft202012::new(&def.input_schema) {
-                Ok(v) => v,
-                Err(e) => {
-                    warnings.push(format!(
-                        "tool {} ({}) skipped: its input schema is not valid JSON Schema: {e}",
-                        def.name, def.operation
-                    ));
-                    continue;
-                }
-            };
+            if let Err(e) = jsonschema::meta::validate(&def.input_schema) {
+                warnings.push(format!(
+                    "tool {} ({}) skipped: its input schema is not valid JSON Schema: {e}",
+                    def.name, def.operation
+                ));
+                continue;
+            }
             let mut listing = serde_json::Map::new();
             listing.insert("name".into(), Value::String(def.name.clone()));
             listing.insert("description".into(), Value::String(def.description.clone()));
-            listing.insert("inputSchema".into(), def.input_schema.clone());
-            if let Some(a) = &def.annotations {
-                listing.insert("annotations".into(), a.clone());
+            listing.insert("inputSchema".into(), def.input_schema);
+            if let Some(a) = def.annotations {
+                listing.insert("annotations".into(), a);
             }
             let listing = serde_json::value::to_raw_value(&listing).expect("JSON values serialise");
             tools.push(Tool {
-                def,
-                validator,
+                name: def.name,
+                description: def.description,
+                operation: def.operation,
+                target: def.target,
+                base_url: def.base_url,
+                plan: def.plan,
                 listing,
+                validator: OnceLock::new(),
             });
         }
         let index = tools
             .iter()
             .enumerate()
-            .map(|(i, t)| (t.def.name.clone(), i))
+            .map(|(i, t)| (t.name.clone(), i))
             .collect();
         let targets = targets.into_iter().map(Arc::new).collect();
         (

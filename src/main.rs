@@ -155,14 +155,10 @@ async fn validate(path: PathBuf) -> ExitCode {
     let tools = gateway.catalog().tools();
     println!("{} is valid: {} tool(s)", path.display(), tools.len());
     for t in tools {
-        let (method, route) = t
-            .def
-            .operation
-            .split_once(' ')
-            .unwrap_or(("", &t.def.operation));
+        let (method, route) = t.operation.split_once(' ').unwrap_or(("", &t.operation));
         println!(
             "{:<48} {:<7} {:<32} {}",
-            t.def.name, method, route, t.def.description
+            t.name, method, route, t.description
         );
     }
     ExitCode::SUCCESS

@@ -38,6 +38,8 @@ pub enum CallError {
     Transport(String),
     #[error("the target's response is larger than {0} bytes")]
     ResponseTooLarge(usize),
+    #[error("the tool's input schema cannot be compiled: {0}")]
+    Schema(String),
 }
 
 /// The pooled HTTP client every target call goes through.
@@ -55,23 +57,26 @@ impl Invoker {
         }
     }
 
-    /// Runs one `tools/call` against its target.
+    /// Runs one `tools/call` against its target; `args` is the arguments object.
     pub async fn call(
         &self,
         target: &Target,
         tool: &Tool,
-        args: &Map<String, Value>,
+        args: &Value,
     ) -> Result<Reply, CallError> {
-        let instance = Value::Object(args.clone());
-        let problems: Vec<ArgProblem> = tool
-            .validator
-            .iter_errors(&instance)
+        let validator = tool
+            .validator()
+            .map_err(|e| CallError::Schema(e.to_string()))?;
+        let problems: Vec<ArgProblem> = validator
+            .iter_errors(args)
             .map(|e| schema_problem(&e))
             .collect();
         if !problems.is_empty() {
             return Err(CallError::InvalidArguments(problems));
         }
-        let mut req = request::build(&tool.def.base_url, &tool.def.plan, args)
+        let empty = Map::new();
+        let args = args.as_object().unwrap_or(&empty);
+        let mut req = request::build(&tool.base_url, &tool.plan, args)
             .map_err(CallError::InvalidArguments)?;
         target.credentials.apply(&mut req).await?;
         let mut builder = self.http.request(req.method, req.url).headers(req.headers);

@@ -148,11 +148,12 @@ impl McpService {
                 };
             }
         };
+        let raw = |v: Value| serde_json::value::to_raw_value(&v).expect("JSON values serialise");
         let result = match (method.as_str(), era.modern) {
             ("tools/list", _) => self.tools_list(&params, &era),
-            ("tools/call", _) => self.tools_call(&params, &era).await,
-            ("server/discover", true) => Ok(self.discover()),
-            ("ping", false) => Ok(json!({})),
+            ("tools/call", _) => self.tools_call(&params, &era).await.map(raw),
+            ("server/discover", true) => Ok(raw(self.discover())),
+            ("ping", false) => Ok(raw(json!({}))),
             _ => Err(RpcError::new(
                 jsonrpc::METHOD_NOT_FOUND,
                 format!("Method not found: {method}"),
@@ -388,7 +389,12 @@ impl McpService {
         result
     }
 
-    fn tools_list(&self, params: &Map<String, Value>, era: &Era) -> Result<Value, RpcError> {
+    /// One page, written straight from the pre-serialised listings.
+    fn tools_list(
+        &self,
+        params: &Map<String, Value>,
+        era: &Era,
+    ) -> Result<Box<RawValue>, RpcError> {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Page<'a> {
@@ -422,7 +428,7 @@ impl McpService {
             ttl_ms: era.modern.then_some(LIST_TTL_MS),
             cache_scope: era.modern.then_some("public"),
         };
-        Ok(serde_json::to_value(page).expect("pages serialise"))
+        Ok(serde_json::value::to_raw_value(&page).expect("pages serialise"))
     }
 
     async fn tools_call(&self, params: &Map<String, Value>, era: &Era) -> Result<Value, RpcError> {
@@ -432,10 +438,10 @@ impl McpService {
                 "`name` (the tool name) is required",
             )
         })?;
-        let empty = Map::new();
+        let empty = Value::Object(Map::new());
         let args = match params.get("arguments") {
             None | Some(Value::Null) => &empty,
-            Some(Value::Object(a)) => a,
+            Some(a @ Value::Object(_)) => a,
             Some(_) => {
                 return Err(RpcError::new(
                     jsonrpc::INVALID_PARAMS,
@@ -446,7 +452,7 @@ impl McpService {
         let tool = self.catalog.get(name).ok_or_else(|| {
             RpcError::new(jsonrpc::INVALID_PARAMS, format!("Unknown tool: {name}"))
         })?;
-        let target = self.catalog.target(tool.def.target);
+        let target = self.catalog.target(tool.target);
         let outcome = self.invoker.call(target, tool, args).await;
         Ok(results::tool_result(
             name,
