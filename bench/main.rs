@@ -482,6 +482,7 @@ async fn main() {
         let (gw, startup) =
             start_gateway(&args.gateway, &dir, &document(&backend, tools - 2), false);
         tokio::time::sleep(Duration::from_millis(300)).await;
+        let (loaded_rss, _) = memory_mib(gw.pid);
         let list = mcp(
             &gw.url,
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
@@ -511,7 +512,7 @@ async fn main() {
             });
         }
         let (rss, peak) = memory_mib(gw.pid);
-        catalog.push((tools, startup, rss, peak));
+        catalog.push((tools, startup, loaded_rss, rss, peak));
     }
 
     println!("\n### tools/call (gateway vs. the same request straight to the backend)\n");

@@ -148,19 +148,21 @@ impl McpService {
                 };
             }
         };
-        let raw = |v: Value| serde_json::value::to_raw_value(&v).expect("JSON values serialise");
         let result = match (method.as_str(), era.modern) {
-            ("tools/list", _) => self.tools_list(&params, &era),
-            ("tools/call", _) => self.tools_call(&params, &era).await.map(raw),
-            ("server/discover", true) => Ok(raw(self.discover())),
-            ("ping", false) => Ok(raw(json!({}))),
+            ("tools/list", _) => self.tools_list(&id, &params, &era),
+            ("tools/call", _) => self
+                .tools_call(&params, &era)
+                .await
+                .map(|v| jsonrpc::success(&id, &v)),
+            ("server/discover", true) => Ok(jsonrpc::success(&id, &self.discover())),
+            ("ping", false) => Ok(jsonrpc::success(&id, &json!({}))),
             _ => Err(RpcError::new(
                 jsonrpc::METHOD_NOT_FOUND,
                 format!("Method not found: {method}"),
             )),
         };
         match result {
-            Ok(v) => Outcome::ok(jsonrpc::success(&id, &v)),
+            Ok(body) => Outcome::ok(body),
             Err(e) => Outcome::error(Some(&id), e, era.modern),
         }
     }
@@ -389,12 +391,14 @@ impl McpService {
         result
     }
 
-    /// One page, written straight from the pre-serialised listings.
+    /// The response to `tools/list`: one page, written in one pass from the pre-serialised
+    /// listings (a page of 10,000 tools is never parsed or copied).
     fn tools_list(
         &self,
+        id: &Id,
         params: &Map<String, Value>,
         era: &Era,
-    ) -> Result<Box<RawValue>, RpcError> {
+    ) -> Result<Vec<u8>, RpcError> {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Page<'a> {
@@ -428,7 +432,7 @@ impl McpService {
             ttl_ms: era.modern.then_some(LIST_TTL_MS),
             cache_scope: era.modern.then_some("public"),
         };
-        Ok(serde_json::value::to_raw_value(&page).expect("pages serialise"))
+        Ok(jsonrpc::success(id, &page))
     }
 
     async fn tools_call(&self, params: &Map<String, Value>, era: &Era) -> Result<Value, RpcError> {
