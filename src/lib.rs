@@ -108,6 +108,14 @@ impl Gateway {
     }
 }
 
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// The pooled client for every outbound call: no redirects (a redirect could carry
 /// credentials elsewhere), bounded connect time.
 fn outbound_client(config: &Config) -> Result<reqwest::Client, Problems> {

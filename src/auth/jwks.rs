@@ -53,6 +53,11 @@ impl KeySet {
     }
 }
 
+/// Algorithms a token may use: asymmetric ones only (never `none`, never HMAC).
+pub fn accepted(alg: Algorithm) -> bool {
+    !matches!(alg.family(), jsonwebtoken::AlgorithmFamily::Hmac)
+}
+
 impl Key {
     /// Whether `alg` may be used with this key: asymmetric, of the key's type and curve, and
     /// equal to the key's own `alg` when it declares one.

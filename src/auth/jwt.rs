@@ -13,9 +13,8 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Validation;
 use serde_json::{Map, Value};
 
 use super::jwks::KeyStore;
@@ -92,24 +91,13 @@ impl JwtAuthorizer {
                 .as_ref()
                 .try_into()
                 .expect("32 bytes");
-        let now = now_secs();
+        let now = crate::unix_now();
         if let Some(hit) = self.cached(&digest, now)? {
             return Ok(hit);
         }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| invalid("header", format!("malformed token: {e}")))?;
-        if !matches!(
-            header.alg,
-            Algorithm::RS256
-                | Algorithm::RS384
-                | Algorithm::RS512
-                | Algorithm::PS256
-                | Algorithm::PS384
-                | Algorithm::PS512
-                | Algorithm::ES256
-                | Algorithm::ES384
-                | Algorithm::EdDSA
-        ) {
+        if !super::jwks::accepted(header.alg) {
             return Err(invalid(
                 "alg",
                 format!("algorithm {:?} is not accepted", header.alg),
@@ -255,13 +243,6 @@ fn classify(e: jsonwebtoken::errors::Error) -> AuthError {
         K::MissingRequiredClaim(c) => invalid("claims", format!("the token has no `{c}` claim")),
         _ => invalid("token", format!("the token cannot be decoded: {e}")),
     }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -5,9 +5,6 @@
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 
 /// Largest accepted difference between the signature's time and ours.
 pub const MAX_SKEW: Duration = Duration::from_secs(300);
@@ -114,29 +111,20 @@ pub fn verify(
             signed_headers.push((name, value));
         }
     }
-    let identity: Identity = Credentials::new(akid, secret, token, None, "verify").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|_| SigV4Error::Malformed)?
-        .into();
-    let signable = SignableRequest::new(
+    let creds = Credentials::new(akid, secret, token, None, "verify");
+    let (_, expected) = crate::outbound::sigv4::compute(
         method,
         uri,
         signed_headers.into_iter(),
-        SignableBody::Bytes(body),
+        body,
+        &creds,
+        region,
+        service,
+        time,
     )
     .map_err(|_| SigV4Error::Malformed)?;
-    let output = sign(signable, &params).map_err(|_| SigV4Error::Malformed)?;
-    if aws_lc_rs::constant_time::verify_slices_are_equal(
-        output.signature().as_bytes(),
-        signature.as_bytes(),
-    )
-    .is_err()
+    if aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), signature.as_bytes())
+        .is_err()
     {
         return Err(SigV4Error::Mismatch);
     }

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lc_rs::{digest, hmac, rand::SecureRandom};
 use base64::Engine;
@@ -65,7 +65,7 @@ impl Sessions {
     pub fn mint(&self, version: ProtocolVersion, principal: &str) -> String {
         let mut payload = [0u8; PAYLOAD_LEN];
         payload[0] = version as u8;
-        payload[1..9].copy_from_slice(&now_secs().to_be_bytes());
+        payload[1..9].copy_from_slice(&crate::unix_now().to_be_bytes());
         payload[9..25].copy_from_slice(&principal_digest(principal));
         // A failed RNG only makes two ids of the same second look alike; they stay valid.
         let _ = self.rng.fill(&mut payload[25..]);
@@ -93,7 +93,7 @@ impl Sessions {
             .copied()
             .ok_or(SessionError::Unknown)?;
         let issued = u64::from_be_bytes(payload[1..9].try_into().expect("8 bytes"));
-        if now_secs().saturating_sub(issued) > self.timeout.as_secs() {
+        if crate::unix_now().saturating_sub(issued) > self.timeout.as_secs() {
             return Err(SessionError::Expired);
         }
         if !constant_time_eq(&payload[9..25], &principal_digest(principal)) {
@@ -107,7 +107,7 @@ impl Sessions {
 
     /// Ends a session (after [`check`](Self::check) accepted it).
     pub fn end(&self, id: &str) {
-        let now = now_secs();
+        let now = crate::unix_now();
         let mut ended = self.ended.lock().expect("not poisoned");
         if ended.len() >= MAX_ENDED {
             let timeout = self.timeout.as_secs();
@@ -126,13 +126,6 @@ fn principal_digest(principal: &str) -> [u8; 16] {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -178,7 +171,7 @@ mod tests {
         let mut raw = URL_SAFE_NO_PAD
             .decode(s.mint(ProtocolVersion::V2025_03_26, "a"))
             .unwrap();
-        raw[1..9].copy_from_slice(&(now_secs() - 10).to_be_bytes());
+        raw[1..9].copy_from_slice(&(crate::unix_now() - 10).to_be_bytes());
         let tag = hmac::sign(&s.key, &raw[..PAYLOAD_LEN]);
         raw[PAYLOAD_LEN..].copy_from_slice(&tag.as_ref()[..TAG_LEN]);
         assert_eq!(

@@ -4,7 +4,9 @@
 use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign as sigv4_sign};
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SigningInstructions, SigningSettings, sign as sigv4_sign,
+};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
@@ -29,26 +31,22 @@ pub fn sign_at(
     service: &str,
     time: SystemTime,
 ) -> Result<(), OutboundError> {
-    let identity: Identity = creds.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| OutboundError::Signing(e.to_string()))?
-        .into();
     let headers = req
         .headers
         .iter()
         .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
-    let body = SignableBody::Bytes(req.body.as_deref().unwrap_or(&[]));
-    let signable = SignableRequest::new(req.method.as_str(), req.url.as_str(), headers, body)
-        .map_err(|e| OutboundError::Signing(e.to_string()))?;
-    let (instructions, _signature) = sigv4_sign(signable, &params)
-        .map_err(|e| OutboundError::Signing(e.to_string()))?
-        .into_parts();
+    let body = req.body.as_deref().unwrap_or(&[]);
+    let (instructions, _signature) = compute(
+        req.method.as_str(),
+        req.url.as_str(),
+        headers,
+        body,
+        creds,
+        region,
+        service,
+        time,
+    )
+    .map_err(OutboundError::Signing)?;
     for (name, value) in instructions.headers() {
         let name = http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| OutboundError::Signing(e.to_string()))?;
@@ -58,4 +56,34 @@ pub fn sign_at(
         req.headers.insert(name, value);
     }
     Ok(())
+}
+
+/// SigV4 of one request: the signing instructions (headers to add) and the signature. The one
+/// place signing is set up; the verifier (`crate::auth::sigv4`) recomputes with it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn compute<'a>(
+    method: &'a str,
+    uri: &'a str,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    body: &'a [u8],
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+    time: SystemTime,
+) -> Result<(SigningInstructions, String), String> {
+    let identity: Identity = creds.clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    let signable = SignableRequest::new(method, uri, headers, SignableBody::Bytes(body))
+        .map_err(|e| e.to_string())?;
+    Ok(sigv4_sign(signable, &params)
+        .map_err(|e| e.to_string())?
+        .into_parts())
 }
