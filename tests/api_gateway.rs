@@ -89,12 +89,7 @@ async fn export_is_fetched_with_signed_get_export() {
     );
 
     let r = rpc(&gw.url(), "tools/list", json!({})).await;
-    let names: Vec<&str> = r.result()["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let names = tool_names(&r);
     // `/pets/*` covers /pets and /pets/{petId}; methods GET and POST; the wildcard does not
     // reach /orders; GET /pets has no operationId and is named by its override.
     assert_eq!(
@@ -219,12 +214,7 @@ async fn proxy_resources_and_iam_plus_api_key_methods_are_left_out() {
     ));
     let gw = start_gateway(&yaml, &vars).await;
     let r = rpc(&gw.url(), "tools/list", json!({})).await;
-    let names: Vec<&str> = r.result()["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let names = tool_names(&r);
     assert_eq!(names, ["all___GetPet", "all___ListPets"]);
     let w = gw.gateway_warnings.join("\n");
     assert!(w.contains("GET /admin/{proxy+} left out"), "{w}");

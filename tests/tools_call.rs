@@ -291,12 +291,7 @@ async fn sigv4_signs_method_path_query_headers_and_body() {
 async fn only_callable_operations_become_tools() {
     let (_backend, gw) = setup("", "").await;
     let r = rpc(&gw.url(), "tools/list", json!({})).await;
-    let names: Vec<&str> = r.result()["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let names = tool_names(&r);
     assert_eq!(
         names,
         [

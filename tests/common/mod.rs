@@ -299,6 +299,16 @@ pub async fn call_tool(url: &str, name: &str, args: Value) -> Value {
     r.result().clone()
 }
 
+/// The names in a `tools/list` reply, in order.
+pub fn tool_names(reply: &Reply) -> Vec<String> {
+    reply.result()["tools"]
+        .as_array()
+        .expect("a tools/list result")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 /// The text of the first content item.
 pub fn text(result: &Value) -> &str {
     result["content"][0]["text"].as_str().unwrap_or("")
