@@ -44,10 +44,20 @@ fn args() -> Args {
     a
 }
 
-/// The backend: tiny fixed responses, so the figures show the gateway's cost.
-async fn start_backend() -> String {
+/// The backend: tiny fixed responses, so the figures show the gateway's cost. It also plays
+/// the identity provider (discovery and JWKS) for the JWT scenario.
+async fn start_backend(jwk: Value) -> String {
     let pet = r#"{"id":7,"type":"cat","price":124.99}"#;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let discovery = json!({"issuer": format!("{url}/idp"), "jwks_uri": format!("{url}/idp/jwks")});
+    let jwks = json!({"keys": [jwk]});
     let app = Router::new()
+        .route(
+            "/idp/.well-known/openid-configuration",
+            get(move || async move { axum::Json(discovery) }),
+        )
+        .route("/idp/jwks", get(move || async move { axum::Json(jwks) }))
         .route(
             "/dev/pets/{id}",
             get(move || async move { ([("content-type", "application/json")], pet) }),
@@ -62,8 +72,6 @@ async fn start_backend() -> String {
             "/dev/static/{n}",
             get(|axum::extract::Path(n): axum::extract::Path<usize>| async move { "x".repeat(n) }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     url
 }
@@ -86,6 +94,47 @@ fn document(backend: &str, extra: usize) -> Value {
     json!({"openapi": "3.0.3", "info": {"title": "bench", "version": "1"}, "servers": [{"url": format!("{backend}/dev")}], "paths": paths})
 }
 
+/// An RSA signing key and its public JWK (kid `bench`), for the JWT scenario.
+fn signing_key() -> (jsonwebtoken::EncodingKey, Value) {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    use base64::Engine;
+    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let der = AsDer::<Pkcs8V1Der>::as_der(&pair).unwrap();
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(der.as_ref())
+    );
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+    let mut jwk = serde_json::to_value(
+        jsonwebtoken::jwk::Jwk::from_encoding_key(&key, jsonwebtoken::Algorithm::RS256).unwrap(),
+    )
+    .unwrap();
+    jwk["kid"] = json!("bench");
+    (key, jwk)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Waits until the gateway's `/ready` answers 200 (the JWT gateway loads its keys first).
+async fn wait_ready(mcp_url: &str) {
+    let ready = mcp_url.replace("/mcp", "/ready");
+    for _ in 0..100 {
+        if reqwest::get(&ready)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the gateway did not become ready");
+}
+
 struct Gateway {
     child: Child,
     url: String,
@@ -101,7 +150,13 @@ impl Drop for Gateway {
 
 /// Starts the gateway over `doc`: a target `key` (API key outbound) and, with `with_iam`, a
 /// target `iam` (SigV4 outbound) over the same document.
-fn start_gateway(binary: &Path, dir: &Path, doc: &Value, with_iam: bool) -> (Gateway, Duration) {
+fn start_gateway(
+    binary: &Path,
+    dir: &Path,
+    doc: &Value,
+    with_iam: bool,
+    jwt_issuer: Option<&str>,
+) -> (Gateway, Duration) {
     std::fs::write(dir.join("api.json"), doc.to_string()).unwrap();
     let iam = r#"
   - name: iam
@@ -114,7 +169,7 @@ fn start_gateway(binary: &Path, dir: &Path, doc: &Value, with_iam: bool) -> (Gat
         format!(
             r#"
 server: {{limits: {{maxConcurrentRequests: 4096, toolsListPageSize: 10000}}}}
-gateway: {{name: bench, authorizerType: NONE, region: us-east-1}}
+gateway: {{name: bench, region: us-east-1, {}}}
 credentialProviders: {{apiKeys: [{{name: k, apiKeyEnv: BENCH_KEY}}]}}
 targets:
   - name: key
@@ -122,6 +177,12 @@ targets:
     credentialProviderConfigurations:
       - {{credentialProviderType: API_KEY, credentialProvider: {{apiKeyCredentialProvider: {{providerArn: k, credentialParameterName: x-api-key}}}}}}
 {}"#,
+            match jwt_issuer {
+                Some(issuer) => format!(
+                    "authorizerType: CUSTOM_JWT, authorizerConfiguration: {{customJWTAuthorizer: {{discoveryUrl: \"{issuer}/.well-known/openid-configuration\", allowedClients: [bench]}}}}"
+                ),
+                None => "authorizerType: NONE".to_string(),
+            },
             if with_iam { iam } else { "" }
         ),
     )
@@ -383,13 +444,15 @@ fn print_rows(rows: &[Row]) {
 #[tokio::main]
 async fn main() {
     let args = args();
-    let backend = start_backend().await;
+    let (signing_key, jwk) = signing_key();
+    let backend = start_backend(jwk).await;
     let dir = std::env::temp_dir().join(format!("mcp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let concurrencies: &[usize] = if args.quick { &[1, 16] } else { &[1, 16, 64] };
 
     // --- tools/call ---------------------------------------------------------------------
-    let (gw, startup_small) = start_gateway(&args.gateway, &dir, &document(&backend, 0), true);
+    let (gw, startup_small) =
+        start_gateway(&args.gateway, &dir, &document(&backend, 0), true, None);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (idle_rss, _) = memory_mib(gw.pid);
     let sid = session(&gw.url).await;
@@ -474,13 +537,60 @@ async fn main() {
     let (_, peak_small) = memory_mib(gw.pid);
     drop(gw);
 
+    // --- inbound JWT: the same stateless call with a bearer token ---------------------------
+    let issuer = format!("{backend}/idp");
+    let (gw, _) = start_gateway(
+        &args.gateway,
+        &dir,
+        &document(&backend, 0),
+        false,
+        Some(&issuer),
+    );
+    wait_ready(&gw.url).await;
+    let claims =
+        json!({"iss": issuer, "sub": "bench", "client_id": "bench", "exp": unix_now() + 3600});
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("bench".into());
+    let token = jsonwebtoken::encode(&header, &claims, &signing_key).unwrap();
+    let mut with_jwt = mcp(
+        &gw.url,
+        call("key___getPet", json!({"id": "7"}), true),
+        "2026-07-28",
+        None,
+        "tools/call",
+        Some("key___getPet"),
+    );
+    with_jwt
+        .headers
+        .push(("authorization", format!("Bearer {token}")));
+    let direct = scenarios[0].2.clone();
+    for &c in concurrencies {
+        let base = run(&direct, c, args.seconds).await;
+        let cpu0 = cpu_seconds(gw.pid);
+        let gws = run(&with_jwt, c, args.seconds).await;
+        let cpu = cpu_seconds(gw.pid) - cpu0;
+        rows.push(Row {
+            scenario: "call GET, API key, 2026-07-28, inbound JWT (RS256)".into(),
+            c,
+            gw: gws,
+            base,
+            cpu_us_per_call: cpu * 1e6 / gws.requests.max(1) as f64,
+        });
+    }
+    drop(gw);
+
     // --- tools/list ---------------------------------------------------------------------
     let mut list_rows = Vec::new();
     let mut catalog = Vec::new();
     for tools in [10usize, 1_000, 10_000] {
         // One target whose document has `tools` operations; one page holds them all.
-        let (gw, startup) =
-            start_gateway(&args.gateway, &dir, &document(&backend, tools - 2), false);
+        let (gw, startup) = start_gateway(
+            &args.gateway,
+            &dir,
+            &document(&backend, tools - 2),
+            false,
+            None,
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (loaded_rss, _) = memory_mib(gw.pid);
         let list = mcp(
