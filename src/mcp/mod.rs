@@ -212,7 +212,17 @@ impl McpService {
         principal: &Principal,
     ) -> Result<Era, Rejection> {
         let served = |v: ProtocolVersion| self.settings.supported_versions.contains(&v);
-        let header_version = header(headers, HEADER_PROTOCOL_VERSION);
+        // A present but unreadable header is not "absent": it gets the unsupported-version error.
+        let header_version = match headers.get(HEADER_PROTOCOL_VERSION).map(|v| v.to_str()) {
+            None => None,
+            Some(Ok(v)) => Some(v),
+            Some(Err(_)) => {
+                return Err(Rejection::Rpc(
+                    self.unsupported("(not visible ASCII)"),
+                    true,
+                ));
+            }
+        };
         let parsed_header = match header_version {
             Some(h) => match ProtocolVersion::parse(h).filter(|v| served(*v)) {
                 Some(v) => Some(v),
