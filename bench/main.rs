@@ -417,6 +417,28 @@ struct Row {
     cpu_us_per_call: f64,
 }
 
+/// One row: `direct` to the backend, then `through` the gateway (process `pid`), at `c`.
+async fn measure(
+    scenario: &str,
+    through: &Load,
+    direct: &Load,
+    c: usize,
+    seconds: f64,
+    pid: u32,
+) -> Row {
+    let base = run(direct, c, seconds).await;
+    let cpu0 = cpu_seconds(pid);
+    let gw = run(through, c, seconds).await;
+    let cpu = cpu_seconds(pid) - cpu0;
+    Row {
+        scenario: scenario.to_string(),
+        c,
+        gw,
+        base,
+        cpu_us_per_call: cpu * 1e6 / gw.requests.max(1) as f64,
+    }
+}
+
 fn print_rows(rows: &[Row]) {
     println!(
         "| scenario | c | gateway req/s | direct req/s | ratio | gateway p50 | direct p50 | added p50 | gateway p99 | direct p99 | errors | gateway CPU/call |"
@@ -521,17 +543,7 @@ async fn main() {
     let mut rows = Vec::new();
     for (name, through, direct) in &scenarios {
         for &c in concurrencies {
-            let base = run(direct, c, args.seconds).await;
-            let cpu0 = cpu_seconds(gw.pid);
-            let gws = run(through, c, args.seconds).await;
-            let cpu = cpu_seconds(gw.pid) - cpu0;
-            rows.push(Row {
-                scenario: name.to_string(),
-                c,
-                gw: gws,
-                base,
-                cpu_us_per_call: cpu * 1e6 / gws.requests.max(1) as f64,
-            });
+            rows.push(measure(name, through, direct, c, args.seconds, gw.pid).await);
         }
     }
     let (_, peak_small) = memory_mib(gw.pid);
@@ -565,17 +577,8 @@ async fn main() {
         .push(("authorization", format!("Bearer {token}")));
     let direct = scenarios[0].2.clone();
     for &c in concurrencies {
-        let base = run(&direct, c, args.seconds).await;
-        let cpu0 = cpu_seconds(gw.pid);
-        let gws = run(&with_jwt, c, args.seconds).await;
-        let cpu = cpu_seconds(gw.pid) - cpu0;
-        rows.push(Row {
-            scenario: "call GET, API key, 2026-07-28, inbound JWT (RS256)".into(),
-            c,
-            gw: gws,
-            base,
-            cpu_us_per_call: cpu * 1e6 / gws.requests.max(1) as f64,
-        });
+        let name = "call GET, API key, 2026-07-28, inbound JWT (RS256)";
+        rows.push(measure(name, &with_jwt, &direct, c, args.seconds, gw.pid).await);
     }
     drop(gw);
 
@@ -609,17 +612,8 @@ async fn main() {
             body: None,
         };
         for &c in &concurrencies[..concurrencies.len().min(2)] {
-            let base = run(&direct, c, args.seconds).await;
-            let cpu0 = cpu_seconds(gw.pid);
-            let gws = run(&list, c, args.seconds).await;
-            let cpu = cpu_seconds(gw.pid) - cpu0;
-            list_rows.push(Row {
-                scenario: format!("tools/list, {tools} tools ({} KiB page)", page / 1024),
-                c,
-                gw: gws,
-                base,
-                cpu_us_per_call: cpu * 1e6 / gws.requests.max(1) as f64,
-            });
+            let name = format!("tools/list, {tools} tools ({} KiB page)", page / 1024);
+            list_rows.push(measure(&name, &list, &direct, c, args.seconds, gw.pid).await);
         }
         let (rss, peak) = memory_mib(gw.pid);
         catalog.push((tools, startup, loaded_rss, rss, peak));

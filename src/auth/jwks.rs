@@ -104,8 +104,6 @@ pub struct KeyStore {
     loaded: RwLock<Loaded>,
     /// Serialises loads; holds when the last unknown-`kid` refresh started.
     refresh: tokio::sync::Mutex<Option<Instant>>,
-    /// Loads attempted (for tests and metrics).
-    pub fetches: std::sync::atomic::AtomicU64,
 }
 
 impl KeyStore {
@@ -119,7 +117,6 @@ impl KeyStore {
                 last_error: "not loaded yet".into(),
             }),
             refresh: tokio::sync::Mutex::new(None),
-            fetches: Default::default(),
         }
     }
 
@@ -200,8 +197,6 @@ impl KeyStore {
 
     /// Fetches discovery and JWKS and swaps the key set in; keeps the old set on failure.
     async fn load(&self) -> Result<(), String> {
-        self.fetches
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = tokio::time::timeout(self.fetch_timeout, self.fetch())
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.fetch_timeout)));

@@ -79,11 +79,6 @@ impl JwtAuthorizer {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// How many times the provider's documents were fetched.
-    pub fn key_fetches(&self) -> u64 {
-        self.keys.fetches.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
     pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Principal, AuthError> {
         let token = bearer_token(headers)?;
         let digest: [u8; 32] =
