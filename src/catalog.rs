@@ -21,19 +21,63 @@ pub struct Target {
     pub timeout: Duration,
 }
 
-/// A tool as the importer produced it, before it joins the catalog.
-#[derive(Debug, Clone)]
+/// A tool as the importer produced it, before it joins the catalog. Its listing is checked
+/// and serialised as soon as the tool is derived ([`ToolDef::new`]), so a large import holds
+/// compact bytes rather than JSON trees while the rest of the document is read.
+#[derive(Debug)]
 pub struct ToolDef {
     /// The exposed name, `{target}___{tool}`.
     pub name: String,
+    /// `GET /pets/{petId}`, for `validate` output and logs.
+    pub operation: String,
     pub description: String,
-    pub input_schema: Value,
-    pub annotations: Option<Value>,
     pub target: usize,
     pub base_url: String,
     pub plan: CallPlan,
-    /// `GET /pets/{petId}`, for `validate` output and logs.
+    listing: Box<RawValue>,
+}
+
+/// Where a tool's requests go and how its arguments are placed: what [`ToolDef::new`] needs
+/// besides the listing fields.
+#[derive(Debug)]
+pub struct Route {
+    pub target: usize,
+    pub base_url: String,
+    pub plan: CallPlan,
     pub operation: String,
+}
+
+impl ToolDef {
+    /// Checks `input_schema` against the JSON Schema meta-schema and serialises the tool's
+    /// listing (`name`, `description`, `inputSchema`, `annotations`). The error says why the
+    /// schema is not valid JSON Schema.
+    pub fn new(
+        name: String,
+        description: String,
+        input_schema: Value,
+        annotations: Option<Value>,
+        route: Route,
+    ) -> Result<Self, String> {
+        jsonschema::meta::validate(&input_schema)
+            .map_err(|e| format!("its input schema is not valid JSON Schema: {e}"))?;
+        let mut listing = serde_json::Map::new();
+        listing.insert("name".into(), Value::String(name.clone()));
+        listing.insert("description".into(), Value::String(description.clone()));
+        listing.insert("inputSchema".into(), input_schema);
+        if let Some(a) = annotations {
+            listing.insert("annotations".into(), a);
+        }
+        let listing = serde_json::value::to_raw_value(&listing).map_err(|e| e.to_string())?;
+        Ok(Self {
+            name,
+            operation: route.operation,
+            description,
+            target: route.target,
+            base_url: route.base_url,
+            plan: route.plan,
+            listing,
+        })
+    }
 }
 
 /// A tool in the catalog. Its input schema lives only in the pre-serialised listing; the
@@ -86,53 +130,33 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Builds the catalog; a tool whose input schema is not valid JSON Schema is returned as a
-    /// warning and left out.
-    pub fn new(targets: Vec<Target>, mut defs: Vec<ToolDef>) -> (Self, Vec<String>) {
+    /// Builds the catalog from tools with distinct names.
+    pub fn new(targets: Vec<Target>, mut defs: Vec<ToolDef>) -> Self {
         defs.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut warnings = Vec::new();
-        let mut tools = Vec::with_capacity(defs.len());
-        for def in defs {
-            if let Err(e) = jsonschema::meta::validate(&def.input_schema) {
-                warnings.push(format!(
-                    "tool {} ({}) skipped: its input schema is not valid JSON Schema: {e}",
-                    def.name, def.operation
-                ));
-                continue;
-            }
-            let mut listing = serde_json::Map::new();
-            listing.insert("name".into(), Value::String(def.name.clone()));
-            listing.insert("description".into(), Value::String(def.description.clone()));
-            listing.insert("inputSchema".into(), def.input_schema);
-            if let Some(a) = def.annotations {
-                listing.insert("annotations".into(), a);
-            }
-            let listing = serde_json::value::to_raw_value(&listing).expect("JSON values serialise");
-            tools.push(Tool {
+        let tools: Vec<Tool> = defs
+            .into_iter()
+            .map(|def| Tool {
                 name: def.name,
                 description: def.description,
                 operation: def.operation,
                 target: def.target,
                 base_url: def.base_url,
                 plan: def.plan,
-                listing,
+                listing: def.listing,
                 validator: OnceLock::new(),
-            });
-        }
+            })
+            .collect();
         let index = tools
             .iter()
             .enumerate()
             .map(|(i, t)| (t.name.clone(), i))
             .collect();
         let targets = targets.into_iter().map(Arc::new).collect();
-        (
-            Self {
-                targets,
-                tools,
-                index,
-            },
-            warnings,
-        )
+        Self {
+            targets,
+            tools,
+            index,
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&Tool> {
@@ -186,4 +210,50 @@ pub fn sanitize_tool_name(name: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn route() -> Route {
+        Route {
+            target: 0,
+            base_url: "http://127.0.0.1:1".into(),
+            plan: CallPlan {
+                method: http::Method::GET,
+                path_template: "/".into(),
+                bindings: Vec::new(),
+                body: None,
+            },
+            operation: "GET /".into(),
+        }
+    }
+
+    #[test]
+    fn a_tool_is_listed_from_its_checked_serialised_schema() {
+        let schema = json!({"type": "object", "properties": {"id": {"type": "string"}}});
+        let def = ToolDef::new("t___a".into(), "A".into(), schema.clone(), None, route()).unwrap();
+        let catalog = Catalog::new(Vec::new(), vec![def]);
+        let tool = catalog.get("t___a").unwrap();
+        let (page, more) = catalog.page(0, 10);
+        assert!(!more);
+        let listed: Value = serde_json::from_str(page[0].get()).unwrap();
+        assert_eq!(
+            listed,
+            json!({"name": "t___a", "description": "A", "inputSchema": schema})
+        );
+        let validator = tool.validator().unwrap();
+        assert!(validator.is_valid(&json!({"id": "7"})));
+        assert!(!validator.is_valid(&json!({"id": 7})));
+    }
+
+    #[test]
+    fn a_schema_that_is_not_json_schema_is_refused_with_the_reason() {
+        let schema = json!({"type": "object", "properties": {"id": {"type": "strin"}}});
+        let e = ToolDef::new("t___a".into(), "A".into(), schema, None, route()).unwrap_err();
+        assert!(e.contains("not valid JSON Schema"), "{e}");
+        assert!(e.contains("strin"), "{e}");
+    }
 }

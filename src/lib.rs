@@ -57,10 +57,9 @@ impl Gateway {
     pub async fn build(config: Config, env: &dyn Env) -> Result<Self, Problems> {
         let http = outbound_client(&config)?;
         let built = targets::build(&config, env, &http).await?;
-        let (catalog, catalog_warnings) = catalog::Catalog::new(built.targets, built.tools);
+        let catalog = catalog::Catalog::new(built.targets, built.tools);
         let mut warnings = config.warnings.clone();
         warnings.extend(built.warnings);
-        warnings.extend(catalog_warnings);
         let secret = env
             .var("MCP_GATEWAY_SESSION_KEY")
             .filter(|k| !k.is_empty())

@@ -3,13 +3,14 @@
 //! and derives from each operation an MCP tool: its flat input schema and a call plan.
 //!
 //! One code path serves both dialects: the document stays a JSON tree (schemas are copied
-//! exactly, never re-serialised through a typed model), and dialect differences are handled in
-//! [`schema`]. For 3.0 documents each operation is also checked against `openapiv3`'s typed
+//! exactly, never re-serialised through a typed model; [`tree`] leaves out what no tool is
+//! made of), and dialect differences are handled in [`schema`]. For 3.0 documents each operation is also checked against `openapiv3`'s typed
 //! model; an operation that fails that check, or that the gateway cannot call, is skipped with
 //! a warning naming it, and the rest of the document still loads.
 
 pub mod schema;
 pub mod tool;
+mod tree;
 
 use serde_json::Value;
 
@@ -64,36 +65,38 @@ impl Location {
     }
 }
 
-/// One parameter, `$ref`s followed.
+/// One parameter, `$ref`s followed. Like [`Operation`], it borrows from the document.
 #[derive(Debug, Clone)]
-pub struct Parameter {
-    pub name: String,
+pub struct Parameter<'a> {
+    pub name: &'a str,
     pub location: Location,
     pub required: bool,
-    pub description: Option<String>,
-    pub schema: Value,
-    pub style: Option<String>,
+    pub description: Option<&'a str>,
+    /// `None` when the parameter declares no schema (anything goes).
+    pub schema: Option<&'a Value>,
+    pub style: Option<&'a str>,
     pub explode: Option<bool>,
 }
 
-/// One operation of the document.
+/// One operation of the document. It borrows from the document rather than copying it: a
+/// 10,000-operation export is read once, not held twice, while its tools are derived.
 #[derive(Debug, Clone)]
-pub struct Operation {
+pub struct Operation<'a> {
     pub method: HttpMethod,
-    pub path: String,
-    pub operation_id: Option<String>,
-    pub summary: Option<String>,
-    pub description: Option<String>,
-    pub parameters: Vec<Parameter>,
+    pub path: &'a str,
+    pub operation_id: Option<&'a str>,
+    pub summary: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub parameters: Vec<Parameter<'a>>,
     /// The request body object, `$ref`s followed.
-    pub request_body: Option<Value>,
+    pub request_body: Option<&'a Value>,
     /// Effective security requirements (operation's, else the document's).
-    pub security: Option<Value>,
+    pub security: Option<&'a Value>,
     /// Effective `servers` (operation's, else the path item's, else the document's).
-    pub servers: Option<Value>,
+    pub servers: Option<&'a Value>,
 }
 
-impl Operation {
+impl Operation<'_> {
     /// `GET /pets/{petId}`, for messages.
     pub fn label(&self) -> String {
         format!("{} {}", self.method.as_str(), self.path)
@@ -105,9 +108,9 @@ impl Document {
     pub fn parse(text: &str) -> Result<Self, OpenApiError> {
         let trimmed = text.trim_start();
         let root: Value = if trimmed.starts_with('{') {
-            serde_json::from_str(text).map_err(|e| OpenApiError::Syntax(e.to_string()))?
+            tree::from_json(text).map_err(|e| OpenApiError::Syntax(e.to_string()))?
         } else {
-            yaml_serde::from_str(text).map_err(|e| OpenApiError::Syntax(e.to_string()))?
+            tree::from_yaml(text).map_err(|e| OpenApiError::Syntax(e.to_string()))?
         };
         Self::from_value(root)
     }
@@ -145,7 +148,7 @@ impl Document {
     }
 
     /// All operations in document order, plus a warning for each one skipped.
-    pub fn operations(&self) -> (Vec<Operation>, Vec<String>) {
+    pub fn operations(&self) -> (Vec<Operation<'_>>, Vec<String>) {
         let mut ops = Vec::new();
         let mut warnings = Vec::new();
         let Some(paths) = self.root.get("paths").and_then(Value::as_object) else {
@@ -177,12 +180,9 @@ impl Document {
                 let label = format!("{} {path}", method.as_str());
                 match self.operation(method, path, op, common) {
                     Ok(mut operation) => {
-                        operation.security = op.get("security").or(doc_security).cloned();
-                        operation.servers = op
-                            .get("servers")
-                            .or(item.get("servers"))
-                            .or(doc_servers)
-                            .cloned();
+                        operation.security = op.get("security").or(doc_security);
+                        operation.servers =
+                            op.get("servers").or(item.get("servers")).or(doc_servers);
                         ops.push(operation);
                     }
                     Err(e) => warnings.push(format!("operation {label} skipped: {e}")),
@@ -192,13 +192,13 @@ impl Document {
         (ops, warnings)
     }
 
-    fn operation(
-        &self,
+    fn operation<'a>(
+        &'a self,
         method: HttpMethod,
-        path: &str,
-        op: &Value,
-        common: Option<&Value>,
-    ) -> Result<Operation, String> {
+        path: &'a str,
+        op: &'a Value,
+        common: Option<&'a Value>,
+    ) -> Result<Operation<'a>, String> {
         if self.dialect == Dialect::V30 {
             serde_path_to_error::deserialize::<_, openapiv3::Operation>(op).map_err(|e| {
                 format!(
@@ -208,8 +208,8 @@ impl Document {
                 )
             })?;
         }
-        let text = |key: &str| op.get(key).and_then(Value::as_str).map(str::to_string);
-        let mut parameters: Vec<Parameter> = Vec::new();
+        let text = |key: &str| op.get(key).and_then(Value::as_str);
+        let mut parameters: Vec<Parameter<'a>> = Vec::new();
         // Path-level parameters first; an operation-level one with the same name and location
         // replaces it (OpenAPI's rule).
         for list in [common, op.get("parameters")].into_iter().flatten() {
@@ -221,12 +221,12 @@ impl Document {
             }
         }
         let request_body = match op.get("requestBody") {
-            Some(b) => Some(schema::deref(&self.root, b)?.clone()),
+            Some(b) => Some(schema::deref(&self.root, b)?),
             None => None,
         };
         Ok(Operation {
             method,
-            path: path.to_string(),
+            path,
             operation_id: text("operationId"),
             summary: text("summary"),
             description: text("description"),
@@ -237,7 +237,7 @@ impl Document {
         })
     }
 
-    fn parameter(&self, p: &Value) -> Result<Parameter, String> {
+    fn parameter<'a>(&'a self, p: &'a Value) -> Result<Parameter<'a>, String> {
         let p = schema::deref(&self.root, p)?;
         let name = p
             .get("name")
@@ -251,27 +251,20 @@ impl Document {
                 format!("parameter `{name}` has no valid `in` (path, query, header, cookie)")
             })?;
         // `content` instead of `schema`: take the first media type's schema.
-        let schema = p
-            .get("schema")
-            .or_else(|| {
-                p.get("content")
-                    .and_then(Value::as_object)
-                    .and_then(|c| c.values().next())
-                    .and_then(|m| m.get("schema"))
-            })
-            .cloned()
-            .unwrap_or(Value::Object(Default::default()));
+        let schema = p.get("schema").or_else(|| {
+            p.get("content")
+                .and_then(Value::as_object)
+                .and_then(|c| c.values().next())
+                .and_then(|m| m.get("schema"))
+        });
         Ok(Parameter {
-            name: name.to_string(),
+            name,
             location,
             required: location == Location::Path
                 || p.get("required").and_then(Value::as_bool).unwrap_or(false),
-            description: p
-                .get("description")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            description: p.get("description").and_then(Value::as_str),
             schema,
-            style: p.get("style").and_then(Value::as_str).map(str::to_string),
+            style: p.get("style").and_then(Value::as_str),
             explode: p.get("explode").and_then(Value::as_bool),
         })
     }
@@ -320,9 +313,12 @@ mod tests {
         .unwrap();
         let (ops, warnings) = doc.operations();
         assert_eq!(ops.len(), 1);
-        assert_eq!(ops[0].operation_id.as_deref(), Some("GetPet"));
+        assert_eq!(ops[0].operation_id, Some("GetPet"));
         assert_eq!(ops[0].parameters.len(), 2);
-        assert_eq!(ops[0].parameters[1].schema, json!({"type": "integer"}));
+        assert_eq!(
+            ops[0].parameters[1].schema,
+            Some(&json!({"type": "integer"}))
+        );
         assert!(ops[0].parameters[1].required);
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("PUT /pets/{petId}"), "{warnings:?}");

@@ -55,18 +55,21 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
                 p.name
             ));
         }
-        let mut schema = converter
-            .convert(&p.schema)
-            .map_err(|e| format!("parameter `{}`: {e}", p.name))?;
-        if let (Some(d), Value::Object(s)) = (&p.description, &mut schema) {
+        let mut schema = match p.schema {
+            Some(s) => converter
+                .convert(s)
+                .map_err(|e| format!("parameter `{}`: {e}", p.name))?,
+            None => json!({}),
+        };
+        if let (Some(d), Value::Object(s)) = (p.description, &mut schema) {
             s.entry("description").or_insert_with(|| json!(d));
         }
-        let arg = free_name(&properties, &p.name, p.location.as_str())?;
-        let style = Style::for_parameter(p.location, p.style.as_deref()).ok_or_else(|| {
+        let arg = free_name(&properties, p.name, p.location.as_str())?;
+        let style = Style::for_parameter(p.location, p.style).ok_or_else(|| {
             format!(
                 "parameter `{}` uses style `{}`, which the gateway cannot serialise",
                 p.name,
-                p.style.as_deref().unwrap_or("")
+                p.style.unwrap_or("")
             )
         })?;
         let explode = p.explode.unwrap_or(style == Style::Form);
@@ -75,9 +78,9 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
             required.push(arg.clone());
         }
         let target = match p.location {
-            Location::Path => ArgTarget::Path(p.name.clone()),
-            Location::Query => ArgTarget::Query(p.name.clone()),
-            Location::Header => ArgTarget::Header(p.name.clone()),
+            Location::Path => ArgTarget::Path(p.name.to_string()),
+            Location::Query => ArgTarget::Query(p.name.to_string()),
+            Location::Header => ArgTarget::Header(p.name.to_string()),
             Location::Cookie => unreachable!("cookies are filtered out above"),
         };
         bindings.push(Binding {
@@ -104,7 +107,7 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
             p.name
         ));
     }
-    for placeholder in path_placeholders(&op.path) {
+    for placeholder in path_placeholders(op.path) {
         if !bindings
             .iter()
             .any(|b| matches!(&b.target, ArgTarget::Path(n) if *n == placeholder))
@@ -116,7 +119,7 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
     }
 
     let mut body = None;
-    if let Some(rb) = &op.request_body {
+    if let Some(rb) = op.request_body {
         let body_required = rb.get("required").and_then(Value::as_bool).unwrap_or(false);
         match pick_media(rb) {
             Some((encoding, media)) => {
@@ -198,7 +201,7 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
         annotations: annotations(op.method),
         plan: CallPlan {
             method: op.method.to_http(),
-            path_template: op.path.clone(),
+            path_template: op.path.to_string(),
             bindings,
             body,
         },

@@ -111,7 +111,7 @@ fn filter_matches(filter: &str, path: &str) -> bool {
 /// `path` (the target's `apiGatewayToolConfiguration`).
 pub(super) fn select<'a>(
     doc: &Document,
-    ops: &'a [Operation],
+    ops: &'a [Operation<'a>],
     filters: &[ToolFilter],
     overrides: &[ToolOverride],
     path: &str,
@@ -126,7 +126,7 @@ pub(super) fn select<'a>(
             let hits: Vec<usize> = ops
                 .iter()
                 .enumerate()
-                .filter(|(_, op)| op.method == *m && filter_matches(&f.filter_path, &op.path))
+                .filter(|(_, op)| op.method == *m && filter_matches(&f.filter_path, op.path))
                 .map(|(k, _)| k)
                 .collect();
             if hits.is_empty() && !wildcard {
@@ -191,7 +191,7 @@ pub(super) fn select<'a>(
         }
         let (name, description, name_path) = match named[k].take() {
             Some((n, d, p)) => (Some(n), d, Some(p)),
-            None => (op.operation_id.clone(), None, None),
+            None => (op.operation_id.map(str::to_string), None, None),
         };
         let Some(name) = name else {
             problems.push(
@@ -214,7 +214,7 @@ pub(super) fn select<'a>(
 /// `x-amazon-apigateway-authtype: awsSigv4`) and an API key (`type: apiKey` in the
 /// `x-api-key` header), as API Gateway exports an IAM method that also requires a key.
 fn needs_iam_and_api_key(doc: &Document, op: &Operation) -> bool {
-    let Some(reqs) = op.security.as_ref().and_then(Value::as_array) else {
+    let Some(reqs) = op.security.and_then(Value::as_array) else {
         return false;
     };
     let schemes = doc.root.pointer("/components/securitySchemes");

@@ -6,12 +6,13 @@
 
 mod api_gateway;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
 use serde_json::Value;
 
-use crate::catalog::{Target, ToolDef, sanitize_tool_name, valid_tool_name};
+use crate::catalog::{Route, Target, ToolDef, sanitize_tool_name, valid_tool_name};
 use crate::config::{
     Config, CredentialSettings, DocumentSource, Env, Problems, TargetKind, TargetSettings,
 };
@@ -27,7 +28,7 @@ pub struct Built {
 
 /// An operation picked for a target, with its tool name and description.
 pub(crate) struct Selected<'a> {
-    pub op: &'a Operation,
+    pub op: &'a Operation<'a>,
     pub name: String,
     pub description: Option<String>,
     /// Where the name came from, for problems about duplicates.
@@ -165,7 +166,9 @@ impl Ctx<'_> {
                 return Err(problems);
             }
         };
-        let doc = match Document::parse(&text) {
+        let parsed = Document::parse(&text);
+        drop(text); // a large export should not be held twice, as text and as a tree
+        let doc = match parsed {
             Ok(d) => d,
             Err(e) => {
                 problems.push(
@@ -184,10 +187,10 @@ impl Ctx<'_> {
         let selected = match &t.kind {
             TargetKind::OpenApi { .. } => ops
                 .iter()
-                .filter_map(|op| match &op.operation_id {
+                .filter_map(|op| match op.operation_id {
                     Some(id) => Some(Selected {
                         op,
-                        name: id.clone(),
+                        name: id.to_string(),
                         description: None,
                         name_path: None,
                     }),
@@ -230,6 +233,7 @@ impl Ctx<'_> {
         };
 
         let mut tools: Vec<ToolDef> = Vec::new();
+        let mut names: HashSet<String> = HashSet::new();
         for s in selected {
             let mut name = s.name.clone();
             if !valid_tool_name(&name) {
@@ -242,7 +246,7 @@ impl Ctx<'_> {
                 name = clean;
             }
             let full = format!("{}___{name}", t.name);
-            if tools.iter().any(|x| x.name == full) {
+            if names.contains(&full) {
                 let msg = format!(
                     "tool name `{full}` is used twice (operation {})",
                     s.op.label()
@@ -266,32 +270,47 @@ impl Ctx<'_> {
                     continue;
                 }
             };
-            match openapi::tool::derive(&doc, s.op) {
-                Ok(derived) => {
-                    warnings.extend(
-                        derived
-                            .warnings
-                            .into_iter()
-                            .map(|w| format!("target {}: {w}", t.name)),
-                    );
-                    let description = s
-                        .description
-                        .or_else(|| s.op.description.clone())
-                        .or_else(|| s.op.summary.clone())
-                        .unwrap_or_else(|| name.clone());
-                    tools.push(ToolDef {
-                        name: full,
-                        description,
-                        input_schema: derived.input_schema,
-                        annotations: derived.annotations,
-                        target: index,
-                        base_url,
-                        plan: derived.plan,
-                        operation: s.op.label(),
-                    });
+            let derived = match openapi::tool::derive(&doc, s.op) {
+                Ok(derived) => derived,
+                Err(e) => {
+                    warnings.push(format!(
+                        "target {}: operation {} skipped: {e}",
+                        t.name,
+                        s.op.label()
+                    ));
+                    continue;
+                }
+            };
+            warnings.extend(
+                derived
+                    .warnings
+                    .into_iter()
+                    .map(|w| format!("target {}: {w}", t.name)),
+            );
+            let description = s
+                .description
+                .or_else(|| s.op.description.map(str::to_string))
+                .or_else(|| s.op.summary.map(str::to_string))
+                .unwrap_or_else(|| name.clone());
+            let route = Route {
+                target: index,
+                base_url,
+                plan: derived.plan,
+                operation: s.op.label(),
+            };
+            match ToolDef::new(
+                full.clone(),
+                description,
+                derived.input_schema,
+                derived.annotations,
+                route,
+            ) {
+                Ok(tool) => {
+                    names.insert(full);
+                    tools.push(tool);
                 }
                 Err(e) => warnings.push(format!(
-                    "target {}: operation {} skipped: {e}",
+                    "target {}: tool {full} ({}) skipped: {e}",
                     t.name,
                     s.op.label()
                 )),
@@ -352,7 +371,7 @@ impl Ctx<'_> {
                 )),
                 (None, None) => Err("no region for the stage URL".into()),
             },
-            TargetKind::OpenApi { .. } => server_url(op.servers.as_ref()),
+            TargetKind::OpenApi { .. } => server_url(op.servers),
         }
     }
 }
