@@ -6,7 +6,9 @@
 //! gateway is the release binary in its own process, so its CPU time (`/proc/<pid>/stat`) and
 //! peak RSS (`VmHWM`) are its own. Runs are bounded: `--seconds` per measurement (default 3).
 //!
-//! Usage: `bench/run.sh [--seconds N] [--quick]` (builds in release mode, then runs this).
+//! Usage: `bench/run.sh [--seconds N] [--quick] [--concurrency N,N] [--only SCENARIO]
+//! [--gateway-env K=V]`
+//! (builds in release mode, then runs this).
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +26,18 @@ struct Args {
     seconds: f64,
     quick: bool,
     gateway: PathBuf,
+    /// `K=V` pairs set in the gateway's environment only (e.g. `TOKIO_WORKER_THREADS=1`).
+    gateway_env: Vec<(String, String)>,
+    /// Only the scenarios whose name contains this (for profiling one of them).
+    only: Option<String>,
+    /// Overrides the concurrency levels (`--concurrency 1,16`).
+    concurrency: Option<Vec<usize>>,
+}
+
+impl Args {
+    fn selected(&self, scenario: &str) -> bool {
+        self.only.as_deref().is_none_or(|s| scenario.contains(s))
+    }
 }
 
 fn args() -> Args {
@@ -31,17 +45,76 @@ fn args() -> Args {
         seconds: 3.0,
         quick: false,
         gateway: PathBuf::from("target/release/mcp-gateway"),
+        gateway_env: Vec::new(),
+        only: None,
+        concurrency: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--seconds" => a.seconds = it.next().and_then(|s| s.parse().ok()).expect("--seconds N"),
             "--quick" => a.quick = true,
+            "--only" => a.only = Some(it.next().expect("--only SCENARIO")),
+            "--concurrency" => {
+                let list = it.next().expect("--concurrency N[,N...]");
+                a.concurrency = Some(
+                    list.split(',')
+                        .map(|n| n.parse().expect("--concurrency N[,N...]"))
+                        .collect(),
+                );
+            }
             "--gateway" => a.gateway = PathBuf::from(it.next().expect("--gateway PATH")),
+            "--gateway-env" => {
+                let kv = it.next().expect("--gateway-env K=V");
+                let (k, v) = kv.split_once('=').expect("--gateway-env K=V");
+                a.gateway_env.push((k.to_string(), v.to_string()));
+            }
             other => panic!("unknown argument {other}"),
         }
     }
     a
+}
+
+/// The backend runs in a process of its own (this program, `--serve-backend JWK`), as a real
+/// backend would: the direct baseline then crosses a process boundary just as the gateway's
+/// calls do, and neither shares the load generator's threads. Returns the backend's base URL
+/// and the process, which ends when it is dropped.
+fn spawn_backend(jwk: &Value) -> (String, Backend) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg("--serve-backend")
+        .arg(jwk.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (line.trim().to_string(), Backend(child))
+}
+
+struct Backend(Child);
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+/// `--serve-backend JWK`: serves the backend, prints its URL, and exits when stdin closes
+/// (the benchmark ended, however it ended).
+fn serve_backend(jwk: &str) {
+    let jwk: Value = serde_json::from_str(jwk).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let url = start_backend(jwk).await;
+        println!("{url}");
+        tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new()))
+            .await
+            .ok();
+    });
 }
 
 /// The backend: tiny fixed responses, so the figures show the gateway's cost. It also plays
@@ -151,7 +224,7 @@ impl Drop for Gateway {
 /// Starts the gateway over `doc`: a target `key` (API key outbound) and, with `with_iam`, a
 /// target `iam` (SigV4 outbound) over the same document.
 fn start_gateway(
-    binary: &Path,
+    args: &Args,
     dir: &Path,
     doc: &Value,
     with_iam: bool,
@@ -188,13 +261,14 @@ targets:
     )
     .unwrap();
     let started = Instant::now();
-    let mut child = Command::new(binary)
+    let mut child = Command::new(&args.gateway)
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(dir.join("gateway.yaml"))
         .env("BENCH_KEY", "bench-api-key")
         .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
         .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
         .env("RUST_LOG", "warn,mcp_gateway=info")
+        .envs(args.gateway_env.iter().map(|(k, v)| (k, v)))
         .stderr(Stdio::piped())
         .spawn()
         .expect("run the gateway binary (build it with `cargo build --release`)");
@@ -463,18 +537,28 @@ fn print_rows(rows: &[Row]) {
     }
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    let mut argv = std::env::args().skip(1);
+    if argv.next().as_deref() == Some("--serve-backend") {
+        return serve_backend(&argv.next().expect("--serve-backend JWK"));
+    }
+    tokio::runtime::Runtime::new().unwrap().block_on(bench());
+}
+
+async fn bench() {
     let args = args();
     let (signing_key, jwk) = signing_key();
-    let backend = start_backend(jwk).await;
+    let (backend, _backend_process) = spawn_backend(&jwk);
     let dir = std::env::temp_dir().join(format!("mcp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let concurrencies: &[usize] = if args.quick { &[1, 16] } else { &[1, 16, 64] };
+    let concurrencies: &[usize] = match &args.concurrency {
+        Some(list) => list,
+        None if args.quick => &[1, 16],
+        None => &[1, 16, 64],
+    };
 
     // --- tools/call ---------------------------------------------------------------------
-    let (gw, startup_small) =
-        start_gateway(&args.gateway, &dir, &document(&backend, 0), true, None);
+    let (gw, startup_small) = start_gateway(&args, &dir, &document(&backend, 0), true, None);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (idle_rss, _) = memory_mib(gw.pid);
     let sid = session(&gw.url).await;
@@ -541,7 +625,25 @@ async fn main() {
         ),
     ];
     let mut rows = Vec::new();
-    for (name, through, direct) in &scenarios {
+    // The floor: the gateway's HTTP stack alone (`GET /health`) against the backend's
+    // handler of a body of the same size.
+    let health = Load {
+        method: reqwest::Method::GET,
+        url: gw.url.replace("/mcp", "/health"),
+        headers: vec![],
+        body: None,
+    };
+    let health_direct = Load {
+        url: format!("{backend}/dev/static/{}", body_len(&health).await),
+        ..health.clone()
+    };
+    let floor = "HTTP floor: GET /health (no MCP, no backend)";
+    if args.selected(floor) {
+        for &c in concurrencies {
+            rows.push(measure(floor, &health, &health_direct, c, args.seconds, gw.pid).await);
+        }
+    }
+    for (name, through, direct) in scenarios.iter().filter(|s| args.selected(s.0)) {
         for &c in concurrencies {
             rows.push(measure(name, through, direct, c, args.seconds, gw.pid).await);
         }
@@ -551,13 +653,7 @@ async fn main() {
 
     // --- inbound JWT: the same stateless call with a bearer token ---------------------------
     let issuer = format!("{backend}/idp");
-    let (gw, _) = start_gateway(
-        &args.gateway,
-        &dir,
-        &document(&backend, 0),
-        false,
-        Some(&issuer),
-    );
+    let (gw, _) = start_gateway(&args, &dir, &document(&backend, 0), false, Some(&issuer));
     wait_ready(&gw.url).await;
     let claims =
         json!({"iss": issuer, "sub": "bench", "client_id": "bench", "exp": unix_now() + 3600});
@@ -578,6 +674,9 @@ async fn main() {
     let direct = scenarios[0].2.clone();
     for &c in concurrencies {
         let name = "call GET, API key, 2026-07-28, inbound JWT (RS256)";
+        if !args.selected(name) {
+            break;
+        }
         rows.push(measure(name, &with_jwt, &direct, c, args.seconds, gw.pid).await);
     }
     drop(gw);
@@ -585,15 +684,14 @@ async fn main() {
     // --- tools/list ---------------------------------------------------------------------
     let mut list_rows = Vec::new();
     let mut catalog = Vec::new();
-    for tools in [10usize, 1_000, 10_000] {
+    let lists: &[usize] = if args.selected("tools/list") {
+        &[10, 1_000, 10_000]
+    } else {
+        &[]
+    };
+    for &tools in lists {
         // One target whose document has `tools` operations; one page holds them all.
-        let (gw, startup) = start_gateway(
-            &args.gateway,
-            &dir,
-            &document(&backend, tools - 2),
-            false,
-            None,
-        );
+        let (gw, startup) = start_gateway(&args, &dir, &document(&backend, tools - 2), false, None);
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (loaded_rss, _) = memory_mib(gw.pid);
         let list = mcp(
