@@ -32,6 +32,8 @@ struct Args {
     only: Option<String>,
     /// Overrides the concurrency levels (`--concurrency 1,16`).
     concurrency: Option<Vec<usize>>,
+    /// `--soak SECONDS`: run the soak test instead of the benchmark.
+    soak: Option<f64>,
 }
 
 impl Args {
@@ -48,12 +50,20 @@ fn args() -> Args {
         gateway_env: Vec::new(),
         only: None,
         concurrency: None,
+        soak: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--seconds" => a.seconds = it.next().and_then(|s| s.parse().ok()).expect("--seconds N"),
             "--quick" => a.quick = true,
+            "--soak" => {
+                a.soak = Some(
+                    it.next()
+                        .and_then(|s| s.parse().ok())
+                        .expect("--soak SECONDS"),
+                )
+            }
             "--only" => a.only = Some(it.next().expect("--only SCENARIO")),
             "--concurrency" => {
                 let list = it.next().expect("--concurrency N[,N...]");
@@ -549,6 +559,10 @@ async fn bench() {
     let args = args();
     let (signing_key, jwk) = signing_key();
     let (backend, _backend_process) = spawn_backend(&jwk);
+    if let Some(seconds) = args.soak {
+        let _ = signing_key;
+        std::process::exit(soak(&args, &backend, seconds).await);
+    }
     let dir = std::env::temp_dir().join(format!("mcp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let concurrencies: &[usize] = match &args.concurrency {
@@ -737,4 +751,159 @@ async fn bench() {
         );
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The soak test: `SOAK_CONCURRENCY` loops for `seconds` over a mix of calls (session and
+/// stateless GETs, a POST, a SigV4 call, `tools/list`), one loop opening a new connection for
+/// every request. Samples the gateway's RSS and open file descriptors every second. Passes
+/// (exit 0) when no request failed and memory and descriptors stayed flat: the highest RSS in
+/// the last fifth of the run is within 5% + 1 MiB of the highest in the second fifth (after
+/// warm-up), the descriptor count never exceeds what the connections in use explain, and once
+/// the load stops only the outbound pool's idle connections (at most one per concurrent call)
+/// remain open.
+async fn soak(args: &Args, backend: &str, seconds: f64) -> i32 {
+    const SOAK_CONCURRENCY: usize = 64;
+    let dir = std::env::temp_dir().join(format!("mcp-soak-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (gw, _) = start_gateway(args, &dir, &document(backend, 0), true, None);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fds = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let idle_fds = fds(gw.pid);
+    let sid = session(&gw.url).await;
+    let loads = Arc::new(vec![
+        mcp(
+            &gw.url,
+            call("key___getPet", json!({"id": "7"}), false),
+            "2025-06-18",
+            Some(&sid),
+            "tools/call",
+            None,
+        ),
+        mcp(
+            &gw.url,
+            call("key___getPet", json!({"id": "7"}), true),
+            "2026-07-28",
+            None,
+            "tools/call",
+            Some("key___getPet"),
+        ),
+        mcp(
+            &gw.url,
+            call("key___addPet", json!({"type": "cat", "price": 12.5}), false),
+            "2025-06-18",
+            Some(&sid),
+            "tools/call",
+            None,
+        ),
+        mcp(
+            &gw.url,
+            call("iam___getPet", json!({"id": "7"}), false),
+            "2025-06-18",
+            Some(&sid),
+            "tools/call",
+            None,
+        ),
+        mcp(
+            &gw.url,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+            "2025-06-18",
+            Some(&sid),
+            "tools/list",
+            None,
+        ),
+    ]);
+    let pooled = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(SOAK_CONCURRENCY)
+        .build()
+        .unwrap();
+    let fresh = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let tasks: Vec<_> = (0..SOAK_CONCURRENCY)
+        .map(|i| {
+            let client = if i == 0 {
+                fresh.clone()
+            } else {
+                pooled.clone()
+            };
+            let loads = loads.clone();
+            tokio::spawn(async move {
+                let (mut ok, mut failed) = (0u64, 0u64);
+                let mut k = i;
+                while Instant::now() < deadline {
+                    if send(&client, &loads[k % loads.len()]).await {
+                        ok += 1;
+                    } else {
+                        failed += 1;
+                    }
+                    k += 1;
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    let mut rss = Vec::new();
+    let mut max_fds = 0;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        rss.push(memory_mib(gw.pid).0);
+        max_fds = max_fds.max(fds(gw.pid));
+    }
+    let (mut ok, mut failed) = (0, 0);
+    for t in tasks {
+        let (o, f) = t.await.unwrap();
+        ok += o;
+        failed += f;
+    }
+    drop(pooled);
+    drop(fresh);
+    // Let the gateway notice the closed connections.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let end_fds = fds(gw.pid);
+    let fifth = (rss.len() / 5).max(1);
+    let max_of = |w: &[f64]| w.iter().copied().fold(0.0, f64::max);
+    let early = max_of(&rss[fifth.min(rss.len() - 1)..(2 * fifth).min(rss.len())]);
+    let late = max_of(&rss[rss.len().saturating_sub(fifth)..]);
+    let memory_flat = late <= early * 1.05 + 1.0;
+    // In use at most: one inbound and one outbound connection per loop, plus the fresh-
+    // connection loop's closing sockets; after: the outbound pool's idle connections.
+    let fds_bounded = max_fds <= idle_fds + 2 * SOAK_CONCURRENCY + 16;
+    let fds_back = end_fds <= idle_fds + SOAK_CONCURRENCY + 2;
+    println!("\n### Soak: c={SOAK_CONCURRENCY}, {seconds:.0} s, mixed calls\n");
+    println!(
+        "| requests | errors | req/s | RSS after warm-up (max, 2nd fifth) | RSS at the end (max, last fifth) | peak RSS | fds idle / max / after |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {failed} | {:.0} | {early:.1} MiB | {late:.1} MiB | {:.1} MiB | {idle_fds} / {max_fds} / {end_fds} |",
+        ok + failed,
+        (ok + failed) as f64 / started.elapsed().as_secs_f64(),
+        memory_mib(gw.pid).1
+    );
+    println!(
+        "\nRSS each second (MiB): {}",
+        rss.iter()
+            .map(|r| format!("{r:.1}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    if failed == 0 && memory_flat && fds_bounded && fds_back {
+        println!("\nsoak: passed");
+        0
+    } else {
+        println!(
+            "\nsoak: FAILED (errors: {failed}, memory flat: {memory_flat}, descriptors bounded: {fds_bounded}, back to idle: {fds_back})"
+        );
+        1
+    }
 }
