@@ -342,3 +342,60 @@ pub fn sigv4_ok(
     .map(|_| ())
     .map_err(|e| e.to_string())
 }
+
+/// The gateway binary running in a child process (killed when dropped), with every line it
+/// logged.
+pub struct Binary {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT/mcp`.
+    pub url: String,
+    pub logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Binary {
+    /// Runs `mcp-gateway serve --listen 127.0.0.1:0 --config CONFIG` with `env` added, and
+    /// waits (up to 20 s) for it to say where it listens.
+    pub fn serve(config: &Path, env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .envs(env.iter().copied())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let all = logs.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(at) = line.find("listening on http://") {
+                    let url = line[at + "listening on ".len()..].split_whitespace().next();
+                    let _ = tx.send(url.unwrap_or_default().to_string());
+                }
+                all.lock().unwrap().push(line);
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the gateway did not start: {:?}", logs.lock().unwrap());
+            }
+        };
+        Self { child, url, logs }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
