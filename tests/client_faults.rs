@@ -62,6 +62,43 @@ async fn slow_headers_and_idle_connections_are_closed() {
 }
 
 #[tokio::test]
+async fn silent_or_stalled_http2_connections_are_closed() {
+    let (_b, gw) = gateway("timeouts: {headerReadSeconds: 0.5}").await;
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    const EMPTY_SETTINGS: [u8; 9] = [0, 0, 0, 4, 0, 0, 0, 0, 0];
+    // A HEADERS frame announcing 100 bytes on stream 1, of which 10 arrive.
+    const PARTIAL_HEADERS: [u8; 9] = [0, 0, 100, 1, 0, 0, 0, 0, 1];
+    for stall in [&b""[..], &[&PARTIAL_HEADERS[..], &[b'x'; 10]].concat()] {
+        let mut sock = TcpStream::connect(gw.addr).await.unwrap();
+        sock.write_all(&[PREFACE, &EMPTY_SETTINGS, stall].concat())
+            .await
+            .unwrap();
+        let (_, took) = read_until_closed(&mut sock, Duration::from_secs(8)).await;
+        assert!(
+            took < Duration::from_secs(4),
+            "stall of {} bytes: closed after {took:?}",
+            stall.len()
+        );
+    }
+    // A real HTTP/2 client still works.
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let resp = h2
+        .post(gw.url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
 async fn slow_bodies_time_out() {
     let (_b, gw) = gateway("timeouts: {requestBodySeconds: 0.5}").await;
     let mut sock = TcpStream::connect(gw.addr).await.unwrap();

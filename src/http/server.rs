@@ -1,7 +1,9 @@
 //! The accept loop and the connection limits, below axum's router:
 //! - at most `maxConnections` open connections; beyond that new ones are closed at once;
 //! - a client must send a request's headers within `headerReadSeconds` (slowloris, and idle
-//!   keep-alive connections, are closed);
+//!   keep-alive connections, are closed); an HTTP/2 peer that goes silent that long is pinged
+//!   and closed unless it answers within as long again (an idle or stalled HTTP/2 connection
+//!   has no header timer to end it);
 //! - shutdown: `/ready` turns false, the listener stays open for `readinessDrainSeconds` so load
 //!   balancers notice, then it closes, and in-flight requests get `shutdownGraceSeconds` to
 //!   finish.
@@ -76,7 +78,14 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
+    // HTTP/2 has no header timeout: a peer that stops mid-frame or sits idle after its
+    // preface would hold its connection forever. Ping it after `header_read_timeout` of
+    // silence and close the connection if the ping is not answered within as long again.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.header_read_timeout)
+        .keep_alive_timeout(limits.header_read_timeout);
     let acceptor = Acceptor {
         app: super::router(state.clone()),
         builder,
