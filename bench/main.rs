@@ -758,9 +758,9 @@ async fn bench() {
 /// every request. Samples the gateway's RSS and open file descriptors every second. Passes
 /// (exit 0) when no request failed and memory and descriptors stayed flat: the highest RSS in
 /// the last fifth of the run is within 5% + 1 MiB of the highest in the second fifth (after
-/// warm-up), the descriptor count never exceeds what the connections in use explain, and once
-/// the load stops only the outbound pool's idle connections (at most one per concurrent call)
-/// remain open.
+/// warm-up), the open descriptors likewise stay within 8 of their count then, and once the
+/// load stops and its clients have gone, no inbound connection is left open in the gateway
+/// (its outbound pool keeps idle connections to the backend by design).
 async fn soak(args: &Args, backend: &str, seconds: f64) -> i32 {
     const SOAK_CONCURRENCY: usize = 64;
     let dir = std::env::temp_dir().join(format!("mcp-soak-{}", std::process::id()));
@@ -852,11 +852,20 @@ async fn soak(args: &Args, backend: &str, seconds: f64) -> i32 {
         })
         .collect();
     let mut rss = Vec::new();
-    let mut max_fds = 0;
+    let port: u16 = gw
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    let mut open = Vec::new();
+    let mut inbound_under_load = 0;
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(1)).await;
         rss.push(memory_mib(gw.pid).0);
-        max_fds = max_fds.max(fds(gw.pid));
+        open.push(fds(gw.pid) as f64);
+        inbound_under_load = inbound_connections(gw.pid, port);
     }
     let (mut ok, mut failed) = (0, 0);
     for t in tasks {
@@ -874,36 +883,65 @@ async fn soak(args: &Args, backend: &str, seconds: f64) -> i32 {
     let early = max_of(&rss[fifth.min(rss.len() - 1)..(2 * fifth).min(rss.len())]);
     let late = max_of(&rss[rss.len().saturating_sub(fifth)..]);
     let memory_flat = late <= early * 1.05 + 1.0;
-    // In use at most: one inbound and one outbound connection per loop, plus the fresh-
-    // connection loop's closing sockets; after: the outbound pool's idle connections.
-    let fds_bounded = max_fds <= idle_fds + 2 * SOAK_CONCURRENCY + 16;
-    let fds_back = end_fds <= idle_fds + SOAK_CONCURRENCY + 2;
+    let early_fds = max_of(&open[fifth.min(open.len() - 1)..(2 * fifth).min(open.len())]);
+    let late_fds = max_of(&open[open.len().saturating_sub(fifth)..]);
+    let fds_flat = late_fds <= early_fds + 8.0;
+    let inbound_left = inbound_connections(gw.pid, port);
+    let fds_back = inbound_left == 0;
     println!("\n### Soak: c={SOAK_CONCURRENCY}, {seconds:.0} s, mixed calls\n");
     println!(
-        "| requests | errors | req/s | RSS after warm-up (max, 2nd fifth) | RSS at the end (max, last fifth) | peak RSS | fds idle / max / after |"
+        "| requests | errors | req/s | RSS after warm-up (max, 2nd fifth) | RSS at the end (max, last fifth) | peak RSS | fds idle / after warm-up / at the end / after | inbound connections under load / left |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| {} | {failed} | {:.0} | {early:.1} MiB | {late:.1} MiB | {:.1} MiB | {idle_fds} / {max_fds} / {end_fds} |",
+        "| {} | {failed} | {:.0} | {early:.1} MiB | {late:.1} MiB | {:.1} MiB | {idle_fds} / {early_fds} / {late_fds} / {end_fds} | {inbound_under_load} / {inbound_left} |",
         ok + failed,
         (ok + failed) as f64 / started.elapsed().as_secs_f64(),
         memory_mib(gw.pid).1
     );
+    let every = (rss.len() / 30).max(1);
     println!(
-        "\nRSS each second (MiB): {}",
+        "\nRSS every {every} s (MiB): {}",
         rss.iter()
+            .step_by(every)
             .map(|r| format!("{r:.1}"))
             .collect::<Vec<_>>()
             .join(" ")
     );
     std::fs::remove_dir_all(&dir).ok();
-    if failed == 0 && memory_flat && fds_bounded && fds_back {
+    if failed == 0 && memory_flat && fds_flat && fds_back {
         println!("\nsoak: passed");
         0
     } else {
         println!(
-            "\nsoak: FAILED (errors: {failed}, memory flat: {memory_flat}, descriptors bounded: {fds_bounded}, back to idle: {fds_back})"
+            "\nsoak: FAILED (errors: {failed}, memory flat: {memory_flat}, descriptors flat: {fds_flat}, inbound connections closed: {fds_back})"
         );
         1
     }
+}
+
+/// Connections the process `pid` holds whose local port is `port` (accepted by the gateway),
+/// listening socket excluded: the process's socket inodes matched against `/proc/net/tcp*`.
+fn inbound_connections(pid: u32, port: u16) -> usize {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter_map(|l| {
+                    let l = l.to_string_lossy().into_owned();
+                    Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let port_hex = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|t| t.lines().skip(1).map(str::to_string).collect::<Vec<_>>())
+        .filter(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local address, state (0A = LISTEN), inode
+            f.len() > 9 && f[1].ends_with(&port_hex) && f[3] != "0A" && inodes.contains(f[9])
+        })
+        .count()
 }
