@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (cargo fuzz, libFuzzer) of the three parsers that take untrusted
-# input: the MCP request decoder and dispatcher, the OpenAPI importer and the config loader.
+# input: the MCP request decoder and dispatcher, the OpenAPI importer (on raw text, and
+# structure-aware with property checks on the tools and requests it yields) and the config
+# loader.
 # Usage: fuzz/run.sh [SECONDS per target, default 600] [TARGET...]
 # Runs on the stable toolchain (no sanitizer); installs cargo-fuzz if it is missing.
 set -euo pipefail
@@ -8,7 +10,7 @@ cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(mcp_request openapi_import config_load)
+[ ${#targets[@]} -gt 0 ] || targets=(mcp_request openapi_import openapi_structured config_load)
 command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz@0.13.2
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"

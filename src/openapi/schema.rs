@@ -242,7 +242,7 @@ impl<'a> SchemaConverter<'a> {
 
 fn make_nullable(schema: &mut Map<String, Value>) {
     match schema.get_mut("type") {
-        Some(Value::String(t)) => {
+        Some(Value::String(t)) if t != "null" => {
             let t = t.clone();
             schema.insert("type".into(), json!([t, "null"]));
         }
@@ -311,6 +311,13 @@ mod tests {
             json!({"type": ["object", "null"], "properties": {"kind": {"type": "string", "enum": ["dog", "cat"], "examples": ["dog"]}}})
         );
         assert!(defs.is_none());
+        // Already nullable: `null` is not added twice.
+        for schema in [json!({"type": "null"}), json!({"type": ["string", "null"]})] {
+            let mut with_flag = schema.clone();
+            with_flag["nullable"] = json!(true);
+            let (out, _) = convert(json!({}), with_flag, Dialect::V30);
+            assert_eq!(out, schema);
+        }
     }
 
     #[test]

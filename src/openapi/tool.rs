@@ -107,6 +107,11 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
             p.name
         ));
     }
+    if let Some(segment) = op.path.split(['/', '?', '#']).find(|s| is_dot_segment(s)) {
+        return Err(format!(
+            "path segment `{segment}` is a dot-segment: URL normalisation would send the call to another path"
+        ));
+    }
     for placeholder in path_placeholders(op.path) {
         if !bindings
             .iter()
@@ -221,6 +226,12 @@ fn free_name(taken: &Map<String, Value>, name: &str, location: &str) -> Result<S
         ));
     }
     Ok(alt)
+}
+
+/// `.` and `..`, also percent-encoded (`%2e`, `.%2E`, ...): URL parsers resolve all of them.
+fn is_dot_segment(segment: &str) -> bool {
+    let s = segment.to_ascii_lowercase().replace("%2e", ".");
+    s == "." || s == ".."
 }
 
 fn path_placeholders(path: &str) -> impl Iterator<Item = String> + '_ {
@@ -380,5 +391,14 @@ mod tests {
         let err =
             derive_one(json!({"openapi": "3.1.0", "paths": {"/x/{id}": {"get": {}}}})).unwrap_err();
         assert!(err.contains("{id}"), "{err}");
+        for path in ["/a/../b", "/a/./b", "/%2e%2E/b", "/a/.%2e"] {
+            let doc = json!({"openapi": "3.1.0", "paths": {path: {"get": {}}}});
+            let err = derive_one(doc).unwrap_err();
+            assert!(err.contains("dot-segment"), "{path}: {err}");
+        }
+        assert!(
+            derive_one(json!({"openapi": "3.1.0", "paths": {"/a/..b/.well-known": {"get": {}}}}))
+                .is_ok()
+        );
     }
 }
