@@ -493,6 +493,46 @@ async fn session(url: &str) -> String {
         .to_string()
 }
 
+/// The four `tools/call` scenarios through the gateway at `url`, `sid` a 2025-06-18 session:
+/// GET with an API key (session, then stateless), POST with a JSON body, GET signed with SigV4.
+fn call_loads(url: &str, sid: &str) -> Vec<(&'static str, Load)> {
+    let session = |tool: &str, args: Value| {
+        mcp(
+            url,
+            call(tool, args, false),
+            "2025-06-18",
+            Some(sid),
+            "tools/call",
+            None,
+        )
+    };
+    vec![
+        (
+            "call GET, API key, 2025-06-18 session",
+            session("key___getPet", json!({"id": "7"})),
+        ),
+        (
+            "call GET, API key, 2026-07-28 stateless",
+            mcp(
+                url,
+                call("key___getPet", json!({"id": "7"}), true),
+                "2026-07-28",
+                None,
+                "tools/call",
+                Some("key___getPet"),
+            ),
+        ),
+        (
+            "call POST JSON body, API key",
+            session("key___addPet", json!({"type": "cat", "price": 12.5})),
+        ),
+        (
+            "call GET, SigV4",
+            session("iam___getPet", json!({"id": "7"})),
+        ),
+    ]
+}
+
 struct Row {
     scenario: String,
     c: usize,
@@ -588,56 +628,17 @@ async fn bench() {
         headers: vec![("content-type", "application/json".into())],
         body: Some(r#"{"type":"cat","price":12.5}"#.into()),
     };
-    let scenarios: Vec<(&str, Load, Load)> = vec![
-        (
-            "call GET, API key, 2025-06-18 session",
-            mcp(
-                &gw.url,
-                call("key___getPet", json!({"id": "7"}), false),
-                "2025-06-18",
-                Some(&sid),
-                "tools/call",
-                None,
-            ),
-            direct_get.clone(),
-        ),
-        (
-            "call GET, API key, 2026-07-28 stateless",
-            mcp(
-                &gw.url,
-                call("key___getPet", json!({"id": "7"}), true),
-                "2026-07-28",
-                None,
-                "tools/call",
-                Some("key___getPet"),
-            ),
-            direct_get.clone(),
-        ),
-        (
-            "call POST JSON body, API key",
-            mcp(
-                &gw.url,
-                call("key___addPet", json!({"type": "cat", "price": 12.5}), false),
-                "2025-06-18",
-                Some(&sid),
-                "tools/call",
-                None,
-            ),
-            direct_post,
-        ),
-        (
-            "call GET, SigV4",
-            mcp(
-                &gw.url,
-                call("iam___getPet", json!({"id": "7"}), false),
-                "2025-06-18",
-                Some(&sid),
-                "tools/call",
-                None,
-            ),
-            direct_get,
-        ),
+    let directs = [
+        direct_get.clone(),
+        direct_get.clone(),
+        direct_post,
+        direct_get,
     ];
+    let scenarios: Vec<(&str, Load, Load)> = call_loads(&gw.url, &sid)
+        .into_iter()
+        .zip(directs)
+        .map(|((name, through), direct)| (name, through, direct))
+        .collect();
     let mut rows = Vec::new();
     // The floor: the gateway's HTTP stack alone (`GET /health`) against the backend's
     // handler of a body of the same size.
@@ -774,48 +775,19 @@ async fn soak(args: &Args, backend: &str, seconds: f64) -> i32 {
     };
     let idle_fds = fds(gw.pid);
     let sid = session(&gw.url).await;
-    let loads = Arc::new(vec![
-        mcp(
-            &gw.url,
-            call("key___getPet", json!({"id": "7"}), false),
-            "2025-06-18",
-            Some(&sid),
-            "tools/call",
-            None,
-        ),
-        mcp(
-            &gw.url,
-            call("key___getPet", json!({"id": "7"}), true),
-            "2026-07-28",
-            None,
-            "tools/call",
-            Some("key___getPet"),
-        ),
-        mcp(
-            &gw.url,
-            call("key___addPet", json!({"type": "cat", "price": 12.5}), false),
-            "2025-06-18",
-            Some(&sid),
-            "tools/call",
-            None,
-        ),
-        mcp(
-            &gw.url,
-            call("iam___getPet", json!({"id": "7"}), false),
-            "2025-06-18",
-            Some(&sid),
-            "tools/call",
-            None,
-        ),
-        mcp(
-            &gw.url,
-            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-            "2025-06-18",
-            Some(&sid),
-            "tools/list",
-            None,
-        ),
-    ]);
+    let mut loads: Vec<Load> = call_loads(&gw.url, &sid)
+        .into_iter()
+        .map(|(_, load)| load)
+        .collect();
+    loads.push(mcp(
+        &gw.url,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        "2025-06-18",
+        Some(&sid),
+        "tools/list",
+        None,
+    ));
+    let loads = Arc::new(loads);
     let pooled = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(SOAK_CONCURRENCY)

@@ -268,55 +268,18 @@ async fn shutdown_under_load_loses_no_accepted_request() {
         limits,
     ));
 
-    let answered = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     let slow: Vec<_> = (0..4)
         .map(|_| {
             let url = url.clone();
             tokio::spawn(async move { call_tool(&url, "t___slow", json!({})).await })
         })
         .collect();
-    let workers: Vec<_> = (0..16u64)
-        .map(|w| {
-            let (url, answered) = (url.clone(), answered.clone());
-            tokio::spawn(async move {
-                let c = client();
-                for i in 0.. {
-                    let n = w * 1_000_000 + i;
-                    let body = json!({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {"name": "t___x", "arguments": {"n": n}}});
-                    let sent = c.post(&url).header("content-type", "application/json").body(body.to_string()).send().await;
-                    match sent {
-                        Ok(resp) if resp.status() == 200 => {
-                            let v: serde_json::Value = resp.json().await.unwrap();
-                            assert_eq!(v["result"]["isError"], false, "{v}");
-                            answered.lock().unwrap().insert(n);
-                        }
-                        Ok(resp) => panic!("request {n} got HTTP {}", resp.status()),
-                        Err(_) => return, // refused or closed: the gateway stopped taking requests
-                    }
-                }
-            })
-        })
-        .collect();
+    let load = TrackedLoad::start(&url, 16);
     tokio::time::sleep(Duration::from_millis(300)).await;
     tx.send(()).unwrap();
     for s in slow {
         assert_eq!(s.await.unwrap()["isError"], false, "in-flight calls finish");
     }
-    for w in workers {
-        w.await.unwrap();
-    }
     assert!(server.await.unwrap().is_ok());
-    let answered = answered.lock().unwrap();
-    let seen: Vec<u64> = backend
-        .requests()
-        .iter()
-        .filter_map(|s| s.target.strip_prefix("/x?n=").and_then(|n| n.parse().ok()))
-        .collect();
-    assert!(seen.len() > 50, "there was load: {}", seen.len());
-    let lost: Vec<&u64> = seen.iter().filter(|n| !answered.contains(n)).collect();
-    assert!(
-        lost.is_empty(),
-        "{} requests reached the backend but their answer was lost: {lost:?}",
-        lost.len()
-    );
+    load.assert_nothing_lost(&backend).await;
 }

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -61,29 +60,7 @@ async fn sigterm_under_load_drains_and_loses_no_accepted_request() {
             tokio::spawn(async move { call_tool(&url, "t___slow", json!({})).await })
         })
         .collect();
-    let answered = Arc::new(Mutex::new(HashSet::new()));
-    let workers: Vec<_> = (0..16u64)
-        .map(|w| {
-            let (url, answered) = (url.clone(), answered.clone());
-            tokio::spawn(async move {
-                let c = client();
-                for i in 0.. {
-                    let n = w * 1_000_000 + i;
-                    let body = json!({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {"name": "t___x", "arguments": {"n": n}}});
-                    let sent = c.post(&url).header("content-type", "application/json").body(body.to_string()).send().await;
-                    match sent {
-                        Ok(resp) if resp.status() == 200 => {
-                            let v: serde_json::Value = resp.json().await.unwrap();
-                            assert_eq!(v["result"]["isError"], false, "{v}");
-                            answered.lock().unwrap().insert(n);
-                        }
-                        Ok(resp) => panic!("request {n} got HTTP {}", resp.status()),
-                        Err(_) => return, // refused or closed: the gateway stopped taking requests
-                    }
-                }
-            })
-        })
-        .collect();
+    let load = TrackedLoad::start(&url, 16);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let signalled = Instant::now();
@@ -99,9 +76,6 @@ async fn sigterm_under_load_drains_and_loses_no_accepted_request() {
             false,
             "calls in flight at SIGTERM finish"
         );
-    }
-    for w in workers {
-        w.await.unwrap();
     }
     poller.await.unwrap();
     let status = tokio::task::spawn_blocking(move || {
@@ -121,7 +95,7 @@ async fn sigterm_under_load_drains_and_loses_no_accepted_request() {
     let status = status.expect("the gateway exits within its grace period");
     assert!(status.success(), "exit status {status}");
 
-    let readiness = readiness.lock().unwrap();
+    let readiness = readiness.lock().unwrap().clone();
     let first_503 = readiness
         .iter()
         .find(|(_, s)| *s == Some(503))
@@ -143,18 +117,6 @@ async fn sigterm_under_load_drains_and_loses_no_accepted_request() {
         refused.0 - first_503
     );
 
-    let answered = answered.lock().unwrap();
-    let seen: Vec<u64> = backend
-        .requests()
-        .iter()
-        .filter_map(|s| s.target.strip_prefix("/x?n=").and_then(|n| n.parse().ok()))
-        .collect();
-    assert!(seen.len() > 50, "there was load: {}", seen.len());
-    let lost: Vec<&u64> = seen.iter().filter(|n| !answered.contains(n)).collect();
-    assert!(
-        lost.is_empty(),
-        "{} requests reached the backend but their answer was lost: {lost:?}",
-        lost.len()
-    );
+    load.assert_nothing_lost(&backend).await;
     std::fs::remove_dir_all(&dir).ok();
 }

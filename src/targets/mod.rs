@@ -259,19 +259,11 @@ impl Ctx<'_> {
                 }
                 continue;
             }
-            let base_url = match self.base_url(t, s.op) {
-                Ok(u) => u,
-                Err(e) => {
-                    warnings.push(format!(
-                        "target {}: operation {} skipped: {e}",
-                        t.name,
-                        s.op.label()
-                    ));
-                    continue;
-                }
-            };
-            let derived = match openapi::tool::derive(&doc, s.op) {
-                Ok(derived) => derived,
+            let prepared = self
+                .base_url(t, s.op)
+                .and_then(|url| Ok((url, openapi::tool::derive(&doc, s.op)?)));
+            let (base_url, derived) = match prepared {
+                Ok(p) => p,
                 Err(e) => {
                     warnings.push(format!(
                         "target {}: operation {} skipped: {e}",

@@ -399,3 +399,68 @@ impl Drop for Binary {
         let _ = self.child.wait();
     }
 }
+
+/// Clients that call tool `t___x` (a GET with query parameter `n`) with a distinct `n` each
+/// time, as fast as they are answered, until the gateway stops taking requests; used to show
+/// that a shutdown loses no request the backend received.
+pub struct TrackedLoad {
+    answered: Arc<Mutex<std::collections::HashSet<u64>>>,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl TrackedLoad {
+    pub fn start(url: &str, clients: u64) -> Self {
+        let answered = Arc::new(Mutex::new(std::collections::HashSet::new()));
+        let clients = (0..clients)
+            .map(|w| {
+                let (url, answered) = (url.to_string(), answered.clone());
+                tokio::spawn(async move {
+                    let c = client();
+                    for i in 0.. {
+                        let n = w * 1_000_000 + i;
+                        let body = json!({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                            "params": {"name": "t___x", "arguments": {"n": n}}});
+                        let sent = c
+                            .post(&url)
+                            .header("content-type", "application/json")
+                            .body(body.to_string())
+                            .send()
+                            .await;
+                        match sent {
+                            Ok(resp) if resp.status() == 200 => {
+                                let v: Value = resp.json().await.unwrap();
+                                assert_eq!(v["result"]["isError"], false, "{v}");
+                                answered.lock().unwrap().insert(n);
+                            }
+                            Ok(resp) => panic!("request {n} got HTTP {}", resp.status()),
+                            // Refused or closed: the gateway stopped taking requests.
+                            Err(_) => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self { answered, clients }
+    }
+
+    /// Waits for the clients to stop, then checks that every call the backend received was
+    /// answered (and that there was load to speak of).
+    pub async fn assert_nothing_lost(self, backend: &Backend) {
+        for c in self.clients {
+            c.await.unwrap();
+        }
+        let answered = self.answered.lock().unwrap();
+        let seen: Vec<u64> = backend
+            .requests()
+            .iter()
+            .filter_map(|s| s.target.strip_prefix("/x?n=").and_then(|n| n.parse().ok()))
+            .collect();
+        assert!(seen.len() > 50, "there was load: {}", seen.len());
+        let lost: Vec<&u64> = seen.iter().filter(|n| !answered.contains(n)).collect();
+        assert!(
+            lost.is_empty(),
+            "{} requests reached the backend but their answer was lost: {lost:?}",
+            lost.len()
+        );
+    }
+}
