@@ -249,4 +249,18 @@ mod tests {
                 .contains("recursion")
         );
     }
+
+    #[test]
+    fn yaml_alias_bombs_are_refused() {
+        // Nine levels of nine aliases each: 387 million strings if expanded.
+        let mut text =
+            String::from("openapi: 3.0.1\nl0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for level in 1..9 {
+            let prev = format!("*l{}", level - 1);
+            let items = vec![prev.as_str(); 9].join(", ");
+            text.push_str(&format!("l{level}: &l{level} [{items}]\n"));
+        }
+        let e = from_yaml(&text).unwrap_err();
+        assert!(e.to_string().contains("repetition limit"), "{e}");
+    }
 }
