@@ -257,7 +257,7 @@ mod tests {
             String::from("openapi: 3.0.1\nl0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
         for level in 1..9 {
             let prev = format!("*l{}", level - 1);
-            let items = vec![prev.as_str(); 9].join(", ");
+            let items = [prev.as_str(); 9].join(", ");
             text.push_str(&format!("l{level}: &l{level} [{items}]\n"));
         }
         let e = from_yaml(&text).unwrap_err();
