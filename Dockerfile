@@ -4,6 +4,10 @@
 # The image's default config is the petstore example (it needs the example backend to answer).
 
 FROM rust:1.95-slim-bookworm AS build
+# jemalloc's build (tikv-jemalloc-sys) runs configure and make.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first, so source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
