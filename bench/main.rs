@@ -87,12 +87,12 @@ fn args() -> Args {
 
 /// The backend runs in a process of its own (this program, `--serve-backend JWK`), as a real
 /// backend would: the direct baseline then crosses a process boundary just as the gateway's
-/// calls do, and neither shares the load generator's threads. Returns the backend's base URL
-/// and the process, which ends when it is dropped.
-fn spawn_backend(jwk: &Value) -> (String, Backend) {
+/// calls do, and neither shares the load generator's threads. So does the relay
+/// (`--serve-relay URL`). Returns the server's base URL and the process, which ends when it is
+/// dropped.
+fn spawn_helper(mode: &str, arg: &str) -> (String, Helper) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .arg("--serve-backend")
-        .arg(jwk.to_string())
+        .args([mode, arg])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -101,41 +101,65 @@ fn spawn_backend(jwk: &Value) -> (String, Backend) {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    (line.trim().to_string(), Backend(child))
+    (line.trim().to_string(), Helper(child))
 }
 
-struct Backend(Child);
+struct Helper(Child);
 
-impl Drop for Backend {
+impl Drop for Helper {
     fn drop(&mut self) {
         self.0.kill().ok();
         self.0.wait().ok();
     }
 }
 
-/// `--serve-backend JWK`: serves the backend, prints its URL, and exits when stdin closes
-/// (the benchmark ended, however it ended).
-fn serve_backend(jwk: &str) {
-    let jwk: Value = serde_json::from_str(jwk).unwrap();
+/// Serves `app` on 127.0.0.1:0 in a runtime of its own, prints its URL, and exits when stdin
+/// closes (the benchmark ended, however it ended).
+fn serve_helper(app: impl FnOnce(&str) -> Router) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let url = start_backend(jwk).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
         println!("{url}");
+        let app = app(&url);
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new()))
             .await
             .ok();
     });
 }
 
+/// The least any HTTP gateway does: take a request, make one pooled request to the backend
+/// (reqwest) and return its body (axum). No MCP, no JSON, no checks. Its latency over the
+/// direct baseline is the cost of the second hop on this machine.
+fn relay(backend: String) -> Router {
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    Router::new().route(
+        "/dev/pets/{id}",
+        get(
+            move |axum::extract::Path(id): axum::extract::Path<String>| async move {
+                let reply = client
+                    .get(format!("{backend}/dev/pets/{id}"))
+                    .header("x-api-key", "bench-api-key")
+                    .send()
+                    .await
+                    .unwrap();
+                (
+                    [("content-type", "application/json")],
+                    reply.bytes().await.unwrap(),
+                )
+            },
+        ),
+    )
+}
+
 /// The backend: tiny fixed responses, so the figures show the gateway's cost. It also plays
 /// the identity provider (discovery and JWKS) for the JWT scenario.
-async fn start_backend(jwk: Value) -> String {
+fn backend(url: &str, jwk: Value) -> Router {
     let pet = r#"{"id":7,"type":"cat","price":124.99}"#;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let discovery = json!({"issuer": format!("{url}/idp"), "jwks_uri": format!("{url}/idp/jwks")});
     let jwks = json!({"keys": [jwk]});
-    let app = Router::new()
+    Router::new()
         .route(
             "/idp/.well-known/openid-configuration",
             get(move || async move { axum::Json(discovery) }),
@@ -154,9 +178,7 @@ async fn start_backend(jwk: Value) -> String {
         .route(
             "/dev/static/{n}",
             get(|axum::extract::Path(n): axum::extract::Path<usize>| async move { "x".repeat(n) }),
-        );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
+        )
 }
 
 /// An OpenAPI document with the three benchmark operations and `extra` filler operations.
@@ -589,8 +611,16 @@ fn print_rows(rows: &[Row]) {
 
 fn main() {
     let mut argv = std::env::args().skip(1);
-    if argv.next().as_deref() == Some("--serve-backend") {
-        return serve_backend(&argv.next().expect("--serve-backend JWK"));
+    match argv.next().as_deref() {
+        Some("--serve-backend") => {
+            let jwk = serde_json::from_str(&argv.next().expect("--serve-backend JWK")).unwrap();
+            return serve_helper(|url| backend(url, jwk));
+        }
+        Some("--serve-relay") => {
+            let to = argv.next().expect("--serve-relay URL");
+            return serve_helper(|_| relay(to));
+        }
+        _ => {}
     }
     tokio::runtime::Runtime::new().unwrap().block_on(bench());
 }
@@ -598,7 +628,7 @@ fn main() {
 async fn bench() {
     let args = args();
     let (signing_key, jwk) = signing_key();
-    let (backend, _backend_process) = spawn_backend(&jwk);
+    let (backend, _backend_process) = spawn_helper("--serve-backend", &jwk.to_string());
     if let Some(seconds) = args.soak {
         let _ = signing_key;
         std::process::exit(soak(&args, &backend, seconds).await);
@@ -632,7 +662,7 @@ async fn bench() {
         direct_get.clone(),
         direct_get.clone(),
         direct_post,
-        direct_get,
+        direct_get.clone(),
     ];
     let scenarios: Vec<(&str, Load, Load)> = call_loads(&gw.url, &sid)
         .into_iter()
@@ -656,6 +686,28 @@ async fn bench() {
     if args.selected(floor) {
         for &c in concurrencies {
             rows.push(measure(floor, &health, &health_direct, c, args.seconds, gw.pid).await);
+        }
+    }
+    // The other floor: what a second hop costs on this machine, measured through a relay
+    // that does nothing but forward (its CPU time is in the CPU column).
+    let relay_floor = "relay floor: GET through a do-nothing axum + reqwest relay (no MCP)";
+    if args.selected(relay_floor) {
+        let (relay_url, relay) = spawn_helper("--serve-relay", &backend);
+        let through = Load {
+            url: format!("{relay_url}/dev/pets/7"),
+            headers: vec![],
+            ..direct_get.clone()
+        };
+        for &c in concurrencies {
+            let row = measure(
+                relay_floor,
+                &through,
+                &direct_get,
+                c,
+                args.seconds,
+                relay.0.id(),
+            );
+            rows.push(row.await);
         }
     }
     for (name, through, direct) in scenarios.iter().filter(|s| args.selected(s.0)) {
