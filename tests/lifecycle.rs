@@ -54,13 +54,7 @@ async fn sigterm_under_load_drains_and_loses_no_accepted_request() {
             }
         })
     };
-    let slow: Vec<_> = (0..4)
-        .map(|_| {
-            let url = url.clone();
-            tokio::spawn(async move { call_tool(&url, "t___slow", json!({})).await })
-        })
-        .collect();
-    let load = TrackedLoad::start(&url, 16);
+    let load = TrackedLoad::start(&url, 16, 4);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let signalled = Instant::now();
@@ -70,13 +64,6 @@ async fn sigterm_under_load_drains_and_loses_no_accepted_request() {
         .unwrap();
     assert!(kill.success());
 
-    for s in slow {
-        assert_eq!(
-            s.await.unwrap()["isError"],
-            false,
-            "calls in flight at SIGTERM finish"
-        );
-    }
     poller.await.unwrap();
     let status = tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + Duration::from_secs(10);

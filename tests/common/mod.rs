@@ -401,15 +401,23 @@ impl Drop for Binary {
 }
 
 /// Clients that call tool `t___x` (a GET with query parameter `n`) with a distinct `n` each
-/// time, as fast as they are answered, until the gateway stops taking requests; used to show
-/// that a shutdown loses no request the backend received.
+/// time, as fast as they are answered, until the gateway stops taking requests, and a few
+/// calls of `t___slow` (1.5 s) in flight: used to show that a shutdown loses no request the
+/// backend received.
 pub struct TrackedLoad {
     answered: Arc<Mutex<std::collections::HashSet<u64>>>,
     clients: Vec<tokio::task::JoinHandle<()>>,
+    slow: Vec<tokio::task::JoinHandle<Value>>,
 }
 
 impl TrackedLoad {
-    pub fn start(url: &str, clients: u64) -> Self {
+    pub fn start(url: &str, clients: u64, slow: usize) -> Self {
+        let slow = (0..slow)
+            .map(|_| {
+                let url = url.to_string();
+                tokio::spawn(async move { call_tool(&url, "t___slow", json!({})).await })
+            })
+            .collect();
         let answered = Arc::new(Mutex::new(std::collections::HashSet::new()));
         let clients = (0..clients)
             .map(|w| {
@@ -440,12 +448,19 @@ impl TrackedLoad {
                 })
             })
             .collect();
-        Self { answered, clients }
+        Self {
+            answered,
+            clients,
+            slow,
+        }
     }
 
-    /// Waits for the clients to stop, then checks that every call the backend received was
-    /// answered (and that there was load to speak of).
+    /// Waits for the clients to stop, then checks that the slow calls succeeded and that every
+    /// call the backend received was answered (and that there was load to speak of).
     pub async fn assert_nothing_lost(self, backend: &Backend) {
+        for s in self.slow {
+            assert_eq!(s.await.unwrap()["isError"], false, "in-flight calls finish");
+        }
         for c in self.clients {
             c.await.unwrap();
         }
