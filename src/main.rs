@@ -67,11 +67,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
     #[cfg(not(target_env = "msvc"))]
-    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
-        tracing::warn!(
-            "memory freed at start-up may stay resident: jemalloc's background thread did not start: {e}"
-        );
-    }
+    return_freed_memory();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -216,8 +212,26 @@ async fn shutdown_signal() {
     }
 }
 
-/// jemalloc, with its background thread on (above): memory a large import frees at start-up
-/// goes back to the system within seconds instead of staying resident.
+/// Has jemalloc hand freed pages back to the system within about a second, from a
+/// background thread, rather than keep them for reuse (its default keeps them ten seconds,
+/// and only purges when the program allocates): what a large import frees at start-up, and
+/// the buffers of large `tools/list` pages, do not stay resident. Runs before the runtime
+/// starts its threads, so every arena they use is created with these settings.
+#[cfg(not(target_env = "msvc"))]
+fn return_freed_memory() {
+    use tikv_jemalloc_ctl::{Access, AsName};
+    const DECAY_MS: isize = 1_000;
+    let set = || -> tikv_jemalloc_ctl::Result<()> {
+        b"arenas.dirty_decay_ms\0".name().write(DECAY_MS)?;
+        b"arena.0.dirty_decay_ms\0".name().write(DECAY_MS)?;
+        tikv_jemalloc_ctl::background_thread::write(true)
+    };
+    if let Err(e) = set() {
+        tracing::warn!("memory freed at start-up may stay resident: tuning jemalloc failed: {e}");
+    }
+}
+
+/// jemalloc, tuned above to return freed memory promptly.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

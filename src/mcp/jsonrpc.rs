@@ -126,18 +126,29 @@ pub fn classify(body: Value) -> Result<Incoming, (Option<Id>, RpcError)> {
 
 /// `{"jsonrpc":"2.0","id":..,"result":..}` with a pre-serialised result.
 pub fn success(id: &Id, result: &impl Serialize) -> Vec<u8> {
+    success_sized(id, result, 128)
+}
+
+/// [`success`] written into a buffer of `capacity` bytes, for a large result whose size is
+/// known in advance (a `tools/list` page): the buffer is not regrown (and copied) on the way.
+pub fn success_sized(id: &Id, result: &impl Serialize, capacity: usize) -> Vec<u8> {
     #[derive(Serialize)]
     struct Envelope<'a, R> {
         jsonrpc: &'static str,
         id: &'a Id,
         result: &'a R,
     }
-    serde_json::to_vec(&Envelope {
-        jsonrpc: "2.0",
-        id,
-        result,
-    })
-    .expect("responses serialise")
+    let mut out = Vec::with_capacity(capacity);
+    serde_json::to_writer(
+        &mut out,
+        &Envelope {
+            jsonrpc: "2.0",
+            id,
+            result,
+        },
+    )
+    .expect("responses serialise");
+    out
 }
 
 /// `{"jsonrpc":"2.0","id":..,"error":..}`; the id is omitted when unknown.

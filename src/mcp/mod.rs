@@ -435,6 +435,8 @@ impl McpService {
             }
         };
         let (tools, more) = self.catalog.page(start, self.page_size);
+        // The listings, their commas, and room for the envelope and the page's other fields.
+        let size = tools.iter().map(|t| t.get().len() + 1).sum::<usize>() + 512;
         let page = Page {
             next_cursor: more.then(|| encode_cursor(start + tools.len())),
             tools,
@@ -442,7 +444,7 @@ impl McpService {
             ttl_ms: era.modern.then_some(LIST_TTL_MS),
             cache_scope: era.modern.then_some("public"),
         };
-        Ok(jsonrpc::success(id, &page))
+        Ok(jsonrpc::success_sized(id, &page, size))
     }
 
     async fn tools_call(&self, params: &Map<String, Value>, era: &Era) -> Result<Value, RpcError> {
