@@ -622,16 +622,17 @@ fn main() {
         }
         _ => {}
     }
-    tokio::runtime::Runtime::new().unwrap().block_on(bench());
+    let code = tokio::runtime::Runtime::new().unwrap().block_on(bench());
+    std::process::exit(code);
 }
 
-async fn bench() {
+/// Runs the benchmark (or the soak test); the process's exit code.
+async fn bench() -> i32 {
     let args = args();
     let (signing_key, jwk) = signing_key();
     let (backend, _backend_process) = spawn_helper("--serve-backend", &jwk.to_string());
     if let Some(seconds) = args.soak {
-        let _ = signing_key;
-        std::process::exit(soak(&args, &backend, seconds).await);
+        return soak(&args, &backend, seconds).await;
     }
     let dir = std::env::temp_dir().join(format!("mcp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -804,6 +805,7 @@ async fn bench() {
         );
     }
     std::fs::remove_dir_all(&dir).ok();
+    0
 }
 
 /// The soak test: `SOAK_CONCURRENCY` loops for `seconds` over a mix of calls (session and
