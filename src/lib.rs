@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod common;
 pub mod config;
 pub mod http;
 pub mod invoke;

@@ -317,3 +317,49 @@ fn an_open_gateway_beyond_loopback_warns_at_start() {
     assert!(!local.contains("beyond loopback"), "{local}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A document without `servers` (or with a relative one) is not a gateway that serves zero
+/// tools: it is refused, naming the target and saying why; `serverUrl` makes it usable.
+#[tokio::test]
+async fn a_target_without_tools_is_refused_and_server_url_fixes_it() {
+    let no_servers = r#"{"openapi": "3.0.1", "info": {"title": "t", "version": "1"},
+      "paths": {"/a": {"get": {"operationId": "a", "responses": {"200": {"description": "ok"}}}}}}"#;
+    let relative = no_servers.replace(r#""info""#, r#""servers": [{"url": "/v1"}], "info""#);
+    let vars = env(&[("NOSERVERS", no_servers), ("RELATIVE", &relative)]);
+    let yaml = |server_url: &str| {
+        format!(
+            "gateway: {{name: gw, authorizerType: NONE}}\ntargets:\n  - name: a\n    targetConfiguration: {{mcp: {{openApiSchema: {{inlinePayload: \"${{NOSERVERS}}\"{server_url}}}}}}}\n  - name: b\n    targetConfiguration: {{mcp: {{openApiSchema: {{inlinePayload: \"${{RELATIVE}}\"{server_url}}}}}}}\n"
+        )
+    };
+    let all = build(&yaml(""), &vars).await.err().expect("refused");
+    assert_has(
+        &all,
+        &[
+            "targets[0].targetConfiguration.mcp.openApiSchema: the target has no tools",
+            "no `servers` entry",
+            "targets[1].targetConfiguration.mcp.openApiSchema: the target has no tools",
+            "`/v1` is not an absolute http(s) URL",
+            "set `serverUrl` on openApiSchema",
+        ],
+    );
+    let all = build(&yaml(", serverUrl: /relative"), &vars)
+        .await
+        .err()
+        .expect("refused");
+    assert_has(
+        &all,
+        &[
+            "targets[0].targetConfiguration.mcp.openApiSchema.serverUrl: must be an absolute http(s) URL",
+        ],
+    );
+
+    let backend = start_backend().await;
+    let gw = start_gateway(
+        &yaml(&format!(", serverUrl: \"{}/base\"", backend.url())),
+        &vars,
+    )
+    .await;
+    let r = call_tool(&gw.url(), "a___a", serde_json::json!({})).await;
+    assert_eq!(r["isError"], false, "{r}");
+    assert_eq!(backend.last().target, "/base/a");
+}

@@ -19,7 +19,10 @@ fn echo_doc(base: &str) -> Value {
                         {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
                         {"name": "tags", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                        {"name": "X-Trace", "in": "header", "schema": {"type": "string"}}]},
+                        {"name": "X-Trace", "in": "header", "schema": {"type": "string"}},
+                        {"name": "Content-Length", "in": "header", "schema": {"type": "string"}},
+                        {"name": "Host", "in": "header", "schema": {"type": "string"}},
+                        {"name": "X-Amz-Security-Token", "in": "header", "schema": {"type": "string"}}]},
                 "delete": {"operationId": "deleteItem", "responses": {"204": {"description": "gone"}},
                     "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]}
             },
@@ -102,7 +105,7 @@ async fn requests_are_built_safely_from_arguments() {
     assert_eq!(seen.method, "GET");
     assert_eq!(
         seen.target,
-        "/api/items/..%2F..%2Fadmin%3Fx%3D1?tags=a&tags=b+c&limit=5"
+        "/api/items/..%2F..%2Fadmin%3Fx%3D1?tags=a&tags=b%20c&limit=5"
     );
     assert_eq!(seen.header("x-trace"), Some("t-1"));
     assert_eq!(seen.header("unknown"), None);
@@ -260,6 +263,102 @@ async fn api_key_in_query_parameter_with_prefix() {
     let seen = backend.last();
     assert_eq!(seen.target, "/api/items/1?limit=2&api_key=k-s3cr3t-key");
     assert_eq!(seen.header("authorization"), None);
+    // A same-named argument cannot replace or duplicate the credential, and the backend's
+    // echo of the key does not reach the client.
+    let r = call_tool(
+        &gw.url(),
+        "echo___getItem",
+        json!({"id": "1", "tags": ["a b"]}),
+    )
+    .await;
+    assert_eq!(
+        backend.last().target,
+        "/api/items/1?tags=a%20b&api_key=k-s3cr3t-key"
+    );
+    assert!(!r.to_string().contains("s3cr3t-key"), "{r}");
+    assert!(text(&r).contains("api_key=k-[REDACTED]"), "{r}");
+    assert!(
+        r["structuredContent"]["target"]
+            .as_str()
+            .unwrap()
+            .contains("[REDACTED]")
+    );
+}
+
+#[tokio::test]
+async fn numbers_and_booleans_for_string_parameters_are_sent_as_text() {
+    // MCP Inspector's CLI sends `--tool-arg id=3` as the number 3.
+    let (backend, gw) = setup("", "").await;
+    let r = call_tool(
+        &gw.url(),
+        "echo___getItem",
+        json!({"id": 3, "X-Trace": true}),
+    )
+    .await;
+    assert_eq!(r["isError"], false, "{r}");
+    let seen = backend.last();
+    assert_eq!(seen.target, "/api/items/3");
+    assert_eq!(seen.header("x-trace"), Some("true"));
+    // Not for parameters that are not strings, and not for objects.
+    let r = call_tool(&gw.url(), "echo___getItem", json!({"id": {"a": 1}})).await;
+    assert_eq!(r["isError"], true);
+    assert!(text(&r).contains("argument `id`"), "{r}");
+    let r = call_tool(&gw.url(), "echo___createItem", json!({"name": 5})).await;
+    assert_eq!(
+        r["isError"], true,
+        "body properties keep their JSON types: {r}"
+    );
+}
+
+#[tokio::test]
+async fn framing_routing_and_credential_headers_are_not_arguments() {
+    let (backend, gw) = setup("", "").await;
+    let w = gw.gateway_warnings.join("\n");
+    for h in ["Content-Length", "Host", "X-Amz-Security-Token"] {
+        assert!(
+            w.contains(&format!("header parameter `{h}` is not exposed")),
+            "{h}: {w}"
+        );
+    }
+    let r = call_tool(
+        &gw.url(),
+        "echo___getItem",
+        json!({"id": "1", "Content-Length": "21", "Host": "evil.example.com", "X-Amz-Security-Token": "forged"}),
+    )
+    .await;
+    assert_eq!(r["isError"], false, "{r}");
+    let seen = backend.last();
+    assert_eq!(seen.header("content-length"), None);
+    assert_eq!(
+        seen.header("host"),
+        Some(backend.addr.unwrap().to_string().as_str())
+    );
+    assert_eq!(seen.header("x-amz-security-token"), None);
+    // The pooled connection is still in step: the next call gets its own answer.
+    let r = call_tool(&gw.url(), "echo___getItem", json!({"id": "2"})).await;
+    assert_eq!(r["structuredContent"]["target"], "/api/items/2");
+}
+
+#[tokio::test]
+async fn non_ascii_header_values_and_overlong_urls_are_argument_errors() {
+    let (backend, gw) = setup("", "").await;
+    let r = call_tool(
+        &gw.url(),
+        "echo___getItem",
+        json!({"id": "1", "X-Trace": "café"}),
+    )
+    .await;
+    assert_eq!(r["isError"], true);
+    assert!(text(&r).contains("argument `X-Trace`"), "{r}");
+    let r = call_tool(
+        &gw.url(),
+        "echo___getItem",
+        json!({"id": "p".repeat(100_000)}),
+    )
+    .await;
+    assert_eq!(r["isError"], true);
+    assert!(text(&r).contains("argument `id`: is too long"), "{r}");
+    assert!(backend.requests().is_empty());
 }
 
 #[tokio::test]

@@ -245,6 +245,8 @@ pub struct TargetSettings {
 pub enum TargetKind {
     OpenApi {
         source: DocumentSource,
+        /// `openApiSchema.serverUrl`: overrides the document's `servers`.
+        server_url: Option<String>,
     },
     ApiGateway {
         rest_api_id: String,

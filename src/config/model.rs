@@ -322,6 +322,9 @@ pub struct SchemaSource {
     pub inline_payload: Option<String>,
     pub s3: Option<Value>,
     pub file: Option<String>,
+    /// Self-hosted: the base URL calls go to, instead of the document's `servers[0].url`
+    /// (for documents with no `servers`, a relative one, or one that names another host).
+    pub server_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

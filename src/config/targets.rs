@@ -162,7 +162,19 @@ fn target_kind(
                     return None;
                 }
             };
-            Some(TargetKind::OpenApi { source })
+            if let Some(u) = &s.server_url
+                && !is_http_url(u)
+            {
+                problems.push(
+                    format!("{path}.serverUrl"),
+                    "must be an absolute http(s) URL such as https://api.example.com/v1",
+                );
+                return None;
+            }
+            Some(TargetKind::OpenApi {
+                source,
+                server_url: s.server_url.clone(),
+            })
         }
         "apiGateway" => api_gateway(
             mcp.api_gateway.as_ref()?,
@@ -178,6 +190,11 @@ fn target_kind(
             None
         }
     }
+}
+
+/// An absolute `http` or `https` URL with a host.
+fn is_http_url(u: &str) -> bool {
+    url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
 }
 
 fn api_gateway(
@@ -259,11 +276,11 @@ fn api_gateway(
         );
     }
     if let Some(u) = &spec.invoke_url
-        && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        && !is_http_url(u)
     {
         problems.push(
             format!("{path}.invokeUrl"),
-            format!("`{u}` is not an http(s) URL"),
+            "must be an absolute http(s) URL",
         );
         ok = false;
     }

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::catalog::{Target, Tool};
 use crate::outbound::OutboundError;
+use plan::CallPlan;
 use request::ArgProblem;
 
 /// What the backend answered.
@@ -57,7 +58,9 @@ impl Invoker {
         }
     }
 
-    /// Runs one `tools/call` against its target; `args` is the arguments object.
+    /// Runs one `tools/call` against its target; `args` is the arguments object. One deadline,
+    /// the target's timeout, covers everything that can wait: credentials (a slow metadata
+    /// endpoint), connecting, sending and reading the reply.
     pub async fn call(
         &self,
         target: &Target,
@@ -67,6 +70,8 @@ impl Invoker {
         let validator = tool
             .validator()
             .map_err(|e| CallError::Schema(e.to_string()))?;
+        let coerced = coerce_scalars(&tool.plan, args);
+        let args = coerced.as_ref().unwrap_or(args);
         let problems: Vec<ArgProblem> = validator
             .iter_errors(args)
             .map(|e| schema_problem(&e))
@@ -78,20 +83,46 @@ impl Invoker {
         let args = args.as_object().unwrap_or(&empty);
         let mut req = request::build(&tool.base_url, &tool.plan, args)
             .map_err(CallError::InvalidArguments)?;
-        target.credentials.apply(&mut req).await?;
-        let mut builder = self.http.request(req.method, req.url).headers(req.headers);
-        if let Some(body) = req.body {
-            builder = builder.body(body);
-        }
         let limit = self.max_response_bytes;
         let exchange = async {
+            target.credentials.apply(&mut req).await?;
+            let mut builder = self.http.request(req.method, req.url).headers(req.headers);
+            if let Some(body) = req.body {
+                builder = builder.body(body);
+            }
             let resp = builder.send().await.map_err(classify)?;
-            read_reply(resp, limit).await
+            let mut reply = read_reply(resp, limit).await?;
+            target.credentials.redact(&mut reply.body);
+            Ok(reply)
         };
         tokio::time::timeout(target.timeout, exchange)
             .await
             .map_err(|_| CallError::Timeout(target.timeout))?
     }
+}
+
+/// A copy of `args` in which numbers and booleans given for string parameters of the path,
+/// query or headers are strings (`3` → `"3"`): on the wire they are the same request. `None`
+/// when nothing needed converting (the common case costs no copy).
+fn coerce_scalars(plan: &CallPlan, args: &Value) -> Option<Value> {
+    let obj = args.as_object()?;
+    let needs = |b: &&plan::Binding| {
+        b.accepts_scalar && matches!(obj.get(&b.arg), Some(Value::Number(_) | Value::Bool(_)))
+    };
+    if !plan.bindings.iter().any(|b| needs(&b)) {
+        return None;
+    }
+    let mut copy = obj.clone();
+    for b in plan.bindings.iter().filter(needs) {
+        if let Some(v) = copy.get_mut(&b.arg) {
+            *v = Value::String(match v {
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => continue,
+            });
+        }
+    }
+    Some(Value::Object(copy))
 }
 
 /// Reads a response, refusing bodies over `limit` bytes without buffering them.

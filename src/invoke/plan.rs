@@ -21,6 +21,10 @@ pub struct Binding {
     pub target: ArgTarget,
     pub style: Style,
     pub explode: bool,
+    /// A path, query or header parameter whose schema is a string: a number or boolean given
+    /// for it means the same request (MCP Inspector's CLI sends `petId=3` as a number), so it
+    /// is accepted and sent in its string form.
+    pub accepts_scalar: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

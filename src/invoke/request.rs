@@ -3,31 +3,46 @@
 //! - path arguments are percent-encoded as one segment each (`/` becomes `%2F`), and the
 //!   dot-segments `.` and `..` and empty values are refused, so no argument can move the
 //!   request to another path;
-//! - query arguments are form-encoded by the `url` crate;
-//! - only headers the operation declares are sent, and a value that is not a valid header
-//!   value (CR, LF, other control or non-ASCII characters) is refused, never sanitised;
-//! - the body is JSON (or form-urlencoded) produced by serde.
+//! - query arguments are percent-encoded per RFC 3986 (a space is `%20`; see
+//!   [`crate::common::encode`] for why not `+`), so the bytes sent are the bytes SigV4 signs;
+//! - only headers the operation declares are sent, never one of the
+//!   [forbidden](crate::common::headers) framing, routing or credential headers, and a value
+//!   that is not visible ASCII (CR, LF, other control or non-ASCII characters) is refused,
+//!   never sanitised;
+//! - the body is JSON (or form-urlencoded) produced by serde;
+//! - the URL is at most [`MAX_URL_BYTES`]; a longer one is refused naming the argument that
+//!   made it long.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value};
 use url::Url;
 
 use super::plan::{ArgTarget, BodyEncoding, CallPlan, Style};
+use crate::common::{encode, headers as forbidden};
 
-/// Everything but RFC 3986 unreserved characters is encoded in a path segment.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+/// The longest request URL the gateway sends (many servers refuse more than 8-16 KiB; the
+/// HTTP client cannot represent more than 64 KiB).
+pub const MAX_URL_BYTES: usize = 32 * 1024;
 
-/// The request, ready to be signed and sent.
-#[derive(Debug)]
+/// The request, ready to be signed and sent. `Debug` leaves out the query string, which may
+/// carry a query-parameter API key.
 pub struct OutboundRequest {
     pub method: http::Method,
     pub url: Url,
     pub headers: http::HeaderMap,
     pub body: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for OutboundRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut url = self.url.clone();
+        url.set_query(None);
+        f.debug_struct("OutboundRequest")
+            .field("method", &self.method)
+            .field("url", &url.as_str())
+            .field("headers", &self.headers)
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 /// One argument that cannot be put into the request.
@@ -44,6 +59,58 @@ pub fn build(
     args: &Map<String, Value>,
 ) -> Result<OutboundRequest, Vec<ArgProblem>> {
     let mut problems = Vec::new();
+    let mut lengths: Vec<(&str, usize)> = Vec::new();
+    let path = fill_path(plan, args, &mut problems, &mut lengths);
+    let mut url = match Url::parse(&format!("{}{path}", base_url.trim_end_matches('/'))) {
+        Ok(u) => u,
+        Err(e) => {
+            problems.push(ArgProblem {
+                arg: String::new(),
+                message: format!("the request URL is invalid: {e}"),
+            });
+            return Err(problems);
+        }
+    };
+    let (query, mut headers) = query_and_headers(plan, args, &mut problems, &mut lengths);
+    if !query.is_empty() {
+        match url.query().filter(|q| !q.is_empty()) {
+            Some(fixed) => url.set_query(Some(&format!("{fixed}&{query}"))),
+            None => url.set_query(Some(&query)),
+        }
+    }
+    if url.as_str().len() > MAX_URL_BYTES {
+        let longest = lengths
+            .iter()
+            .max_by_key(|(_, n)| *n)
+            .map_or("", |(a, _)| a);
+        problems.push(ArgProblem {
+            arg: longest.to_string(),
+            message: format!(
+                "is too long: the request URL would be {} bytes, over the limit of {MAX_URL_BYTES}",
+                url.as_str().len()
+            ),
+        });
+    }
+    let body = body(plan, args, &mut headers, &mut problems);
+    if problems.is_empty() {
+        Ok(OutboundRequest {
+            method: plan.method.clone(),
+            url,
+            headers,
+            body,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// The path template with each placeholder replaced by its encoded argument.
+fn fill_path<'p>(
+    plan: &'p CallPlan,
+    args: &Map<String, Value>,
+    problems: &mut Vec<ArgProblem>,
+    lengths: &mut Vec<(&'p str, usize)>,
+) -> String {
     let mut path = String::with_capacity(plan.path_template.len() + 16);
     let mut rest = plan.path_template.as_str();
     while let Some(open) = rest.find('{') {
@@ -60,25 +127,23 @@ pub fn build(
             .find(|b| matches!(&b.target, ArgTarget::Path(n) if n == name));
         match binding.and_then(|b| args.get(&b.arg).filter(|v| !v.is_null()).map(|v| (b, v))) {
             Some((b, value)) => match scalar_or_joined(value, b.explode, ",") {
-                Some(s) if s.is_empty() => problem(
-                    &mut problems,
-                    &b.arg,
-                    "must not be empty (it is a path segment)",
-                ),
+                Some(s) if s.is_empty() => {
+                    problem(problems, &b.arg, "must not be empty (it is a path segment)")
+                }
                 Some(s) if s == "." || s == ".." => problem(
-                    &mut problems,
+                    problems,
                     &b.arg,
                     "`.` and `..` are not allowed as a path segment",
                 ),
-                Some(s) => path.extend(utf8_percent_encode(&s, SEGMENT)),
-                None => problem(
-                    &mut problems,
-                    &b.arg,
-                    "cannot be serialised into a path segment",
-                ),
+                Some(s) => {
+                    let before = path.len();
+                    path.extend(encode::path_segment(&s));
+                    lengths.push((&b.arg, path.len() - before));
+                }
+                None => problem(problems, &b.arg, "cannot be serialised into a path segment"),
             },
             None => problem(
-                &mut problems,
+                problems,
                 binding.map_or(name, |b| b.arg.as_str()),
                 "is required (it is part of the path)",
             ),
@@ -86,85 +151,115 @@ pub fn build(
         rest = &rest[open + close + 1..];
     }
     path.push_str(rest);
+    path
+}
 
-    let mut url = match Url::parse(&format!("{}{path}", base_url.trim_end_matches('/'))) {
-        Ok(u) => u,
-        Err(e) => {
-            problems.push(ArgProblem {
-                arg: String::new(),
-                message: format!("the request URL is invalid: {e}"),
-            });
-            return Err(problems);
-        }
-    };
+/// The encoded query string and the declared headers.
+fn query_and_headers<'p>(
+    plan: &'p CallPlan,
+    args: &Map<String, Value>,
+    problems: &mut Vec<ArgProblem>,
+    lengths: &mut Vec<(&'p str, usize)>,
+) -> (String, http::HeaderMap) {
+    let mut query = String::new();
     let mut headers = http::HeaderMap::new();
-    let mut body_props = Map::new();
-    let mut whole_body = None;
-    {
-        let mut query = url.query_pairs_mut();
-        for b in &plan.bindings {
-            // `null` means "absent" for parameters; in a JSON body it is a value (a nullable field).
-            let in_body = matches!(b.target, ArgTarget::BodyProperty(_) | ArgTarget::WholeBody);
-            let Some(value) = args.get(&b.arg).filter(|v| in_body || !v.is_null()) else {
-                continue;
-            };
-            match &b.target {
-                ArgTarget::Path(_) => {}
-                ArgTarget::Query(name) => match query_pairs(name, value, b.style, b.explode) {
-                    Some(pairs) => {
-                        for (k, v) in pairs {
-                            query.append_pair(&k, &v);
-                        }
+    for b in &plan.bindings {
+        // `null` means "absent" for parameters.
+        let Some(value) = args.get(&b.arg).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        match &b.target {
+            ArgTarget::Query(name) => match query_pairs(name, value, b.style, b.explode) {
+                Some(pairs) => {
+                    let before = query.len();
+                    for (k, v) in pairs {
+                        encode::push_query_pair(&mut query, &k, &v);
                     }
-                    None => problem(
-                        &mut problems,
+                    lengths.push((&b.arg, query.len() - before));
+                }
+                None => problem(
+                    problems,
+                    &b.arg,
+                    "cannot be serialised into the query string",
+                ),
+            },
+            ArgTarget::Header(name) => {
+                if forbidden::is_forbidden(name) {
+                    // The importer leaves these out; a plan built elsewhere must not send one.
+                    problem(
+                        problems,
                         &b.arg,
-                        "cannot be serialised into the query string",
-                    ),
-                },
-                ArgTarget::Header(name) => {
-                    let text = scalar_or_joined(value, b.explode, ",");
-                    let header = text
-                        .as_deref()
-                        .and_then(|t| http::HeaderValue::from_str(t).ok());
-                    match (http::HeaderName::from_bytes(name.as_bytes()), header) {
-                        (Ok(n), Some(v)) => {
-                            headers.append(n, v);
-                        }
-                        _ => problem(
-                            &mut problems,
-                            &b.arg,
-                            "cannot be sent as a header value (control or non-ASCII characters, or a nested object)",
-                        ),
+                        "names a header the gateway does not let arguments set",
+                    );
+                    continue;
+                }
+                let text = scalar_or_joined(value, b.explode, ",");
+                let header = text
+                    .as_deref()
+                    .filter(|t| forbidden::is_sendable_value(t))
+                    .and_then(|t| http::HeaderValue::from_str(t).ok());
+                match (http::HeaderName::from_bytes(name.as_bytes()), header) {
+                    (Ok(n), Some(v)) => {
+                        headers.append(n, v);
                     }
+                    _ => problem(
+                        problems,
+                        &b.arg,
+                        "cannot be sent as a header value (control or non-ASCII characters, or a nested object)",
+                    ),
                 }
-                ArgTarget::BodyProperty(name) => {
-                    body_props.insert(name.clone(), value.clone());
-                }
-                ArgTarget::WholeBody => whole_body = Some(value.clone()),
             }
+            ArgTarget::Path(_) | ArgTarget::BodyProperty(_) | ArgTarget::WholeBody => {}
         }
     }
-    if url.query() == Some("") {
-        url.set_query(None);
+    (query, headers)
+}
+
+/// The encoded body, with its `Content-Type` added to `headers`.
+fn body(
+    plan: &CallPlan,
+    args: &Map<String, Value>,
+    headers: &mut http::HeaderMap,
+    problems: &mut Vec<ArgProblem>,
+) -> Option<Vec<u8>> {
+    let encoding = plan.body.as_ref()?;
+    let mut props: Option<Map<String, Value>> = None;
+    let mut whole = None;
+    for b in &plan.bindings {
+        // In a JSON body `null` is a value (a nullable field).
+        let Some(value) = args.get(&b.arg) else {
+            continue;
+        };
+        match &b.target {
+            ArgTarget::BodyProperty(name) => {
+                props
+                    .get_or_insert_with(Map::new)
+                    .insert(name.clone(), value.clone());
+            }
+            ArgTarget::WholeBody => whole = Some(value),
+            _ => {}
+        }
     }
     let has_props = plan
         .bindings
         .iter()
         .any(|b| matches!(b.target, ArgTarget::BodyProperty(_)));
-    let body_value = whole_body.or_else(|| has_props.then_some(Value::Object(body_props)));
-    let body = match (&plan.body, body_value) {
-        (Some(BodyEncoding::Json { content_type }), Some(v)) => {
-            insert_content_type(&mut headers, content_type);
-            Some(serde_json::to_vec(&v).expect("a JSON value always serialises"))
+    let props = props
+        .or_else(|| has_props.then(Map::new))
+        .map(Value::Object);
+    let value = whole.or(props.as_ref())?;
+    match encoding {
+        BodyEncoding::Json { content_type } => {
+            insert_content_type(headers, content_type);
+            Some(serde_json::to_vec(value).expect("a JSON value always serialises"))
         }
-        (Some(BodyEncoding::Form), Some(v)) => {
-            insert_content_type(&mut headers, "application/x-www-form-urlencoded");
-            match form_body(&v) {
+        BodyEncoding::Form => {
+            insert_content_type(headers, "application/x-www-form-urlencoded");
+            match form_body(value) {
                 Some(b) => Some(b.into_bytes()),
                 None => {
                     problem(
-                        &mut problems,
+                        problems,
                         "body",
                         "cannot be form-encoded (expected an object)",
                     );
@@ -172,17 +267,6 @@ pub fn build(
                 }
             }
         }
-        _ => None,
-    };
-    if problems.is_empty() {
-        Ok(OutboundRequest {
-            method: plan.method.clone(),
-            url,
-            headers,
-            body,
-        })
-    } else {
-        Err(problems)
     }
 }
 
@@ -307,6 +391,7 @@ mod tests {
                     target,
                     style,
                     explode,
+                    accepts_scalar: false,
                 })
                 .collect(),
             body,
@@ -369,7 +454,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             r.url.query(),
-            Some("tags=a&tags=b+c&ids=1%2C2&filter%5Bk%5D=v%26&s=x%3Dy")
+            Some("tags=a&tags=b%20c&ids=1%2C2&filter%5Bk%5D=v%26&s=x%3Dy")
         );
     }
 

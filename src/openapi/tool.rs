@@ -10,12 +10,16 @@
 //! - a body that is not a plain object schema (array, scalar, `oneOf`/`anyOf`/`allOf` at its
 //!   top) is one argument named `body`;
 //! - `Accept`, `Content-Type` and `Authorization` header parameters are ignored, as OpenAPI
-//!   says; cookie parameters are not sent (a required one makes the operation uncallable).
+//!   says, and so are the framing, routing and credential headers of
+//!   [`crate::common::headers`] (with a warning; a required one makes the operation
+//!   uncallable); cookie parameters are not sent (a required one makes the operation
+//!   uncallable).
 
 use serde_json::{Map, Value, json};
 
 use super::schema::SchemaConverter;
 use super::{Document, Location, Operation};
+use crate::common::headers;
 use crate::config::HttpMethod;
 use crate::invoke::plan::{ArgTarget, Binding, BodyEncoding, CallPlan, Style};
 
@@ -47,6 +51,20 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
         {
             continue;
         }
+        if p.location == Location::Header && headers::is_forbidden(p.name) {
+            if p.required {
+                return Err(format!(
+                    "required header parameter `{}` is one the gateway does not let arguments set (framing, routing or credentials)",
+                    p.name
+                ));
+            }
+            warnings.push(format!(
+                "{}: header parameter `{}` is not exposed: arguments may not set framing, routing or credential headers",
+                op.label(),
+                p.name
+            ));
+            continue;
+        }
         if p.location == Location::Header
             && http::HeaderName::from_bytes(p.name.as_bytes()).is_err()
         {
@@ -73,6 +91,7 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
             )
         })?;
         let explode = p.explode.unwrap_or(style == Style::Form);
+        let accepts_scalar = is_string_schema(&schema);
         properties.insert(arg.clone(), schema);
         if p.required {
             required.push(arg.clone());
@@ -88,6 +107,7 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
             target,
             style,
             explode,
+            accepts_scalar,
         });
     }
     for p in op
@@ -152,6 +172,7 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
                             target: ArgTarget::BodyProperty(name.clone()),
                             style: Style::Simple,
                             explode: false,
+                            accepts_scalar: false,
                         });
                     }
                 } else {
@@ -165,6 +186,7 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
                         target: ArgTarget::WholeBody,
                         style: Style::Simple,
                         explode: false,
+                        accepts_scalar: false,
                     });
                 }
             }
@@ -264,6 +286,17 @@ fn pick_media(request_body: &Value) -> Option<(BodyEncoding, &Value)> {
         .iter()
         .find(|(t, _)| t.starts_with("application/x-www-form-urlencoded"))
         .map(|(_, m)| (BodyEncoding::Form, m))
+}
+
+/// A schema of type `string` (or `[string, null]`): a parameter that is text on the wire.
+fn is_string_schema(schema: &Value) -> bool {
+    match schema.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(ts)) => {
+            ts.iter().any(|t| t == "string") && ts.iter().all(|t| t == "string" || t == "null")
+        }
+        _ => false,
+    }
 }
 
 /// An object schema whose properties can be spread at the top level.

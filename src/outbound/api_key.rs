@@ -1,12 +1,16 @@
 //! API key credentials (`API_KEY` provider type): `{prefix}{key}` in a header, or the key as
 //! a query parameter. The header value is marked sensitive so it never appears in debug output.
 
+use crate::common::encode;
 use crate::config::{Secret, model::CredentialLocation};
 use crate::invoke::request::OutboundRequest;
 
 #[derive(Clone)]
 pub struct ApiKey {
     location: Location,
+    /// The forms in which the key may come back in a backend's echo of the request: as sent
+    /// in a header, and percent-encoded as sent in a query string.
+    echoes: Vec<Secret>,
 }
 
 #[derive(Clone)]
@@ -45,7 +49,37 @@ impl ApiKey {
                 Secret::new(format!("{prefix}{}", key.expose())),
             ),
         };
-        Some(Self { location })
+        let raw = key.expose();
+        let encoded: String = encode::path_segment(raw).collect();
+        let mut echoes = vec![Secret::new(raw.to_string())];
+        if encoded != raw {
+            echoes.push(Secret::new(encoded));
+        }
+        Some(Self { location, echoes })
+    }
+
+    /// Replaces every occurrence of the key in `body` (a backend that echoes the request, in
+    /// an error page say) with `[REDACTED]`: the gateway's own credential never reaches the
+    /// client. Keys shorter than 4 bytes are not searched for (they would match anywhere).
+    pub fn redact(&self, body: &mut bytes::Bytes) {
+        for echo in &self.echoes {
+            let needle = echo.expose().as_bytes();
+            if needle.len() < 4 || memchr::memmem::find(body, needle).is_none() {
+                continue;
+            }
+            let mut out = Vec::with_capacity(body.len());
+            let mut last = 0;
+            for at in memchr::memmem::find_iter(body, needle) {
+                if at < last {
+                    continue;
+                }
+                out.extend_from_slice(&body[last..at]);
+                out.extend_from_slice(b"[REDACTED]");
+                last = at + needle.len();
+            }
+            out.extend_from_slice(&body[last..]);
+            *body = bytes::Bytes::from(out);
+        }
     }
 
     pub fn apply(&self, req: &mut OutboundRequest) {
@@ -54,19 +88,23 @@ impl ApiKey {
                 req.headers.insert(name.clone(), value.clone());
             }
             Location::Query(name, value) => {
-                // Replace any same-named argument: the credential wins.
-                let others: Vec<(String, String)> = req
+                // Replace any same-named argument: the credential wins. The other pairs keep
+                // the bytes the request builder encoded.
+                let mut query: String = req
                     .url
-                    .query_pairs()
-                    .filter(|(k, _)| k != name)
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect();
-                let mut q = req.url.query_pairs_mut();
-                q.clear();
-                for (k, v) in &others {
-                    q.append_pair(k, v);
-                }
-                q.append_pair(name, value.expose());
+                    .query()
+                    .unwrap_or("")
+                    .split('&')
+                    .filter(|pair| {
+                        let key = pair.split('=').next().unwrap_or("");
+                        !pair.is_empty()
+                            && percent_encoding::percent_decode_str(key).decode_utf8_lossy()
+                                != name.as_str()
+                    })
+                    .collect::<Vec<_>>()
+                    .join("&");
+                encode::push_query_pair(&mut query, name, value.expose());
+                req.url.set_query(Some(&query));
             }
         }
     }

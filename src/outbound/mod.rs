@@ -35,6 +35,13 @@ pub enum Credentials {
 }
 
 impl Credentials {
+    /// Takes this target's secrets out of a backend reply (see [`ApiKey::redact`]).
+    pub fn redact(&self, body: &mut bytes::Bytes) {
+        if let Self::ApiKey(key) = self {
+            key.redact(body);
+        }
+    }
+
     /// Adds this target's credentials to `req`.
     pub async fn apply(&self, req: &mut OutboundRequest) -> Result<(), OutboundError> {
         match self {

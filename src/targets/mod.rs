@@ -138,7 +138,7 @@ impl Ctx<'_> {
     ) -> Result<(Vec<ToolDef>, Vec<String>), Problems> {
         let mut problems = Problems::default();
         let (source, source_path) = match &t.kind {
-            TargetKind::OpenApi { source } => {
+            TargetKind::OpenApi { source, .. } => {
                 let field = match source {
                     DocumentSource::Inline(_) => "inlinePayload",
                     _ => "file",
@@ -157,6 +157,14 @@ impl Ctx<'_> {
                     source,
                     format!("{}.targetConfiguration.mcp.apiGateway{field}", t.path),
                 )
+            }
+        };
+        let target_path = match &t.kind {
+            TargetKind::OpenApi { .. } => {
+                format!("{}.targetConfiguration.mcp.openApiSchema", t.path)
+            }
+            TargetKind::ApiGateway { .. } => {
+                format!("{}.targetConfiguration.mcp.apiGateway", t.path)
             }
         };
         let text = match self.document_text(t, source).await {
@@ -308,6 +316,30 @@ impl Ctx<'_> {
                 )),
             }
         }
+        if tools.is_empty() && problems.is_empty() {
+            // A target that serves nothing is a configuration problem, not a warning: say why.
+            let mut why = if warnings.is_empty() {
+                "the document has no operations".to_string()
+            } else {
+                let shown: Vec<&str> = warnings.iter().take(3).map(String::as_str).collect();
+                format!(
+                    "{} operation(s) left out, for example: {}",
+                    warnings.len(),
+                    shown.join("; ")
+                )
+            };
+            if matches!(
+                t.kind,
+                TargetKind::OpenApi {
+                    server_url: None,
+                    ..
+                }
+            ) && warnings.iter().any(|w| w.contains("server"))
+            {
+                why.push_str("; set `serverUrl` on openApiSchema to say where calls go");
+            }
+            problems.push(target_path, format!("the target has no tools: {why}"));
+        }
         if problems.is_empty() {
             Ok((tools, warnings))
         } else {
@@ -363,6 +395,10 @@ impl Ctx<'_> {
                 )),
                 (None, None) => Err("no region for the stage URL".into()),
             },
+            TargetKind::OpenApi {
+                server_url: Some(u),
+                ..
+            } => Ok(u.clone()),
             TargetKind::OpenApi { .. } => server_url(op.servers),
         }
     }
@@ -373,7 +409,7 @@ fn server_url(servers: Option<&Value>) -> Result<String, String> {
     let server = servers
         .and_then(Value::as_array)
         .and_then(|s| s.first())
-        .ok_or("the document has no `servers` entry, so there is nowhere to send calls")?;
+        .ok_or("the document has no `servers` entry, so there is nowhere to send calls (set `serverUrl`)")?;
     let mut url = server
         .get("url")
         .and_then(Value::as_str)
@@ -387,6 +423,8 @@ fn server_url(servers: Option<&Value>) -> Result<String, String> {
     }
     match url::Url::parse(&url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(url),
-        _ => Err(format!("server URL `{url}` is not an absolute http(s) URL")),
+        _ => Err(format!(
+            "server URL `{url}` is not an absolute http(s) URL (set `serverUrl`)"
+        )),
     }
 }
