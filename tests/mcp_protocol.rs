@@ -317,6 +317,33 @@ async fn stateless_header_checks() {
     }
     let r = post(&gw.url(), &call, &[("mcp-protocol-version", "1999-01-01")]).await;
     assert_eq!(r.body["error"]["data"]["requested"], "1999-01-01");
+    // redteam D4: a 2026-07-28 header cannot be talked down to the handshake era by an older
+    // version in `_meta`; the header checks then apply and the body disagrees.
+    let mut meta = modern_meta();
+    meta["io.modelcontextprotocol/protocolVersion"] = json!("2025-06-18");
+    let sneaky = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"name": "t___op2", "arguments": {}, "_meta": meta}});
+    for headers in [
+        vec![
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/list"),
+            ("mcp-name", "t___op1"),
+        ],
+        vec![("mcp-protocol-version", "2026-07-28")],
+    ] {
+        let r = post(&gw.url(), &sneaky, &headers).await;
+        assert_eq!(
+            (r.status, r.error_code()),
+            (400, Some(-32020)),
+            "{headers:?}: {}",
+            r.text
+        );
+        assert!(
+            r.text.contains("does not match body value '2025-06-18'"),
+            "{}",
+            r.text
+        );
+    }
     assert!(
         backend.requests().is_empty(),
         "no refused request reached the backend"
@@ -419,10 +446,165 @@ async fn json_rpc_errors() {
     let r = raw("{not json").await;
     assert_eq!((r.status, r.error_code()), (400, Some(-32700)));
     assert!(r.body.get("id").is_none());
-    let r = raw(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).await;
-    assert_eq!((r.status, r.error_code()), (400, Some(-32600)));
     let r = raw(r#"{"jsonrpc":"2.0","id":1}"#).await;
     assert_eq!((r.status, r.error_code()), (400, Some(-32600)));
+}
+
+/// POSTs raw `body` with `headers`.
+async fn raw_post(url: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut req = client()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    into_reply(req.send().await.unwrap()).await
+}
+
+/// redteam D8: an id is echoed as the client wrote it, also beyond 64 bits.
+#[tokio::test]
+async fn ids_are_echoed_unchanged() {
+    let (_b, gw) = gateway_with("", "", &[]).await;
+    for id in [
+        "123456789012345678901234567890",
+        "-9223372036854775809",
+        "1.0",
+        "\"x\"",
+    ] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+        let r = raw_post(&gw.url(), &body, &[]).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(
+            r.text.contains(&format!(r#""id":{id}"#)),
+            "{id}: {}",
+            r.text
+        );
+    }
+}
+
+/// redteam D9 and two questionable cases: a message the gateway cannot accept and cannot
+/// answer by id gets an HTTP error status; neither-request-nor-response is refused.
+#[tokio::test]
+async fn unanswerable_messages_get_http_errors() {
+    let (backend, gw) = gateway_with("", "", &[]).await;
+    let r = raw_post(
+        &gw.url(),
+        r#"{"jsonrpc":"2.0","method":"notifications/x","params":[1]}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, Some(-32602)),
+        "{}",
+        r.text
+    );
+    let r = raw_post(&gw.url(), r#"{"jsonrpc":"2.0","result":{}}"#, &[]).await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, Some(-32600)),
+        "{}",
+        r.text
+    );
+    let r = raw_post(
+        &gw.url(),
+        r#"{"jsonrpc":"2.0","id":1,"result":{},"method":"tools/call","params":{"name":"t___op1"}}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, Some(-32600)),
+        "{}",
+        r.text
+    );
+    let r = raw_post(
+        &gw.url(),
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    assert!(backend.requests().is_empty());
+}
+
+/// redteam D10: 2025-03-26 requires servers to accept batches; later versions removed them.
+#[tokio::test]
+async fn batches_under_2025_03_26_only() {
+    let (backend, gw) = gateway_with("", "", &[]).await;
+    let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},
+        {"jsonrpc":"2.0","method":"notifications/initialized"},
+        {"jsonrpc":"2.0","id":"b","method":"tools/call","params":{"name":"t___op1","arguments":{}}},
+        {"jsonrpc":"2.0","id":3,"method":"nope"},
+        {"jsonrpc":"2.0","id":4,"method":"initialize","params":{"protocolVersion":"2025-03-26"}}]"#;
+    for headers in [vec![], vec![("mcp-protocol-version", "2025-03-26")]] {
+        let r = raw_post(&gw.url(), batch, &headers).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let replies = r.body.as_array().expect("an array of responses");
+        assert_eq!(replies.len(), 4, "the notification gets none: {}", r.text);
+        let by_id = |id: Value| replies.iter().find(|m| m["id"] == id).unwrap();
+        assert_eq!(by_id(json!(1))["result"], json!({}));
+        assert_eq!(by_id(json!("b"))["result"]["isError"], false);
+        assert_eq!(by_id(json!(3))["error"]["code"], -32601);
+        assert_eq!(
+            by_id(json!(4))["error"]["code"],
+            -32600,
+            "no initialize in a batch"
+        );
+    }
+    assert_eq!(backend.requests().len(), 2);
+    // A session of 2025-03-26 carries its version.
+    let init = initialize(&gw.url(), "2025-03-26").await;
+    let sid = init.header("mcp-session-id").unwrap().to_string();
+    let r = raw_post(
+        &gw.url(),
+        r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+        &[("mcp-session-id", &sid)],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body[0]["id"].clone()),
+        (200, json!(1)),
+        "{}",
+        r.text
+    );
+    // Only notifications: 202.
+    let r = raw_post(
+        &gw.url(),
+        r#"[{"jsonrpc":"2.0","method":"notifications/initialized"}]"#,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    // Refused: later versions, an empty batch, an oversized one.
+    for (body, headers) in [
+        (
+            r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+            vec![("mcp-protocol-version", "2025-06-18")],
+        ),
+        ("[]", vec![]),
+    ] {
+        let r = raw_post(&gw.url(), body, &headers).await;
+        assert_eq!(
+            (r.status, r.error_code()),
+            (400, Some(-32600)),
+            "{body}: {}",
+            r.text
+        );
+    }
+    let big = format!(
+        "[{}]",
+        vec![r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#; 65].join(",")
+    );
+    let r = raw_post(&gw.url(), &big, &[]).await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, Some(-32600)),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("at most 64"), "{}", r.text);
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ pub mod version;
 use std::sync::Arc;
 
 use base64::Engine;
+use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -61,7 +62,7 @@ impl Outcome {
 
     fn error(id: Option<&Id>, error: RpcError, modern: bool) -> Self {
         Self::Reply {
-            status: results::http_status(&error, modern),
+            status: results::http_status(&error, modern, id.is_some()),
             body: jsonrpc::failure(id, &error),
             session_id: None,
         }
@@ -108,52 +109,64 @@ impl McpService {
         }
     }
 
-    /// Handles the body of a `POST /mcp`.
+    /// Handles the body of a `POST /mcp`: one message, or a batch (2025-03-26 only).
     pub async fn handle_post(
         &self,
         headers: &http::HeaderMap,
         body: &[u8],
         principal: &Principal,
     ) -> Outcome {
-        let value: Value = match serde_json::from_slice(body) {
-            Ok(v) => v,
-            Err(e) => {
-                return Outcome::error(
-                    None,
-                    RpcError::new(jsonrpc::PARSE_ERROR, format!("Parse error: {e}")),
-                    false,
-                );
-            }
-        };
-        let (id, method, params) = match jsonrpc::classify(value) {
+        match jsonrpc::parse_body(body) {
+            Err(e) => Outcome::error(None, e, false),
+            Ok(jsonrpc::Body::One(message)) => self
+                .message(headers, message, principal, false)
+                .await
+                .unwrap_or(Outcome::Accepted),
+            Ok(jsonrpc::Body::Batch(items)) => self.batch(headers, &items, principal).await,
+        }
+    }
+
+    /// One message; `None` for a notification or a response (HTTP 202).
+    async fn message(
+        &self,
+        headers: &http::HeaderMap,
+        message: &RawValue,
+        principal: &Principal,
+        in_batch: bool,
+    ) -> Option<Outcome> {
+        let (id, method, params) = match jsonrpc::classify(message) {
             Ok(Incoming::Request { id, method, params }) => {
                 (id, method, params.unwrap_or_default())
             }
-            Ok(Incoming::Notification { .. } | Incoming::Response) => return Outcome::Accepted,
-            Err((id, e)) => return Outcome::error(id.as_ref(), e, false),
+            Ok(Incoming::Notification | Incoming::Response) => return None,
+            Err((id, e)) => return Some(Outcome::error(id.as_ref(), e, false)),
         };
         if method == "initialize" {
-            return self.initialize(&id, &params, principal);
+            if in_batch {
+                let e = RpcError::new(
+                    jsonrpc::INVALID_REQUEST,
+                    "`initialize` must not be part of a JSON-RPC batch",
+                );
+                return Some(Outcome::error(Some(&id), e, false));
+            }
+            return Some(self.initialize(&id, &params, principal));
         }
         let era = match self.era(headers, &method, &params, principal) {
             Ok(era) => era,
-            Err(Rejection::Rpc(e, modern)) => return Outcome::error(Some(&id), e, modern),
+            Err(Rejection::Rpc(e, modern)) => return Some(Outcome::error(Some(&id), e, modern)),
             Err(Rejection::Session(e)) => {
                 let error =
                     RpcError::new(jsonrpc::INVALID_REQUEST, format!("Session rejected: {e}"));
-                return Outcome::Reply {
+                return Some(Outcome::Reply {
                     status: results::session_status(e),
                     body: jsonrpc::failure(Some(&id), &error),
                     session_id: None,
-                };
+                });
             }
         };
         let result = match (method.as_str(), era.modern) {
             ("tools/list", _) => self.tools_list(&id, &params, &era),
-            ("tools/call", _) => self
-                .tools_call(&params, &era)
-                .await
-                .map(|v| jsonrpc::success(&id, &v)),
+            ("tools/call", _) => self.tools_call(&id, &params, &era).await,
             ("server/discover", true) => Ok(jsonrpc::success(&id, &self.discover())),
             ("ping", false) => Ok(jsonrpc::success(&id, &json!({}))),
             _ => Err(RpcError::new(
@@ -161,10 +174,75 @@ impl McpService {
                 format!("Method not found: {method}"),
             )),
         };
-        match result {
+        Some(match result {
             Ok(body) => Outcome::ok(body),
             Err(e) => Outcome::error(Some(&id), e, era.modern),
+        })
+    }
+
+    /// A JSON-RPC batch: its messages run concurrently and their responses come back as one
+    /// array (202 when none needs one). Only 2025-03-26 has batches; the version is the
+    /// header's, else the session's, else 2025-03-26 (what a client that names none speaks).
+    async fn batch(
+        &self,
+        headers: &http::HeaderMap,
+        items: &[&RawValue],
+        principal: &Principal,
+    ) -> Outcome {
+        let refuse =
+            |msg: String| Outcome::error(None, RpcError::new(jsonrpc::INVALID_REQUEST, msg), false);
+        let version = match header(headers, HEADER_PROTOCOL_VERSION) {
+            Some(h) => ProtocolVersion::parse(h),
+            None => match header(headers, HEADER_SESSION_ID) {
+                Some(sid) => self
+                    .sessions
+                    .check(sid, &principal.id)
+                    .ok()
+                    .map(|s| s.version),
+                None => Some(ProtocolVersion::V2025_03_26),
+            },
+        };
+        let batches = ProtocolVersion::V2025_03_26;
+        if version != Some(batches) || !self.settings.supported_versions.contains(&batches) {
+            return refuse(
+                "JSON-RPC batches are accepted only under protocol version 2025-03-26 (later versions removed them): send one message per POST".into(),
+            );
         }
+        if items.is_empty() {
+            return refuse("the JSON-RPC batch is empty".into());
+        }
+        if items.len() > jsonrpc::MAX_BATCH {
+            return refuse(format!(
+                "a JSON-RPC batch may hold at most {} messages",
+                jsonrpc::MAX_BATCH
+            ));
+        }
+        let replies = join_all(
+            items
+                .iter()
+                .map(|m| self.message(headers, m, principal, true)),
+        )
+        .await;
+        let bodies: Vec<Vec<u8>> = replies
+            .into_iter()
+            .filter_map(|r| match r {
+                Some(Outcome::Reply { body, .. }) => Some(body),
+                Some(Outcome::Accepted) | None => None,
+            })
+            .collect();
+        if bodies.is_empty() {
+            return Outcome::Accepted;
+        }
+        let mut out = Vec::with_capacity(bodies.iter().map(|b| b.len() + 1).sum::<usize>() + 1);
+        out.push(b'[');
+        for (i, b) in bodies.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b);
+        }
+        out.push(b']');
+        Outcome::ok(out)
     }
 
     /// Handles `DELETE /mcp`: ends the session named by `Mcp-Session-Id`.
@@ -234,9 +312,15 @@ impl McpService {
             .get("_meta")
             .and_then(|m| m.get(META_VERSION))
             .and_then(Value::as_str);
-        let modern = match meta_version {
-            Some(m) => ProtocolVersion::parse(m).is_none_or(ProtocolVersion::is_modern),
-            None => parsed_header.is_some_and(ProtocolVersion::is_modern),
+        // The header decides which checks apply: a 2026-07-28 header cannot be talked down to
+        // the handshake era by naming an older version in `_meta` (the body must then match
+        // the header, and does not). A stateless `_meta` under a handshake header, or with no
+        // header at all, is checked as stateless too, and fails for the missing header.
+        let meta_modern =
+            meta_version.map(|m| ProtocolVersion::parse(m).is_none_or(ProtocolVersion::is_modern));
+        let modern = match parsed_header {
+            Some(h) => h.is_modern() || meta_modern == Some(true),
+            None => meta_modern == Some(true),
         };
         if modern {
             return self
@@ -447,7 +531,12 @@ impl McpService {
         Ok(jsonrpc::success_sized(id, &page, size))
     }
 
-    async fn tools_call(&self, params: &Map<String, Value>, era: &Era) -> Result<Value, RpcError> {
+    async fn tools_call(
+        &self,
+        id: &Id,
+        params: &Map<String, Value>,
+        era: &Era,
+    ) -> Result<Vec<u8>, RpcError> {
         let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
             RpcError::new(
                 jsonrpc::INVALID_PARAMS,
@@ -470,7 +559,8 @@ impl McpService {
         })?;
         let target = self.catalog.target(tool.target);
         let outcome = self.invoker.call(target, tool, args).await;
-        Ok(results::tool_result(
+        Ok(results::tool_response(
+            id,
             name,
             outcome,
             era.version,

@@ -5,24 +5,80 @@
 //!   model can correct itself; gateway and transport failures say only that the call failed,
 //!   unless `exceptionLevel: DEBUG`, which adds the detail (also under `_meta.debug`);
 //! - an [`RpcError`] gets its HTTP status here.
+//!
+//! A result is serialised straight from borrowed parts into the response buffer: the
+//! backend's body is the text (escaped once) and, for a JSON object, the `structuredContent`
+//! as it came (checked, never parsed into a tree). A 9 MB reply costs about three times its
+//! size, not the seventy times a `serde_json::Value` of small elements takes.
+
+use std::borrow::Cow;
 
 use base64::Engine;
+use serde::Serialize;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::jsonrpc::{self, RpcError};
+use super::jsonrpc::{self, Id, RpcError};
 use super::session::SessionError;
 use super::version::ProtocolVersion;
 use crate::invoke::{CallError, Reply};
 
-/// The `CallToolResult` for one call.
-pub fn tool_result(
+/// A `CallToolResult` with borrowed parts.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ToolResult<'a> {
+    content: [Content<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    structured_content: Option<&'a RawValue>,
+    is_error: bool,
+    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
+    meta: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result_type: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Content<'a> {
+    Text { text: Cow<'a, str> },
+    Resource { resource: Blob<'a> },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Blob<'a> {
+    uri: &'static str,
+    mime_type: &'a str,
+    blob: String,
+}
+
+impl<'a> ToolResult<'a> {
+    fn text(text: impl Into<Cow<'a, str>>, is_error: bool) -> Self {
+        Self {
+            content: [Content::Text { text: text.into() }],
+            structured_content: None,
+            is_error,
+            meta: None,
+            result_type: None,
+        }
+    }
+}
+
+/// The JSON-RPC response to one `tools/call`.
+pub fn tool_response(
+    id: &Id,
     tool: &str,
     outcome: Result<Reply, CallError>,
     version: ProtocolVersion,
     debug: bool,
-) -> Value {
+) -> Vec<u8> {
+    let reply;
     let mut result = match outcome {
-        Ok(reply) => reply_result(reply, version),
+        Ok(r) => {
+            reply = r;
+            reply_result(&reply, version)
+        }
         Err(CallError::InvalidArguments(problems)) => {
             let mut text = format!("Invalid arguments for tool {tool}:");
             for p in &problems {
@@ -32,7 +88,7 @@ pub fn tool_result(
                     text.push_str(&format!("\n- argument `{}`: {}", p.arg, p.message));
                 }
             }
-            error_text(text)
+            ToolResult::text(text, true)
         }
         Err(e) => {
             tracing::warn!(tool, error = %e, "tool call failed");
@@ -46,62 +102,126 @@ pub fn tool_result(
             };
             if debug {
                 let detail = format!("{generic} Detail: {e}");
-                let mut r = error_text(detail.clone());
-                r["_meta"] = json!({"debug": {"type": "text", "text": detail}});
+                let mut r = ToolResult::text(detail.clone(), true);
+                r.meta = Some(json!({"debug": {"type": "text", "text": detail}}));
                 r
             } else {
-                error_text(generic)
+                ToolResult::text(generic, true)
             }
         }
     };
     if version.has_result_type() {
-        result["resultType"] = json!("complete");
+        result.result_type = Some("complete");
     }
-    result
+    let size = match &result.content[0] {
+        Content::Text { text } => text.len() + text.len() / 8,
+        Content::Resource { resource } => resource.blob.len(),
+    } + result.structured_content.map_or(0, |s| s.get().len())
+        + 256;
+    jsonrpc::success_sized(id, &result, size)
 }
 
-fn error_text(text: String) -> Value {
-    json!({"content": [{"type": "text", "text": text}], "isError": true})
-}
-
-fn reply_result(reply: Reply, version: ProtocolVersion) -> Value {
+fn reply_result(reply: &Reply, version: ProtocolVersion) -> ToolResult<'_> {
     let status = reply.status;
     let text = std::str::from_utf8(&reply.body).ok();
     if !status.is_success() {
         let reason = status.canonical_reason().unwrap_or("");
         let body = text
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("<{} bytes of binary data>", reply.body.len()));
-        return error_text(format!("HTTP {} {reason}: {body}", status.as_u16()));
+            .map(Cow::Borrowed)
+            .unwrap_or_else(|| format!("<{} bytes of binary data>", reply.body.len()).into());
+        return ToolResult::text(format!("HTTP {} {reason}: {body}", status.as_u16()), true);
     }
     let mut result = match text {
-        Some("") => {
-            json!({"content": [{"type": "text", "text": format!("HTTP {} with an empty body", status.as_u16())}]})
-        }
-        Some(t) => json!({"content": [{"type": "text", "text": t}]}),
-        None => {
-            let mime = reply
-                .content_type
-                .clone()
-                .unwrap_or_else(|| "application/octet-stream".into());
-            let blob = base64::engine::general_purpose::STANDARD.encode(&reply.body);
-            json!({"content": [{"type": "resource", "resource": {"uri": "mcp-gateway://response", "mimeType": mime, "blob": blob}}]})
-        }
+        Some("") => ToolResult::text(
+            format!("HTTP {} with an empty body", status.as_u16()),
+            false,
+        ),
+        Some(t) => ToolResult::text(t, false),
+        None => ToolResult {
+            content: [Content::Resource {
+                resource: Blob {
+                    uri: "mcp-gateway://response",
+                    mime_type: reply
+                        .content_type
+                        .as_deref()
+                        .unwrap_or("application/octet-stream"),
+                    blob: base64::engine::general_purpose::STANDARD.encode(&reply.body),
+                },
+            }],
+            ..ToolResult::text("", false)
+        },
     };
     if version.has_structured_content()
         && let Some(t) = text
-        && t.trim_start().starts_with('{')
-        && let Ok(obj @ Value::Object(_)) = serde_json::from_str::<Value>(t)
     {
-        result["structuredContent"] = obj;
+        result.structured_content = json_object(t);
     }
-    result["isError"] = json!(false);
     result
 }
 
-/// The HTTP status a JSON-RPC error travels with.
-pub fn http_status(error: &RpcError, modern: bool) -> http::StatusCode {
+/// `text` as a raw JSON object, when it is one: well-formed, nested no deeper than
+/// serde_json's limit (128), checked in a pass that builds nothing.
+fn json_object(text: &str) -> Option<&RawValue> {
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    Shape::deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    serde_json::from_str::<&RawValue>(text).ok()
+}
+
+/// Accepts any JSON value and keeps nothing of it; its visitor recurses through arrays and
+/// objects, so the deserializer's nesting limit applies.
+struct Shape;
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Shape;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+                Ok(Shape)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+                Ok(Shape)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+                Ok(Shape)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+                Ok(Shape)
+            }
+            fn visit_unit<E>(self) -> Result<Shape, E> {
+                Ok(Shape)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                while seq.next_element::<Shape>()?.is_some() {}
+                Ok(Shape)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+                while map.next_entry::<Shape, Shape>()?.is_some() {}
+                Ok(Shape)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The HTTP status a JSON-RPC error travels with. An error that answers no id (the message
+/// could not be read, or was a notification) is a 400: the transport says a message the
+/// server cannot accept gets an HTTP error status.
+pub fn http_status(error: &RpcError, modern: bool, has_id: bool) -> http::StatusCode {
     use http::StatusCode;
+    if !has_id {
+        return StatusCode::BAD_REQUEST;
+    }
     match error.code {
         jsonrpc::PARSE_ERROR | jsonrpc::INVALID_REQUEST => StatusCode::BAD_REQUEST,
         jsonrpc::HEADER_MISMATCH | jsonrpc::UNSUPPORTED_PROTOCOL_VERSION => StatusCode::BAD_REQUEST,
@@ -125,6 +245,19 @@ pub fn session_status(e: SessionError) -> http::StatusCode {
 mod tests {
     use super::*;
     use crate::invoke::request::ArgProblem;
+
+    /// The `result` of the response `tool_response` writes.
+    fn tool_result(
+        tool: &str,
+        outcome: Result<Reply, CallError>,
+        version: ProtocolVersion,
+        debug: bool,
+    ) -> Value {
+        let id = Id::from_json("1").unwrap();
+        let body = tool_response(&id, tool, outcome, version, debug);
+        let mut v: Value = serde_json::from_slice(&body).unwrap();
+        v["result"].take()
+    }
 
     fn reply(status: u16, body: &str) -> Reply {
         Reply {
@@ -161,6 +294,35 @@ mod tests {
             false,
         );
         assert!(r.get("structuredContent").is_none());
+        // Not an object, malformed, or nested past the limit: text only.
+        for body in [
+            r#"{"a":"#,
+            r#"{"a":1} x"#,
+            &format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200)),
+        ] {
+            let r = tool_result(
+                "t",
+                Ok(reply(200, body)),
+                ProtocolVersion::V2025_06_18,
+                false,
+            );
+            assert!(r.get("structuredContent").is_none(), "{body}");
+            assert_eq!(r["content"][0]["text"], body);
+        }
+        // Passed through as written (a number beyond 64 bits stays itself).
+        let id = Id::from_json("1").unwrap();
+        let out = tool_response(
+            &id,
+            "t",
+            Ok(reply(200, r#"{"n": 123456789012345678901234567890}"#)),
+            ProtocolVersion::V2025_06_18,
+            false,
+        );
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains(r#""structuredContent":{"n": 123456789012345678901234567890}"#),
+            "{out}"
+        );
     }
 
     #[test]

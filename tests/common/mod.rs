@@ -356,8 +356,23 @@ impl Binary {
     /// Runs `mcp-gateway serve --listen 127.0.0.1:0 --config CONFIG` with `env` added, and
     /// waits (up to 20 s) for it to say where it listens.
     pub fn serve(config: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start(config, env, false)
+    }
+
+    /// [`serve`](Self::serve) with only `PATH` and `env` in the environment (no AWS
+    /// credentials or profiles of the machine running the tests).
+    pub fn serve_isolated(config: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start(config, env, true)
+    }
+
+    fn start(config: &Path, env: &[(&str, &str)], isolated: bool) -> Self {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-gateway"));
+        if isolated {
+            cmd.env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default());
+        }
+        let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .envs(env.iter().copied())
