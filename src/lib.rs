@@ -66,7 +66,9 @@ impl Gateway {
             .filter(|k| !k.is_empty())
             .unwrap_or_else(|| format!("mcp-gateway:{}", config.gateway.name));
         let authorizer = auth::Authorizer::new(&config.gateway.authorizer, http.clone());
-        let invoker = invoke::Invoker::new(http, config.server.max_response_body_bytes);
+        let budget = common::budget::Budget::new(config.server.max_in_flight_bytes);
+        let invoker =
+            invoke::Invoker::new(http, config.server.max_response_body_bytes, budget.clone());
         let mcp = mcp::McpService::new(
             Arc::new(catalog),
             invoker,
@@ -84,6 +86,7 @@ impl Gateway {
             max_request_body_bytes: config.server.max_request_body_bytes,
             max_concurrent_requests: config.server.max_concurrent_requests,
             request_body_timeout: config.server.request_body_timeout,
+            budget,
         });
         Ok(Self {
             config,
@@ -98,6 +101,8 @@ impl Gateway {
         http::Limits {
             max_connections: s.max_connections,
             header_read_timeout: s.header_read_timeout,
+            write_stall_timeout: s.write_stall_timeout,
+            max_unsent_bytes_per_connection: s.max_unsent_bytes_per_connection,
             readiness_drain: s.readiness_drain,
             shutdown_grace: s.shutdown_grace,
         }

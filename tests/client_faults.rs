@@ -207,6 +207,7 @@ async fn shutdown_turns_ready_off_before_closing_the_listener() {
         shutdown_grace: Duration::from_secs(5),
         max_connections: 100,
         header_read_timeout: Duration::from_secs(5),
+        ..gw.gateway_limits
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -255,6 +256,7 @@ async fn shutdown_under_load_loses_no_accepted_request() {
         shutdown_grace: Duration::from_secs(5),
         max_connections: 1000,
         header_read_timeout: Duration::from_secs(5),
+        ..gw.gateway_limits
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());

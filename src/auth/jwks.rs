@@ -18,6 +18,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 
 use super::AuthError;
+use crate::common::budget::Budget;
 
 /// Unknown-`kid` refreshes happen at most this often.
 pub const UNKNOWN_KID_INTERVAL: Duration = Duration::from_secs(10);
@@ -287,9 +288,10 @@ impl KeyStore {
             .send()
             .await
             .map_err(|e| format!("GET {url}: {}", crate::invoke::error_chain(&e)))?;
-        let reply = crate::invoke::read_reply(resp, MAX_DOCUMENT_BYTES)
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
+        let reply =
+            crate::invoke::read_reply(resp, MAX_DOCUMENT_BYTES, &Budget::new(MAX_DOCUMENT_BYTES))
+                .await
+                .map_err(|e| format!("GET {url}: {e}"))?;
         if !reply.status.is_success() {
             return Err(format!("GET {url}: HTTP {}", reply.status.as_u16()));
         }

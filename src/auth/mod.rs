@@ -115,6 +115,11 @@ impl Authorizer {
         }
     }
 
+    /// Whether the credentials cover the body (SigV4), so it must be read before deciding.
+    pub fn needs_body(&self) -> bool {
+        matches!(self, Self::Iam(_))
+    }
+
     /// Whether requests are admitted without credentials.
     pub fn is_open(&self) -> bool {
         matches!(self, Self::None)

@@ -63,6 +63,12 @@ pub struct LimitsSpec {
     pub max_concurrent_requests: u64,
     /// Open client connections; beyond it new connections are closed.
     pub max_connections: u64,
+    /// Bytes held at once across all requests: request bodies, backend replies and responses
+    /// not yet sent. Beyond it new requests get 503.
+    pub max_in_flight_bytes: u64,
+    /// Response bytes one client connection may leave unread (HTTP/2 streams add up); beyond
+    /// it that connection's further responses are 503s.
+    pub max_unsent_bytes_per_connection: u64,
 }
 
 impl Default for LimitsSpec {
@@ -74,6 +80,8 @@ impl Default for LimitsSpec {
             tools_list_page_size: 1000,
             max_concurrent_requests: 1024,
             max_connections: 4096,
+            max_in_flight_bytes: 256 * 1024 * 1024,
+            max_unsent_bytes_per_connection: 32 * 1024 * 1024,
         }
     }
 }
@@ -95,6 +103,9 @@ pub struct TimeoutsSpec {
     pub header_read_seconds: f64,
     /// A client must send a request's body within this time.
     pub request_body_seconds: f64,
+    /// A connection with a response to deliver is closed when the client takes none of it
+    /// for this long (it stopped reading, or left an HTTP/2 window at zero).
+    pub write_stall_seconds: f64,
     /// On shutdown, how long `/ready` is 503 while the listener still accepts.
     pub readiness_drain_seconds: f64,
     /// How often the JWT authorizer re-reads the provider's keys.
@@ -113,6 +124,7 @@ impl Default for TimeoutsSpec {
             shutdown_grace_seconds: 30.0,
             header_read_seconds: 10.0,
             request_body_seconds: 30.0,
+            write_stall_seconds: 10.0,
             readiness_drain_seconds: 1.0,
             jwks_refresh_seconds: 600.0,
             jwks_fetch_seconds: 10.0,

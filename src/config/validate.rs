@@ -189,6 +189,13 @@ fn server(
     let tools_list_page_size = limit("toolsListPageSize", l.tools_list_page_size);
     let max_concurrent_requests = limit("maxConcurrentRequests", l.max_concurrent_requests);
     let max_connections = limit("maxConnections", l.max_connections);
+    // Permits of a semaphore: at most usize::MAX >> 3.
+    let max_in_flight_bytes = limit("maxInFlightBytes", l.max_in_flight_bytes).min(1 << 40);
+    let max_unsent_bytes_per_connection = limit(
+        "maxUnsentBytesPerConnection",
+        l.max_unsent_bytes_per_connection,
+    )
+    .min(1 << 40);
     let t = &spec.timeouts;
     let mut timeout = |name: &str, secs: f64| -> Duration {
         secs_to_duration(secs).unwrap_or_else(|| {
@@ -205,6 +212,7 @@ fn server(
     let shutdown_grace = timeout("shutdownGraceSeconds", t.shutdown_grace_seconds);
     let header_read_timeout = timeout("headerReadSeconds", t.header_read_seconds);
     let request_body_timeout = timeout("requestBodySeconds", t.request_body_seconds);
+    let write_stall_timeout = timeout("writeStallSeconds", t.write_stall_seconds);
     // Zero is a valid drain: close the listener at once.
     let readiness_drain = if t.readiness_drain_seconds == 0.0 {
         Duration::ZERO
@@ -234,9 +242,12 @@ fn server(
         tools_list_page_size,
         max_concurrent_requests,
         max_connections,
+        max_in_flight_bytes,
+        max_unsent_bytes_per_connection,
         connect_timeout,
         header_read_timeout,
         request_body_timeout,
+        write_stall_timeout,
         readiness_drain,
         export_timeout,
         shutdown_grace,

@@ -1,16 +1,22 @@
 //! The HTTP surface: `/mcp` (POST, DELETE; GET answers 405), `/health`, `/ready`, the OAuth
 //! protected resource metadata ([`auth`]), and the layers in front of them — body size and
-//! read-time limits, a concurrency limit that sheds load with 503 instead of queueing, request
-//! tracing with credentials redacted, panics turned into 500s. [`server`] runs the accept loop
-//! (connection limits, header timeout, graceful drain) on an already-bound listener, so tests
-//! can bind port 0.
+//! read-time limits, a concurrency limit and a byte budget that shed load with 503 instead of
+//! queueing (both held until the response has been delivered, see [`flow`]), request tracing
+//! with credentials redacted, panics turned into 500s. [`server`] runs the accept loop
+//! (connection limits, header and write-stall timeouts, graceful drain) on an already-bound
+//! listener, so tests can bind port 0.
+//!
+//! The door comes before the body: a `POST /mcp` is checked for its Origin and credentials
+//! from its headers alone, and an over-limit `Content-Length` is refused, before a byte of
+//! the body is read (so no `100 Continue` is sent for it). Only `AWS_IAM`, whose signature
+//! covers the body, reads the body first, and only from a request that carries a signature.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,12 +28,15 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 mod auth;
+mod flow;
 mod server;
 
 pub use server::{Limits, serve};
 
 use crate::auth::{Authorizer, RequestInfo};
+use crate::common::budget::{Budget, Held};
 use crate::mcp::{self, McpService, Outcome, jsonrpc};
+use flow::{Conn, Outgoing};
 
 /// Shared state of the HTTP handlers.
 pub struct AppState {
@@ -41,15 +50,19 @@ pub struct AppState {
     pub max_request_body_bytes: usize,
     pub max_concurrent_requests: usize,
     pub request_body_timeout: std::time::Duration,
+    /// `maxInFlightBytes`: request bodies, backend replies and unsent responses.
+    pub budget: Budget,
 }
 
 /// The router with all layers.
 pub fn router(state: Arc<AppState>) -> Router {
-    let limit = Arc::new(Semaphore::new(state.max_concurrent_requests));
-    // Load shedding and the body limit guard /mcp only: probes must answer under overload.
+    let limit = Shedding {
+        requests: Arc::new(Semaphore::new(state.max_concurrent_requests)),
+        budget: state.budget.clone(),
+    };
+    // Load shedding and the body limits guard /mcp only: probes must answer under overload.
     let mcp = Router::new()
         .route("/mcp", post(mcp_post).get(mcp_get).delete(mcp_delete))
-        .layer(DefaultBodyLimit::max(state.max_request_body_bytes))
         .layer(RequestBodyTimeoutLayer::new(state.request_body_timeout))
         .layer(middleware::from_fn_with_state(limit, shed_load));
     Router::new()
@@ -91,41 +104,76 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// Beyond `max_concurrent_requests` in flight, answer 503 at once with `Retry-After`.
-async fn shed_load(State(limit): State<Arc<Semaphore>>, req: Request, next: Next) -> Response {
-    match limit.try_acquire() {
-        Ok(_permit) => next.run(req).await,
-        Err(_) => {
-            let body = jsonrpc::failure(
-                None,
-                &jsonrpc::RpcError::new(jsonrpc::INTERNAL_ERROR, "Server overloaded: retry later"),
-            );
-            let mut resp = Json::with_status(StatusCode::SERVICE_UNAVAILABLE, body);
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            resp
-        }
+/// What [`shed_load`] counts.
+#[derive(Clone)]
+struct Shedding {
+    requests: Arc<Semaphore>,
+    budget: Budget,
+}
+
+fn overloaded(message: &str) -> Response {
+    let body = jsonrpc::failure(
+        None,
+        &jsonrpc::RpcError::new(jsonrpc::INTERNAL_ERROR, message),
+    );
+    let mut resp = Json::with_status(StatusCode::SERVICE_UNAVAILABLE, body);
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
+/// Beyond `max_concurrent_requests` in flight, or with the byte budget spent, answer 503 at
+/// once with `Retry-After`. A request counts until its response has been delivered: the
+/// permit and the response's bytes travel with the body ([`Outgoing`]).
+async fn shed_load(State(limit): State<Shedding>, req: Request, next: Next) -> Response {
+    let Ok(permit) = limit.requests.clone().try_acquire_owned() else {
+        return overloaded("Server overloaded: retry later");
+    };
+    if !limit.budget.has_room() {
+        return overloaded("Server overloaded (bytes in flight): retry later");
+    }
+    let conn = req.extensions().get::<Arc<Conn>>().cloned();
+    let (parts, body) = next.run(req).await.into_parts();
+    match Outgoing::new(body, conn, &limit.budget, Some(permit)) {
+        Ok(body) => Response::from_parts(parts, Body::new(body)),
+        Err(_) => overloaded(
+            "Too many response bytes not yet taken by this client or in total: read the responses, then retry",
+        ),
     }
 }
 
-/// Checks `Origin` (DNS-rebinding protection) and authenticates; `Err` is the response to send.
-async fn admit(
+/// DNS-rebinding protection: a browser `Origin` must be loopback or listed.
+fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    match headers.get(header::ORIGIN) {
+        Some(origin) if !origin_allowed(origin, &state.allowed_origins) => {
+            let body = jsonrpc::failure(
+                None,
+                &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, "Forbidden: Origin not allowed"),
+            );
+            Err(Json::with_status(StatusCode::FORBIDDEN, body))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Authenticates; `Err` is the response to send.
+async fn authenticate(
     state: &AppState,
     req: &RequestInfo<'_>,
 ) -> Result<crate::auth::Principal, Response> {
-    if let Some(origin) = req.headers.get(header::ORIGIN)
-        && !origin_allowed(origin, &state.allowed_origins)
-    {
-        let body = jsonrpc::failure(
-            None,
-            &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, "Forbidden: Origin not allowed"),
-        );
-        return Err(Json::with_status(StatusCode::FORBIDDEN, body));
-    }
     state.authorizer.authenticate(req).await.map_err(|e| {
         tracing::info!(error = %e, "request refused by the authorizer");
         auth::refusal(state, req.headers, &e)
     })
+}
+
+/// Checks `Origin` and authenticates from the headers alone.
+async fn admit(
+    state: &AppState,
+    req: &RequestInfo<'_>,
+) -> Result<crate::auth::Principal, Response> {
+    check_origin(state, req.headers)?;
+    authenticate(state, req).await
 }
 
 /// Loopback origins are always allowed; others only when listed (or `*` is listed).
@@ -150,23 +198,86 @@ fn origin_allowed(origin: &HeaderValue, allowed: &[String]) -> bool {
     })
 }
 
-async fn mcp_post(
-    State(state): State<Arc<AppState>>,
-    method: http::Method,
-    uri: http::Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let info = RequestInfo {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
+fn refuse(status: StatusCode, code: i64, message: &str) -> Response {
+    let body = jsonrpc::failure(None, &jsonrpc::RpcError::new(code, message));
+    Json::with_status(status, body)
+}
+
+/// Reads a request body of at most `limit` bytes and borrows its size from the budget.
+async fn read_body(
+    body: Body,
+    declared: Option<u64>,
+    limit: usize,
+    budget: &Budget,
+) -> Result<(Bytes, Held), Response> {
+    let too_large = || {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            jsonrpc::INVALID_REQUEST,
+            &format!("The request body is larger than maxRequestBodyBytes ({limit})"),
+        )
     };
-    let principal = match admit(&state, &info).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
+    // With a declared length the bytes are borrowed before they arrive.
+    let mut held = match declared {
+        Some(n) => budget
+            .take(usize::try_from(n).unwrap_or(usize::MAX))
+            .ok_or_else(|| overloaded("Server overloaded (bytes in flight): retry later"))?,
+        None => Held::default(),
     };
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(e) => {
+            let source = std::error::Error::source(&e);
+            if source.is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+                return Err(too_large());
+            }
+            if source.is_some_and(|s| s.is::<tower_http::timeout::TimeoutError>()) {
+                return Err(refuse(
+                    StatusCode::REQUEST_TIMEOUT,
+                    jsonrpc::INVALID_REQUEST,
+                    "The request body did not arrive within requestBodySeconds",
+                ));
+            }
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                jsonrpc::INVALID_REQUEST,
+                "The request body could not be read",
+            ));
+        }
+    };
+    if declared.is_none() {
+        held = budget
+            .take(bytes.len())
+            .ok_or_else(|| overloaded("Server overloaded (bytes in flight): retry later"))?;
+    }
+    Ok((bytes, held))
+}
+
+async fn mcp_post(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
+    let mut info = RequestInfo {
+        method,
+        uri,
+        headers,
+        body: &[],
+    };
+    if let Err(resp) = check_origin(&state, headers) {
+        return resp;
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // Only a signature that covers the body needs the body before the door.
+    let body_first = state.authorizer.needs_body() && headers.contains_key(header::AUTHORIZATION);
+    let mut principal = None;
+    if !body_first {
+        match authenticate(&state, &info).await {
+            Ok(p) => principal = Some(p),
+            Err(resp) => return resp,
+        }
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -176,26 +287,45 @@ async fn mcp_post(
         .next()
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
     {
-        let body = jsonrpc::failure(
-            None,
-            &jsonrpc::RpcError::new(
-                jsonrpc::INVALID_REQUEST,
-                "Content-Type must be application/json",
-            ),
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            jsonrpc::INVALID_REQUEST,
+            "Content-Type must be application/json",
         );
-        return Json::with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, body);
     }
-    let Some(sse) = wants_sse(&headers) else {
-        let body = jsonrpc::failure(
-            None,
-            &jsonrpc::RpcError::new(
-                jsonrpc::INVALID_REQUEST,
-                "Accept must include application/json or text/event-stream",
+    let Some(sse) = wants_sse(headers) else {
+        return refuse(
+            StatusCode::NOT_ACCEPTABLE,
+            jsonrpc::INVALID_REQUEST,
+            "Accept must include application/json or text/event-stream",
+        );
+    };
+    if declared.is_some_and(|n| n > state.max_request_body_bytes as u64) {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            jsonrpc::INVALID_REQUEST,
+            &format!(
+                "The request body is larger than maxRequestBodyBytes ({})",
+                state.max_request_body_bytes
             ),
         );
-        return Json::with_status(StatusCode::NOT_ACCEPTABLE, body);
+    }
+    let (body, _held) =
+        match read_body(body, declared, state.max_request_body_bytes, &state.budget).await {
+            Ok(b) => b,
+            Err(resp) => return resp,
+        };
+    let principal = match principal {
+        Some(p) => p,
+        None => {
+            info.body = &body;
+            match authenticate(&state, &info).await {
+                Ok(p) => p,
+                Err(resp) => return resp,
+            }
+        }
     };
-    match state.mcp.handle_post(&headers, &body, &principal).await {
+    match state.mcp.handle_post(headers, &body, &principal).await {
         Outcome::Accepted => StatusCode::ACCEPTED.into_response(),
         Outcome::Reply {
             status,
@@ -203,9 +333,11 @@ async fn mcp_post(
             session_id,
         } => {
             let mut resp = if sse {
-                let mut event = b"event: message\ndata: ".to_vec();
+                let mut event = Vec::with_capacity(body.len() + 24);
+                event.extend_from_slice(b"event: message\ndata: ");
                 event.extend_from_slice(&body);
                 event.extend_from_slice(b"\n\n");
+                drop(body);
                 let mut r = (status, Body::from(event)).into_response();
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,

@@ -4,6 +4,9 @@
 //!   keep-alive connections, are closed); an HTTP/2 peer that goes silent that long is pinged
 //!   and closed unless it answers within as long again (an idle or stalled HTTP/2 connection
 //!   has no header timer to end it);
+//! - a connection that owes its client a response and sees none of it taken for
+//!   `writeStallSeconds` (a client that stopped reading, or an HTTP/2 window left at zero) is
+//!   closed, and so is one whose socket write has waited that long (see [`super::flow`]);
 //! - shutdown: `/ready` turns false, the listener stays open for `readinessDrainSeconds` so load
 //!   balancers notice, then it closes, and in-flight requests get `shutdownGraceSeconds` to
 //!   finish.
@@ -19,14 +22,18 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
 use super::AppState;
+use super::flow::{Conn, StallIo};
 
 /// Connection-level limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
+    pub write_stall_timeout: Duration,
+    pub max_unsent_bytes_per_connection: usize,
     pub readiness_drain: Duration,
     pub shutdown_grace: Duration,
 }
@@ -39,6 +46,8 @@ struct Acceptor {
     connections: Arc<Semaphore>,
     /// How long a new connection may stay silent before its first byte.
     first_byte: Duration,
+    write_stall: Duration,
+    max_unsent: usize,
 }
 
 impl Acceptor {
@@ -49,16 +58,32 @@ impl Acceptor {
         };
         let _ = stream.set_nodelay(true);
         let builder = self.builder.clone();
-        let service = TowerToHyperService::new(self.app.clone());
+        let state = Conn::new(self.max_unsent);
+        let tagged = state.clone();
+        // Each request of this connection carries its state, for its response body.
+        let app =
+            self.app
+                .clone()
+                .map_request(move |mut req: http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(tagged.clone());
+                    req
+                });
+        let service = TowerToHyperService::new(app);
         let watcher = self.graceful.watcher();
-        let first_byte = self.first_byte;
+        let (first_byte, write_stall) = (self.first_byte, self.write_stall);
         tokio::spawn(async move {
             // hyper's header timer starts with the first byte; a silent client is closed here.
             // (`peek` waits for a real byte; `readable` may wake spuriously.)
             let mut probe = [0u8; 1];
             if let Ok(Ok(1..)) = tokio::time::timeout(first_byte, stream.peek(&mut probe)).await {
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let _ = watcher.watch(conn.into_owned()).await;
+                let io = TokioIo::new(StallIo::new(stream, state.clone()));
+                let conn = builder.serve_connection_with_upgrades(io, service);
+                tokio::select! {
+                    _ = watcher.watch(conn.into_owned()) => {}
+                    () = state.watchdog(write_stall) => {
+                        tracing::debug!(?write_stall, "closing a connection whose client took none of its response");
+                    }
+                }
             }
             drop(permit);
         });
@@ -92,6 +117,8 @@ pub async fn serve(
         graceful: GracefulShutdown::new(),
         connections: Arc::new(Semaphore::new(limits.max_connections)),
         first_byte: limits.header_read_timeout,
+        write_stall: limits.write_stall_timeout,
+        max_unsent: limits.max_unsent_bytes_per_connection,
     };
     tokio::pin!(shutdown);
     loop {

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use crate::catalog::{Target, Tool};
+use crate::common::budget::{Budget, Held};
 use crate::outbound::OutboundError;
 use plan::CallPlan;
 use request::ArgProblem;
@@ -22,6 +23,8 @@ pub struct Reply {
     pub status: http::StatusCode,
     pub content_type: Option<String>,
     pub body: Bytes,
+    /// The body's bytes, borrowed from the in-flight budget until the reply is dropped.
+    pub held: Held,
 }
 
 /// Why a call produced no backend reply.
@@ -39,6 +42,8 @@ pub enum CallError {
     Transport(String),
     #[error("the target's response is larger than {0} bytes")]
     ResponseTooLarge(usize),
+    #[error("the gateway holds maxInFlightBytes already; the reply was not read")]
+    Overloaded,
     #[error("the tool's input schema cannot be compiled: {0}")]
     Schema(String),
 }
@@ -48,13 +53,15 @@ pub enum CallError {
 pub struct Invoker {
     http: reqwest::Client,
     max_response_bytes: usize,
+    budget: Budget,
 }
 
 impl Invoker {
-    pub fn new(http: reqwest::Client, max_response_bytes: usize) -> Self {
+    pub fn new(http: reqwest::Client, max_response_bytes: usize, budget: Budget) -> Self {
         Self {
             http,
             max_response_bytes,
+            budget,
         }
     }
 
@@ -91,7 +98,7 @@ impl Invoker {
                 builder = builder.body(body);
             }
             let resp = builder.send().await.map_err(classify)?;
-            let mut reply = read_reply(resp, limit).await?;
+            let mut reply = read_reply(resp, limit, &self.budget).await?;
             target.credentials.redact(&mut reply.body);
             Ok(reply)
         };
@@ -125,28 +132,37 @@ fn coerce_scalars(plan: &CallPlan, args: &Value) -> Option<Value> {
     Some(Value::Object(copy))
 }
 
-/// Reads a response, refusing bodies over `limit` bytes without buffering them.
-pub async fn read_reply(mut resp: reqwest::Response, limit: usize) -> Result<Reply, CallError> {
+/// Reads a response, refusing bodies over `limit` bytes without buffering them, and borrowing
+/// the bytes from `budget` as they arrive.
+pub async fn read_reply(
+    mut resp: reqwest::Response,
+    limit: usize,
+    budget: &Budget,
+) -> Result<Reply, CallError> {
     let status = resp.status();
     let content_type = resp
         .headers()
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if resp.content_length().is_some_and(|n| n > limit as u64) {
+    let declared = resp.content_length();
+    if declared.is_some_and(|n| n > limit as u64) {
         return Err(CallError::ResponseTooLarge(limit));
     }
-    let mut body = Vec::new();
+    let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    let mut held = Held::default();
     while let Some(chunk) = resp.chunk().await.map_err(classify)? {
         if body.len() + chunk.len() > limit {
             return Err(CallError::ResponseTooLarge(limit));
         }
+        held.merge(budget.take(chunk.len()).ok_or(CallError::Overloaded)?);
         body.extend_from_slice(&chunk);
     }
     Ok(Reply {
         status,
         content_type,
         body: Bytes::from(body),
+        held,
     })
 }
 

@@ -264,6 +264,7 @@ mod tests {
             status: http::StatusCode::from_u16(status).unwrap(),
             content_type: Some("application/json".into()),
             body: bytes::Bytes::from(body.to_string()),
+            held: Default::default(),
         }
     }
 

@@ -9,6 +9,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use super::{Ctx, Selected};
+use crate::common::budget::Budget;
 use crate::config::Problems;
 use crate::config::model::{ToolFilter, ToolOverride};
 use crate::invoke::{self, request::OutboundRequest};
@@ -71,7 +72,7 @@ pub(super) async fn get_export(
                     invoke::error_chain(&e.without_url())
                 )
             })?;
-        invoke::read_reply(resp, limit)
+        invoke::read_reply(resp, limit, &Budget::new(limit))
             .await
             .map_err(|e| format!("GetExport response: {e}"))
     };

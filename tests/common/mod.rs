@@ -148,6 +148,8 @@ pub struct TestGateway {
     pub addr: SocketAddr,
     pub state: std::sync::Arc<gw_http::AppState>,
     pub gateway_warnings: Vec<String>,
+    /// The limits from the config the gateway was built with.
+    pub gateway_limits: gw_http::Limits,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     pub done: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -215,6 +217,7 @@ pub async fn start_gateway(yaml: &str, env: &MapEnv) -> TestGateway {
     TestGateway {
         addr,
         state: gateway.state.clone(),
+        gateway_limits: gateway.limits(),
         gateway_warnings: gateway.warnings,
         shutdown: Some(tx),
         done,
