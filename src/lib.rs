@@ -61,10 +61,7 @@ impl Gateway {
         let catalog = catalog::Catalog::new(built.targets, built.tools);
         let mut warnings = config.warnings.clone();
         warnings.extend(built.warnings);
-        let secret = env
-            .var("MCP_GATEWAY_SESSION_KEY")
-            .filter(|k| !k.is_empty())
-            .unwrap_or_else(|| format!("mcp-gateway:{}", config.gateway.name));
+        let secret = session_key(&config, env, &mut warnings);
         let authorizer = auth::Authorizer::new(&config.gateway.authorizer, http.clone());
         let budget = common::budget::Budget::new(config.server.max_in_flight_bytes);
         let invoker =
@@ -73,7 +70,7 @@ impl Gateway {
             Arc::new(catalog),
             invoker,
             config.gateway.clone(),
-            secret.as_bytes(),
+            &secret,
             config.server.tools_list_page_size,
         );
         let state = Arc::new(http::AppState {
@@ -111,6 +108,26 @@ impl Gateway {
     pub fn catalog(&self) -> &catalog::Catalog {
         &self.state.mcp.catalog
     }
+}
+
+/// The session HMAC key: `MCP_GATEWAY_SESSION_KEY`; without it a key derived from the
+/// gateway's name while it listens on loopback only, else a random one (see `mcp::session`).
+fn session_key(config: &Config, env: &dyn Env, warnings: &mut Vec<String>) -> Vec<u8> {
+    if let Some(k) = env.var("MCP_GATEWAY_SESSION_KEY").filter(|k| !k.is_empty()) {
+        if k.len() < 32 {
+            warnings.push(
+                "MCP_GATEWAY_SESSION_KEY is shorter than 32 characters: use 32 random bytes or more (e.g. `openssl rand -base64 32`)".into(),
+            );
+        }
+        return k.into_bytes();
+    }
+    if config.server.listen.ip().is_loopback() {
+        return format!("mcp-gateway:{}", config.gateway.name).into_bytes();
+    }
+    warnings.push(
+        "MCP_GATEWAY_SESSION_KEY is not set and the gateway listens beyond loopback: sessions use a random key, so they end when this process does and are not valid on other replicas; set the variable to share them".into(),
+    );
+    mcp::session::Sessions::random_key()
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

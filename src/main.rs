@@ -84,9 +84,18 @@ fn main() -> ExitCode {
     })
 }
 
-/// Loads the config and builds the gateway, printing every problem on failure.
-async fn load(path: &std::path::Path) -> Result<Gateway, ExitCode> {
-    let loaded = config::load_file_partial(path, &ProcessEnv);
+/// Loads the config (with `--listen` applied) and builds the gateway, printing every problem
+/// on failure.
+async fn load(
+    path: &std::path::Path,
+    listen: Option<std::net::SocketAddr>,
+) -> Result<Gateway, ExitCode> {
+    let loaded = config::load_file_partial(path, &ProcessEnv).map(|(mut config, problems)| {
+        if let (Some(c), Some(addr)) = (config.as_mut(), listen) {
+            c.server.listen = addr;
+        }
+        (config, problems)
+    });
     let result = match loaded {
         Ok(partial) => Gateway::load(partial, &ProcessEnv).await,
         Err(e) => Err(e),
@@ -103,14 +112,14 @@ async fn load(path: &std::path::Path) -> Result<Gateway, ExitCode> {
 }
 
 async fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>) -> ExitCode {
-    let gateway = match load(&path).await {
+    let gateway = match load(&path, listen).await {
         Ok(g) => g,
         Err(code) => return code,
     };
     for w in &gateway.warnings {
         tracing::warn!("{w}");
     }
-    let addr = listen.unwrap_or(gateway.config.server.listen);
+    let addr = gateway.config.server.listen;
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -147,7 +156,7 @@ async fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>) -> ExitCode 
 }
 
 async fn validate(path: PathBuf) -> ExitCode {
-    let gateway = match load(&path).await {
+    let gateway = match load(&path, None).await {
         Ok(g) => g,
         Err(code) => return code,
     };

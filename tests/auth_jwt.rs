@@ -502,6 +502,47 @@ async fn sessions_are_bound_to_the_principal() {
         .await
         .unwrap();
     assert_eq!(del.status().as_u16(), 403);
+
+    // review S7: `sub` and `client_id` are separate namespaces.
+    let sub_x = format!("Bearer {}", key.sign(&idp.claims(json!({"sub": "app-1"}))));
+    let client_x = format!(
+        "Bearer {}",
+        key.sign(&idp.claims(json!({"sub": null, "client_id": "app-1"})))
+    );
+    let r = post(&gw.url(), &init, &[("authorization", &sub_x)]).await;
+    let session = r.header("mcp-session-id").unwrap().to_string();
+    let r = post(
+        &gw.url(),
+        &list,
+        &[("authorization", &client_x), ("mcp-session-id", &session)],
+    )
+    .await;
+    assert_eq!(r.status, 403, "client_id x is not sub x: {}", r.text);
+}
+
+/// review S3: the door comes before the body. An anonymous client announcing a large body
+/// is refused from its headers, without the gateway waiting for (or holding) the body.
+#[tokio::test]
+async fn the_body_is_not_read_before_authentication() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let idp = Idp::start().await;
+    let key = Signer::rsa("k1", Algorithm::RS256);
+    idp.publish(&[&key]);
+    let (_b, gw) = gateway(&idp, 600).await;
+    assert!(wait_ready(&gw).await);
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(
+        b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500000\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .expect("refused without waiting for the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
 }
 
 #[tokio::test]

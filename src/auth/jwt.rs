@@ -121,11 +121,12 @@ impl JwtAuthorizer {
         let exp = data.claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
         let nbf = data.claims.get("nbf").and_then(Value::as_u64);
         let identity = claims::authorize(&self.settings, &set.issuer, data.claims)?;
-        let who = identity
-            .subject
-            .clone()
-            .or_else(|| identity.client_id.clone())
-            .unwrap_or_default();
+        // Namespaced, so a `sub` can never equal another token's `client_id`.
+        let who = match (&identity.subject, &identity.client_id) {
+            (Some(sub), _) => format!("sub:{sub}"),
+            (None, Some(client)) => format!("client:{client}"),
+            (None, None) => String::new(),
+        };
         let principal = Principal {
             id: format!("jwt:{}#{who}", set.issuer),
             identity: Identity::Jwt(identity),

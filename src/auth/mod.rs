@@ -24,7 +24,8 @@ use crate::config::AuthorizerSettings;
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Principal {
-    /// A stable identifier: `jwt:<issuer>#<subject>`, `iam:<arn>`, or `anonymous`.
+    /// A stable identifier: `jwt:<issuer>#sub:<subject>` (or `#client:<client_id>` for a
+    /// token without a subject; `#` alone for one with neither), `iam:<arn>`, or `anonymous`.
     pub id: String,
     pub identity: Identity,
 }
@@ -53,6 +54,13 @@ impl Principal {
             id: "anonymous".into(),
             identity: Identity::Anonymous,
         }
+    }
+
+    /// Whether the id names one caller: a token with neither `sub` nor `client_id` is
+    /// admitted, but it shares its id with every such token of the issuer, so nothing (a
+    /// session) is bound to it.
+    pub fn is_identified(&self) -> bool {
+        !self.id.ends_with('#')
     }
 }
 
@@ -139,5 +147,22 @@ impl Authorizer {
             Self::Jwt(j) => Some(j),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_identified_principals_get_state() {
+        let p = |id: &str| Principal {
+            id: id.into(),
+            identity: Identity::Anonymous,
+        };
+        assert!(p("jwt:https://idp#sub:alice").is_identified());
+        assert!(p("jwt:https://idp#client:app").is_identified());
+        assert!(!p("jwt:https://idp#").is_identified());
+        assert!(Principal::anonymous().is_identified());
     }
 }

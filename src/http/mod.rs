@@ -403,10 +403,12 @@ async fn mcp_delete(
         body: &[],
     };
     match admit(&state, &info).await {
-        Ok(principal) => state
-            .mcp
-            .handle_delete(&headers, &principal)
-            .into_response(),
+        Ok(principal) => match state.mcp.handle_delete(&headers, &principal) {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                overloaded("Too many sessions ended recently: retry the DELETE later")
+            }
+            status => status.into_response(),
+        },
         Err(resp) => resp,
     }
 }

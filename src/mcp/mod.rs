@@ -255,10 +255,13 @@ impl McpService {
             return http::StatusCode::BAD_REQUEST;
         };
         match self.sessions.check(id, &principal.id) {
-            Ok(_) => {
-                self.sessions.end(id);
-                http::StatusCode::NO_CONTENT
-            }
+            Ok(session) => match self.sessions.end(&session) {
+                Ok(()) => http::StatusCode::NO_CONTENT,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a session could not be ended");
+                    http::StatusCode::SERVICE_UNAVAILABLE
+                }
+            },
             Err(SessionError::WrongPrincipal) => http::StatusCode::FORBIDDEN,
             Err(_) => http::StatusCode::NOT_FOUND,
         }
@@ -462,7 +465,9 @@ impl McpService {
         Outcome::Reply {
             status: http::StatusCode::OK,
             body: jsonrpc::success(id, &result),
-            session_id: Some(self.sessions.mint(version, &principal.id)),
+            session_id: principal
+                .is_identified()
+                .then(|| self.sessions.mint(version, &principal.id)),
         }
     }
 

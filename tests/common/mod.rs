@@ -346,6 +346,14 @@ pub fn sigv4_ok(
     .map_err(|e| e.to_string())
 }
 
+/// The binary the tests run: `MCP_GATEWAY_BIN` when set (to check a release build, or an
+/// older build that a regression test must fail against), else the one cargo built.
+pub fn gateway_binary() -> std::path::PathBuf {
+    std::env::var_os("MCP_GATEWAY_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_mcp-gateway").into())
+}
+
 /// The gateway binary running in a child process (killed when dropped), with every line it
 /// logged.
 pub struct Binary {
@@ -370,7 +378,7 @@ impl Binary {
 
     fn start(config: &Path, env: &[(&str, &str)], isolated: bool) -> Self {
         use std::io::BufRead;
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-gateway"));
+        let mut cmd = std::process::Command::new(gateway_binary());
         if isolated {
             cmd.env_clear()
                 .env("PATH", std::env::var("PATH").unwrap_or_default());
