@@ -57,7 +57,7 @@ targets:
     assert_has(
         &all,
         &[
-            "server.listen: `not-an-address` is not an address:port",
+            "server.listen: must be an address:port",
             "server.limits.toolsListPageSize: must be greater than 0",
             "server.timeouts.perTarget.ghost: no target is named `ghost`",
             "gateway.exceptionLevel: unknown variant `VERBOSE`, expected `DEBUG`",
@@ -150,9 +150,7 @@ iamCallers: [{accessKeyId: AKID, secretAccessKeyEnv: KEY, principalArn: "arn:aws
     assert_has(
         &jwt,
         &[
-            &format!(
-                "{jwt_path}.discoveryUrl: `http://idp.example.com/.well-known/openid-configuration` must be an https URL"
-            ),
+            &format!("{jwt_path}.discoveryUrl: must be an https URL"),
             &format!("{jwt_path}.allowedScopes: must list at least one value"),
             &format!(
                 "{jwt_path}.customClaims[0].authorizingClaimMatchValue: String with Contains is not a valid rule"
@@ -362,4 +360,50 @@ async fn a_target_without_tools_is_refused_and_server_url_fixes_it() {
     let r = call_tool(&gw.url(), "a___a", serde_json::json!({})).await;
     assert_eq!(r["isError"], false, "{r}");
     assert_eq!(backend.last().target, "/base/a");
+}
+
+/// review S14: `{target}___{tool}` is checked against MCP's 128-character limit after
+/// joining; an operation whose joined name is too long is left out, saying why.
+#[tokio::test]
+async fn joined_tool_names_are_length_checked() {
+    let target = "t".repeat(90);
+    let op = "o".repeat(50);
+    let doc = format!(
+        r#"{{"openapi": "3.1.0", "info": {{"title": "t", "version": "1"}}, "servers": [{{"url": "http://127.0.0.1:9"}}],
+          "paths": {{"/a": {{"get": {{"operationId": "{op}"}}}}, "/b": {{"get": {{"operationId": "b"}}}}}}}}"#
+    );
+    let yaml = format!(
+        "gateway: {{name: gw, authorizerType: NONE}}\ntargets:\n  - name: {target}\n    targetConfiguration: {{mcp: {{openApiSchema: {{inlinePayload: \"${{LONG}}\"}}}}}}\n"
+    );
+    let gw = build(&yaml, &env(&[("LONG", &doc)])).await.unwrap();
+    assert_eq!(gw.catalog().len(), 1);
+    let w = gw.warnings.join("\n");
+    assert!(
+        w.contains("is 143 characters long; MCP allows at most 128"),
+        "{w}"
+    );
+}
+
+/// review S4: a CUSTOM_JWT authorizer that checks neither audience nor client loads (it is
+/// AgentCore's shape) but says what it admits.
+#[tokio::test]
+async fn a_jwt_authorizer_without_audience_or_clients_warns() {
+    let yaml = r#"
+gateway:
+  name: gw
+  authorizerType: CUSTOM_JWT
+  authorizerConfiguration:
+    customJWTAuthorizer: {discoveryUrl: "http://127.0.0.1:9/.well-known/openid-configuration"}
+targets:
+  - name: a
+    targetConfiguration: {mcp: {openApiSchema: {inlinePayload: "${DOC}"}}}
+"#;
+    let gw = build(yaml, &env(&[("DOC", DOC)])).await.unwrap();
+    assert!(
+        gw.warnings
+            .iter()
+            .any(|w| w.contains("neither allowedAudience nor allowedClients")),
+        "{:?}",
+        gw.warnings
+    );
 }

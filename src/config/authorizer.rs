@@ -81,10 +81,7 @@ fn jwt_settings(
     if !url_ok {
         problems.push(
             format!("{path}.discoveryUrl"),
-            format!(
-                "`{}` must be an https URL ending in /.well-known/openid-configuration (http only for loopback)",
-                spec.discovery_url
-            ),
+            "must be an https URL ending in /.well-known/openid-configuration (http only for loopback)",
         );
         ok = false;
     }

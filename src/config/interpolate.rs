@@ -3,6 +3,11 @@
 //!
 //! Forms: `${VAR}`, `${VAR:-default}` (default when unset or empty), and `$${` for a literal
 //! `${`. Values are substituted verbatim; only the variable's *name* ever appears in errors.
+//!
+//! An `inlinePayload` is a document, not a config value: it is interpolated only when the
+//! whole string is one reference (`inlinePayload: ${PETSTORE_DOC}`). Inside a pasted document
+//! `${...}` is left alone: API Gateway exports carry `${stageVariables.x}`, and a reference in
+//! a description would otherwise publish an environment value in `tools/list`.
 
 use serde_json::Value;
 
@@ -11,6 +16,14 @@ use super::{Env, Problems};
 /// Replaces `${...}` in every string of `value`, reporting unset variables at their path.
 pub fn interpolate_tree(value: &mut Value, path: &str, env: &dyn Env, problems: &mut Problems) {
     match value {
+        Value::String(s) if path == "inlinePayload" || path.ends_with(".inlinePayload") => {
+            if is_one_reference(s) {
+                match interpolate(s, env) {
+                    Ok(new) => *s = new,
+                    Err(msg) => problems.push(path, msg),
+                }
+            }
+        }
         Value::String(s) if s.contains('$') => match interpolate(s, env) {
             Ok(new) => *s = new,
             Err(msg) => problems.push(path, msg),
@@ -32,6 +45,21 @@ pub fn interpolate_tree(value: &mut Value, path: &str, env: &dyn Env, problems: 
         }
         _ => {}
     }
+}
+
+/// Whether `s` is exactly one `${NAME}` or `${NAME:-default}`.
+fn is_one_reference(s: &str) -> bool {
+    let Some(inner) = s
+        .trim()
+        .strip_prefix("${")
+        .and_then(|r| r.strip_suffix('}'))
+    else {
+        return false;
+    };
+    let name = inner.split_once(":-").map_or(inner, |(n, _)| n);
+    !inner.contains('}')
+        && !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Interpolates one string.
@@ -89,6 +117,9 @@ mod tests {
         assert_eq!(interpolate("${B:-dflt}", &env).unwrap(), "dflt");
         assert_eq!(interpolate("${EMPTY:-d}", &env).unwrap(), "d");
         assert_eq!(interpolate("$${A} $5", &env).unwrap(), "${A} $5");
+        assert!(is_one_reference("${DOC}") && is_one_reference("${DOC:-x}"));
+        assert!(!is_one_reference("${DOC:-{}}"));
+        assert!(!is_one_reference("{\"x\": \"${stageVariables.url}\"}"));
         assert!(
             interpolate("${B}", &env)
                 .unwrap_err()
@@ -100,5 +131,28 @@ mod tests {
                 .contains("unterminated")
         );
         assert!(interpolate("${A B}", &env).is_err());
+    }
+
+    /// review S13: documents pasted inline keep their `${...}`.
+    #[test]
+    fn inline_documents_are_interpolated_only_as_a_whole() {
+        let env = MapEnv::from([("DOC", "{\"a\": 1}"), ("SECRET", "s3cret")]);
+        let mut tree = serde_json::json!({
+            "targets": [{"openApiSchema": {"inlinePayload": "${DOC}"}},
+                        {"openApiSchema": {"inlinePayload": "{\"description\": \"${SECRET} ${stageVariables.u}\"}"}}],
+            "description": "${SECRET}"
+        });
+        let mut problems = Problems::default();
+        interpolate_tree(&mut tree, "", &env, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            tree["targets"][0]["openApiSchema"]["inlinePayload"],
+            "{\"a\": 1}"
+        );
+        assert_eq!(
+            tree["targets"][1]["openApiSchema"]["inlinePayload"],
+            "{\"description\": \"${SECRET} ${stageVariables.u}\"}"
+        );
+        assert_eq!(tree["description"], "s3cret");
     }
 }

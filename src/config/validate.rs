@@ -150,17 +150,17 @@ fn server(
     if let Some(u) = &spec.public_url
         && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
     {
-        problems.push("server.publicUrl", format!("`{u}` is not an http(s) URL"));
+        problems.push(
+            "server.publicUrl",
+            "must be an absolute http(s) URL such as https://mcp.example.com",
+        );
     }
     let listen: Option<SocketAddr> = match spec.listen.parse() {
         Ok(a) => Some(a),
         Err(_) => {
             problems.push(
                 "server.listen",
-                format!(
-                    "`{}` is not an address:port such as 127.0.0.1:8080",
-                    spec.listen
-                ),
+                "must be an address:port such as 127.0.0.1:8080",
             );
             None
         }
@@ -172,7 +172,7 @@ fn server(
         if !ok && origin != "*" {
             problems.push(
                 format!("server.allowedOrigins[{i}]"),
-                format!("`{origin}` is not an origin such as https://app.example.com (scheme, host, optional port)"),
+                "must be an origin such as https://app.example.com (scheme, host, optional port)",
             );
         }
     }
@@ -387,6 +387,16 @@ fn gateway(
         },
         problems,
     );
+    if let Some(super::AuthorizerSettings::Jwt(j)) = &authorizer
+        && j.allowed_audience.is_none()
+        && j.allowed_clients.is_none()
+    {
+        // AgentCore accepts this shape, so a pasted config must load; but it admits every
+        // token the issuer signs, for any application of that tenant.
+        warnings.push(
+            "gateway.authorizerConfiguration.customJWTAuthorizer has neither allowedAudience nor allowedClients: any token the issuer signs is accepted, whichever application it was issued to; set one of them".into(),
+        );
+    }
     Some(GatewaySettings {
         name: spec.name,
         description: spec.description,

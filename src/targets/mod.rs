@@ -254,6 +254,21 @@ impl Ctx<'_> {
                 name = clean;
             }
             let full = format!("{}___{name}", t.name);
+            if !valid_tool_name(&full) {
+                let msg = format!(
+                    "tool name `{full}` is {} characters long; MCP allows at most 128 (target name, `___`, tool name)",
+                    full.chars().count()
+                );
+                match &s.name_path {
+                    Some(p) => problems.push(p.clone(), msg),
+                    None => warnings.push(format!(
+                        "target {}: operation {} skipped: {msg}",
+                        t.name,
+                        s.op.label()
+                    )),
+                }
+                continue;
+            }
             if names.contains(&full) {
                 let msg = format!(
                     "tool name `{full}` is used twice (operation {})",
