@@ -4,7 +4,9 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -29,7 +31,7 @@ async fn start_control_plane(export: String) -> (String, Arc<Mutex<Vec<Seen>>>) 
             };
             let host = parts.headers["host"].to_str().unwrap().to_string();
             let verdict = sigv4_ok(&s, &host, "apigateway", "AKIDCTRL", "ctrl-secret");
-            seen.lock().unwrap().push(s.clone());
+            seen.lock().push(s.clone());
             if let Err(e) = verdict {
                 return (http::StatusCode::FORBIDDEN, format!(r#"{{"message":"{e}"}}"#)).into_response();
             }
@@ -82,11 +84,8 @@ async fn export_is_fetched_with_signed_get_export() {
         ("AWS_SECRET_ACCESS_KEY", "ctrl-secret"),
     ]);
     let gw = start_gateway(&yaml, &vars).await;
-    assert_eq!(seen.lock().unwrap().len(), 1);
-    assert_eq!(
-        seen.lock().unwrap()[0].header("accept"),
-        Some("application/json")
-    );
+    assert_eq!(seen.lock().len(), 1);
+    assert_eq!(seen.lock()[0].header("accept"), Some("application/json"));
 
     let r = rpc(&gw.url(), "tools/list", json!({})).await;
     let names = tool_names(&r);

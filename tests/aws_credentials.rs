@@ -166,7 +166,7 @@ async fn a_slow_credential_endpoint_stays_inside_the_call_deadline() {
             ("AWS_SHARED_CREDENTIALS_FILE", nothing.to_str().unwrap()),
         ],
     );
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let calls: Vec<_> = (0..4)
         .map(|_| {
             let url = gw.url.clone();
@@ -186,10 +186,10 @@ async fn a_slow_credential_endpoint_stays_inside_the_call_deadline() {
         );
     }
     // The one refresh keeps going after its callers gave up, and later calls use its result.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     let r = loop {
         let r = call_tool(&gw.url, "t___things", json!({})).await;
-        if r["isError"] == false || std::time::Instant::now() > deadline {
+        if r["isError"] == false || tokio::time::Instant::now() > deadline {
             break r;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

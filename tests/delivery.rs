@@ -5,7 +5,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use common::*;
 use serde_json::json;
@@ -185,7 +187,9 @@ async fn http1_clients_that_never_read_are_closed() {
         after > Duration::from_secs(1),
         "not before the stall limit: {after:?}"
     );
-    // The stalled clients find their connections closed (after what fit in the buffers).
+    // The stalled clients find their connections closed (after what fit in the buffers). Give
+    // every one of them the stall limit first: reading would make a client a reader again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     for mut s in socks {
         let mut buf = vec![0u8; 1 << 16];
         let closed = tokio::time::timeout(Duration::from_secs(5), async {

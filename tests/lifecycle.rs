@@ -4,8 +4,12 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use common::*;
 use serde_json::json;
@@ -46,7 +50,7 @@ async fn sigterm_under_load_drains_and_loses_no_accepted_request() {
                     .await
                     .ok()
                     .map(|r| r.status().as_u16());
-                readiness.lock().unwrap().push((Instant::now(), status));
+                readiness.lock().push((Instant::now(), status));
                 if status.is_none() {
                     return;
                 }
@@ -82,7 +86,7 @@ async fn sigterm_under_load_drains_and_loses_no_accepted_request() {
     let status = status.expect("the gateway exits within its grace period");
     assert!(status.success(), "exit status {status}");
 
-    let readiness = readiness.lock().unwrap().clone();
+    let readiness = readiness.lock().clone();
     let first_503 = readiness
         .iter()
         .find(|(_, s)| *s == Some(503))

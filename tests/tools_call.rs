@@ -192,7 +192,7 @@ async fn backend_statuses_and_bodies_map_to_results() {
 #[tokio::test]
 async fn timeouts_and_oversized_bodies_are_generic_errors() {
     let (_backend, gw) = setup("", "").await;
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let r = call_tool(&gw.url(), "echo___slow", json!({})).await;
     assert!(
         started.elapsed() < std::time::Duration::from_secs(4),

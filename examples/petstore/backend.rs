@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::SystemTime;
 
 use axum::Router;
@@ -113,7 +115,7 @@ async fn list_pets(
     State(store): State<Shared>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let pets = store.pets.lock().expect("not poisoned");
+    let pets = store.pets.lock();
     let wanted = q.get("type");
     let list: Vec<&Value> = pets
         .iter()
@@ -133,7 +135,7 @@ async fn create_pet(State(store): State<Shared>, body: Bytes) -> Response {
             "type must be one of dog, cat, fish, bird, gecko",
         );
     }
-    let mut pets = store.pets.lock().expect("not poisoned");
+    let mut pets = store.pets.lock();
     let pet =
         json!({"id": pets.len() + 1, "type": kind, "price": new["price"].as_f64().unwrap_or(0.0)});
     pets.push(pet.clone());
@@ -141,7 +143,7 @@ async fn create_pet(State(store): State<Shared>, body: Bytes) -> Response {
 }
 
 async fn get_pet(State(store): State<Shared>, Path(pet_id): Path<String>) -> Response {
-    let pets = store.pets.lock().expect("not poisoned");
+    let pets = store.pets.lock();
     match pet_id
         .parse::<u64>()
         .ok()

@@ -10,8 +10,12 @@
 //!   documents are size-bounded and fetched with a timeout.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -148,7 +152,7 @@ impl KeyStore {
 
     /// The current key set, or why there is none.
     pub fn current(&self) -> Result<Arc<KeySet>, AuthError> {
-        let loaded = self.loaded.read().expect("not poisoned");
+        let loaded = self.loaded.read();
         loaded
             .set
             .clone()
@@ -201,7 +205,7 @@ impl KeyStore {
         let result = tokio::time::timeout(self.fetch_timeout, self.fetch())
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.fetch_timeout)));
-        let mut loaded = self.loaded.write().expect("not poisoned");
+        let mut loaded = self.loaded.write();
         match result {
             Ok(set) => {
                 tracing::info!(issuer = %set.issuer, keys = set.keys.len() + set.anonymous.len(), "loaded the identity provider's keys");

@@ -12,7 +12,9 @@
 //! published unchanged, so caching weakens no check.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use jsonwebtoken::Validation;
 use serde_json::{Map, Value};
@@ -149,13 +151,7 @@ impl JwtAuthorizer {
 
     /// A remembered verification that still holds: times, and the same key still published.
     fn cached(&self, digest: &[u8; 32], now: u64) -> Result<Option<Principal>, AuthError> {
-        let Some(hit) = self
-            .cache
-            .read()
-            .expect("not poisoned")
-            .get(digest)
-            .cloned()
-        else {
+        let Some(hit) = self.cache.read().get(digest).cloned() else {
             return Ok(None);
         };
         let in_time =
@@ -167,12 +163,12 @@ impl JwtAuthorizer {
         if in_time && same_key {
             return Ok(Some(hit.principal));
         }
-        self.cache.write().expect("not poisoned").remove(digest);
+        self.cache.write().remove(digest);
         Ok(None)
     }
 
     fn remember(&self, digest: [u8; 32], verified: Verified, now: u64) {
-        let mut cache = self.cache.write().expect("not poisoned");
+        let mut cache = self.cache.write();
         if cache.len() >= CACHE_CAPACITY {
             cache.retain(|_, v| v.exp + LEEWAY_SECS >= now);
             if cache.len() >= CACHE_CAPACITY {

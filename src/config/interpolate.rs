@@ -16,14 +16,10 @@ use super::{Env, Problems};
 /// Replaces `${...}` in every string of `value`, reporting unset variables at their path.
 pub fn interpolate_tree(value: &mut Value, path: &str, env: &dyn Env, problems: &mut Problems) {
     match value {
-        Value::String(s) if path == "inlinePayload" || path.ends_with(".inlinePayload") => {
-            if is_one_reference(s) {
-                match interpolate(s, env) {
-                    Ok(new) => *s = new,
-                    Err(msg) => problems.push(path, msg),
-                }
-            }
-        }
+        // A pasted document keeps its `${...}` unless it is one reference as a whole.
+        Value::String(s)
+            if (path == "inlinePayload" || path.ends_with(".inlinePayload"))
+                && !is_one_reference(s) => {}
         Value::String(s) if s.contains('$') => match interpolate(s, env) {
             Ok(new) => *s = new,
             Err(msg) => problems.push(path, msg),

@@ -142,18 +142,17 @@ async fn shed_load(State(limit): State<Shedding>, req: Request, next: Next) -> R
     }
 }
 
-/// DNS-rebinding protection: a browser `Origin` must be loopback or listed.
-fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
-    match headers.get(header::ORIGIN) {
-        Some(origin) if !origin_allowed(origin, &state.allowed_origins) => {
-            let body = jsonrpc::failure(
-                None,
-                &jsonrpc::RpcError::new(jsonrpc::INVALID_REQUEST, "Forbidden: Origin not allowed"),
-            );
-            Err(Json::with_status(StatusCode::FORBIDDEN, body))
-        }
-        _ => Ok(()),
-    }
+/// DNS-rebinding protection: a browser `Origin` must be loopback or listed. `Some` is the
+/// refusal to send.
+fn origin_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let origin = headers.get(header::ORIGIN)?;
+    (!origin_allowed(origin, &state.allowed_origins)).then(|| {
+        refuse(
+            StatusCode::FORBIDDEN,
+            jsonrpc::INVALID_REQUEST,
+            "Forbidden: Origin not allowed",
+        )
+    })
 }
 
 /// Authenticates; `Err` is the response to send.
@@ -172,7 +171,9 @@ async fn admit(
     state: &AppState,
     req: &RequestInfo<'_>,
 ) -> Result<crate::auth::Principal, Response> {
-    check_origin(state, req.headers)?;
+    if let Some(refusal) = origin_refusal(state, req.headers) {
+        return Err(refusal);
+    }
     authenticate(state, req).await
 }
 
@@ -262,8 +263,8 @@ async fn mcp_post(State(state): State<Arc<AppState>>, req: Request) -> Response 
         headers,
         body: &[],
     };
-    if let Err(resp) = check_origin(&state, headers) {
-        return resp;
+    if let Some(refusal) = origin_refusal(&state, headers) {
+        return refusal;
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)

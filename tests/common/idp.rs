@@ -2,8 +2,10 @@
 //! 127.0.0.1:0, signing keys generated in the test (RSA, P-256, P-384, Ed25519), and a count
 //! of JWKS fetches.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+
+use parking_lot::RwLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::encoding::AsDer;
@@ -155,7 +157,7 @@ impl Idp {
                 "/realms/test/jwks",
                 get(|State(idp): State<Idp>| async move {
                     idp.jwks_fetches.fetch_add(1, Ordering::SeqCst);
-                    axum::Json(json!({"keys": *idp.keys.read().unwrap()}))
+                    axum::Json(json!({"keys": *idp.keys.read()}))
                 }),
             )
             .with_state(idp.clone());
@@ -169,7 +171,7 @@ impl Idp {
 
     /// Replaces the published keys.
     pub fn publish(&self, signers: &[&Signer]) {
-        *self.keys.write().unwrap() = signers.iter().map(|s| s.jwk.clone()).collect();
+        *self.keys.write() = signers.iter().map(|s| s.jwk.clone()).collect();
     }
 
     pub fn jwks_fetches(&self) -> u64 {

@@ -6,7 +6,9 @@ pub mod idp;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
@@ -51,7 +53,7 @@ impl Backend {
         format!("http://{}", self.addr.expect("started"))
     }
     pub fn requests(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+        self.seen.lock().clone()
     }
     /// Waits until a `/slow` request is abandoned by its caller.
     pub async fn wait_for_disconnect(&self, within: Duration) -> bool {
@@ -100,7 +102,7 @@ async fn record(State(b): State<Backend>, req: Request) -> Response {
         headers: parts.headers.clone(),
         body: body.to_vec(),
     };
-    b.seen.lock().unwrap().push(seen);
+    b.seen.lock().push(seen);
     let path = parts.uri.path();
     if let Some(code) = path.rsplit_once("/status/").map(|(_, c)| c) {
         let status = StatusCode::from_u16(code.parse().unwrap()).unwrap();
@@ -401,14 +403,14 @@ impl Binary {
                     let url = line[at + "listening on ".len()..].split_whitespace().next();
                     let _ = tx.send(url.unwrap_or_default().to_string());
                 }
-                all.lock().unwrap().push(line);
+                all.lock().push(line);
             }
         });
         let url = match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(url) => url,
             Err(_) => {
                 let _ = child.kill();
-                panic!("the gateway did not start: {:?}", logs.lock().unwrap());
+                panic!("the gateway did not start: {:?}", logs.lock());
             }
         };
         Self { child, url, logs }
@@ -464,7 +466,7 @@ impl TrackedLoad {
                             Ok(resp) if resp.status() == 200 => {
                                 let v: Value = resp.json().await.unwrap();
                                 assert_eq!(v["result"]["isError"], false, "{v}");
-                                answered.lock().unwrap().insert(n);
+                                answered.lock().insert(n);
                             }
                             Ok(resp) => panic!("request {n} got HTTP {}", resp.status()),
                             // Refused or closed: the gateway stopped taking requests.
@@ -490,7 +492,7 @@ impl TrackedLoad {
         for c in self.clients {
             c.await.unwrap();
         }
-        let answered = self.answered.lock().unwrap();
+        let answered = self.answered.lock();
         let seen: Vec<u64> = backend
             .requests()
             .iter()
