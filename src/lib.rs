@@ -62,7 +62,21 @@ impl Gateway {
         let mut warnings = config.warnings.clone();
         warnings.extend(built.warnings);
         let secret = session_key(&config, env, &mut warnings);
-        let authorizer = auth::Authorizer::new(&config.gateway.authorizer, http.clone());
+        let authorizer = auth::Authorizer::new(
+            &config.gateway.authorizer,
+            http.clone(),
+            config.server.public_url.as_deref(),
+        );
+        if matches!(
+            config.gateway.authorizer,
+            config::AuthorizerSettings::Iam(_)
+        ) && config.server.public_url.is_none()
+            && !config.server.listen.ip().is_loopback()
+        {
+            warnings.push(
+                "AWS_IAM without server.publicUrl: signatures are checked against whatever Host the caller sends, so a request signed for another endpoint with the same key could be replayed here; set publicUrl to pin the host".into(),
+            );
+        }
         let budget = common::budget::Budget::new(config.server.max_in_flight_bytes);
         let invoker =
             invoke::Invoker::new(http, config.server.max_response_body_bytes, budget.clone());
@@ -78,6 +92,7 @@ impl Gateway {
             authorizer,
             gateway_name: config.gateway.name.clone(),
             public_url: config.server.public_url.clone(),
+            trust_forwarded_headers: config.server.trust_forwarded_headers,
             allowed_origins: config.server.allowed_origins.clone(),
             ready: AtomicBool::new(true),
             max_request_body_bytes: config.server.max_request_body_bytes,

@@ -182,11 +182,12 @@ async fn tampering_and_bad_credentials_are_refused() {
             "signature does not match",
         ),
         (
+            // review S10: an unknown key id gets the same refusal as a wrong secret.
             ("AKIDNOBODY", "x"),
             "us-east-1",
             "bedrock-agentcore",
             now(),
-            "unknown access key id",
+            "signature does not match",
         ),
         (
             AGENT,
@@ -265,4 +266,49 @@ async fn sessions_are_bound_to_the_caller_arn() {
             .status,
         403
     );
+}
+
+/// review S10: with `publicUrl`, a signature is valid only for the gateway's public host; a
+/// request signed for another endpoint (same key, service and region) is not replayable.
+#[tokio::test]
+async fn signatures_are_pinned_to_the_public_host() {
+    let backend = start_backend().await;
+    let doc = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "servers": [{"url": backend.url()}],
+        "paths": {"/x": {"get": {"operationId": "x"}}}})
+    .to_string();
+    let vars = env(&[
+        ("DOC", &doc),
+        ("AGENT_SECRET", "agent-secret"),
+        ("OTHER_SECRET", "other-secret"),
+    ]);
+    let config = CONFIG.replacen(
+        "gateway:",
+        "server: {publicUrl: \"https://mcp.example.com\"}\ngateway:",
+        1,
+    );
+    let gw = start_gateway(&config, &vars).await;
+    let sign_for = |host: &str| {
+        let mut req = OutboundRequest {
+            method: http::Method::POST,
+            url: url::Url::parse(&format!("https://{host}/mcp")).unwrap(),
+            headers: http::HeaderMap::new(),
+            body: Some(LIST.as_bytes().to_vec()),
+        };
+        req.headers.insert(
+            "content-type",
+            http::HeaderValue::from_static("application/json"),
+        );
+        let creds = Credentials::new(AGENT.0, AGENT.1, None, None, "test");
+        sigv4::sign_at(&mut req, &creds, "us-east-1", "bedrock-agentcore", now()).unwrap();
+        // Delivered to this gateway, with the Host it was signed for.
+        req.headers
+            .insert("host", http::HeaderValue::from_str(host).unwrap());
+        req.url = url::Url::parse(&gw.url()).unwrap();
+        req
+    };
+    let r = send(sign_for("mcp.example.com")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send(sign_for("other-gateway.example.com")).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("another host"), "{}", r.text);
 }

@@ -172,16 +172,35 @@ async fn missing_credentials_get_the_mcp_challenge_and_metadata() {
         );
         assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
     }
-    // Behind a proxy the advertised URL follows X-Forwarded-*.
-    let r = post(
-        &gw.url(),
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-        &[
-            ("x-forwarded-proto", "https"),
-            ("x-forwarded-host", "mcp.example.com"),
-        ],
+    // review S9: X-Forwarded-* is anyone's to send; it counts only when a proxy is trusted.
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let forwarded = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "mcp.example.com"),
+    ];
+    let r = post(&gw.url(), &list, &forwarded).await;
+    let challenge = r.header("www-authenticate").unwrap();
+    assert!(
+        challenge.contains(&format!(
+            r#"resource_metadata="http://{}/.well-known"#,
+            gw.addr
+        )),
+        "{challenge}"
+    );
+    let doc = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "servers": [{"url": "http://127.0.0.1:9"}],
+        "paths": {"/x": {"get": {"operationId": "x"}}}})
+    .to_string();
+    let trusting = start_gateway(
+        &config(&idp.discovery_url(), 600).replacen(
+            "server: {",
+            "server: {trustForwardedHeaders: true, ",
+            1,
+        ),
+        &env(&[("DOC", &doc)]),
     )
     .await;
+    assert!(wait_ready(&trusting).await);
+    let r = post(&trusting.url(), &list, &forwarded).await;
     assert!(
         r.header("www-authenticate")
             .unwrap()

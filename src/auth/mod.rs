@@ -106,11 +106,18 @@ pub enum Authorizer {
 impl Authorizer {
     /// Builds the authorizer; a JWT authorizer starts loading the provider's keys in the
     /// background (the gateway is not ready until they load).
-    pub fn new(settings: &AuthorizerSettings, http: reqwest::Client) -> Self {
+    /// `public_url` pins the host SigV4 callers must have signed for.
+    pub fn new(
+        settings: &AuthorizerSettings,
+        http: reqwest::Client,
+        public_url: Option<&str>,
+    ) -> Self {
         match settings {
             AuthorizerSettings::None => Self::None,
             AuthorizerSettings::Jwt(s) => Self::Jwt(jwt::JwtAuthorizer::start(s.clone(), http)),
-            AuthorizerSettings::Iam(s) => Self::Iam(Arc::new(iam::IamAuthorizer::new(s))),
+            AuthorizerSettings::Iam(s) => {
+                Self::Iam(Arc::new(iam::IamAuthorizer::new(s, public_url)))
+            }
         }
     }
 

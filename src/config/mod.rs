@@ -147,6 +147,7 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     pub public_url: Option<String>,
     pub allowed_origins: Vec<String>,
+    pub trust_forwarded_headers: bool,
     pub max_request_body_bytes: usize,
     pub max_response_body_bytes: usize,
     pub max_schema_bytes: usize,

@@ -32,6 +32,9 @@ pub struct ServerSpec {
     pub public_url: Option<String>,
     /// Extra `Origin` values accepted on `/mcp`, beside loopback origins.
     pub allowed_origins: Vec<String>,
+    /// Read `X-Forwarded-Proto` / `X-Forwarded-Host` (set by a proxy in front) when
+    /// `publicUrl` is not set. Off by default: any client can send them.
+    pub trust_forwarded_headers: bool,
     pub limits: LimitsSpec,
     pub timeouts: TimeoutsSpec,
 }
@@ -42,6 +45,7 @@ impl Default for ServerSpec {
             listen: "127.0.0.1:8080".into(),
             public_url: None,
             allowed_origins: Vec::new(),
+            trust_forwarded_headers: false,
             limits: LimitsSpec::default(),
             timeouts: TimeoutsSpec::default(),
         }

@@ -236,6 +236,7 @@ fn server(
         listen: listen?,
         public_url: spec.public_url.map(|u| u.trim_end_matches('/').to_string()),
         allowed_origins: spec.allowed_origins,
+        trust_forwarded_headers: spec.trust_forwarded_headers,
         max_request_body_bytes,
         max_response_body_bytes,
         max_schema_bytes,

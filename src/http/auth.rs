@@ -20,8 +20,8 @@ use crate::mcp::jsonrpc;
 
 pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
-/// The gateway's external base URL: `server.publicUrl`, else from `X-Forwarded-Proto`/`-Host`
-/// and `Host`.
+/// The gateway's external base URL: `server.publicUrl`, else from `Host` (and, only with
+/// `trustForwardedHeaders`, `X-Forwarded-Proto` / `X-Forwarded-Host`).
 fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(u) = &state.public_url {
         return u.clone();
@@ -34,10 +34,11 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
     };
-    let scheme = first("x-forwarded-proto")
+    let forwarded = |name: &str| state.trust_forwarded_headers.then(|| first(name)).flatten();
+    let scheme = forwarded("x-forwarded-proto")
         .filter(|s| s == "https" || s == "http")
         .unwrap_or_else(|| "http".into());
-    let host = first("x-forwarded-host")
+    let host = forwarded("x-forwarded-host")
         .or_else(|| first("host"))
         .unwrap_or_else(|| "localhost".into());
     format!("{scheme}://{host}")

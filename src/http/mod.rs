@@ -45,6 +45,8 @@ pub struct AppState {
     pub gateway_name: String,
     /// `server.publicUrl`: the external base URL, when configured.
     pub public_url: Option<String>,
+    /// `server.trustForwardedHeaders`.
+    pub trust_forwarded_headers: bool,
     pub allowed_origins: Vec<String>,
     pub ready: AtomicBool,
     pub max_request_body_bytes: usize,
