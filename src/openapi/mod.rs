@@ -29,10 +29,12 @@ pub enum OpenApiError {
 }
 
 /// A parsed document.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Document {
     pub root: Value,
     pub dialect: Dialect,
+    /// Schema nodes the document's tools may still expand to (see [`schema`]).
+    pub nodes_left: std::sync::atomic::AtomicUsize,
 }
 
 /// Where a parameter goes in the HTTP request.
@@ -144,7 +146,11 @@ impl Document {
             None if dialect == Dialect::V31 => {}
             _ => return Err(OpenApiError::Structure("`paths` must be an object".into())),
         }
-        Ok(Self { root, dialect })
+        Ok(Self {
+            root,
+            dialect,
+            nodes_left: std::sync::atomic::AtomicUsize::new(schema::MAX_DOCUMENT_NODES),
+        })
     }
 
     /// All operations in document order, plus a warning for each one skipped.

@@ -6,10 +6,12 @@
 //!   `{"$ref": "#/$defs/Name"}` and the definition is emitted once under the tool's `$defs`.
 //! - OpenAPI 3.0 dialect is normalised: `nullable`, boolean `exclusiveMinimum/Maximum`,
 //!   `example`; OpenAPI-only keywords (`discriminator`, `xml`, `externalDocs`, `x-*`) are dropped.
-//! - Expansion is bounded (depth and total nodes), so a document whose references multiply
-//!   cannot make the gateway allocate without limit.
+//! - Expansion is bounded (depth, nodes per tool, and nodes per document), so a document
+//!   whose references multiply cannot make the gateway allocate without limit, even spread
+//!   over many operations.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Map, Value, json};
 
@@ -23,6 +25,8 @@ pub enum Dialect {
 const MAX_DEPTH: usize = 64;
 /// Schema nodes one tool's input schema may expand to.
 const MAX_NODES: usize = 20_000;
+/// Schema nodes all the tools of one document may expand to together.
+pub const MAX_DOCUMENT_NODES: usize = 2_000_000;
 
 /// Converts the schemas of one operation, collecting shared recursive definitions.
 pub struct SchemaConverter<'a> {
@@ -32,6 +36,8 @@ pub struct SchemaConverter<'a> {
     defs: BTreeMap<String, (String, Option<Value>)>,
     stack: Vec<String>,
     budget: usize,
+    /// What is left of the document's budget.
+    document: Option<&'a AtomicUsize>,
 }
 
 impl<'a> SchemaConverter<'a> {
@@ -42,7 +48,14 @@ impl<'a> SchemaConverter<'a> {
             defs: BTreeMap::new(),
             stack: Vec::new(),
             budget: MAX_NODES,
+            document: None,
         }
+    }
+
+    /// Also draws every node from `left`, the document's budget.
+    pub fn drawing_from(mut self, left: &'a AtomicUsize) -> Self {
+        self.document = Some(left);
+        self
     }
 
     /// Converts one schema (a parameter's, or a request body's).
@@ -87,6 +100,15 @@ impl<'a> SchemaConverter<'a> {
             ));
         }
         self.budget -= 1;
+        if let Some(left) = self.document
+            && left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_err()
+        {
+            return Err(format!(
+                "the document's schemas expand to more than {MAX_DOCUMENT_NODES} nodes in all once references are inlined"
+            ));
+        }
         let obj = match schema {
             Value::Object(obj) => obj,
             Value::Bool(_) => return Ok(schema.clone()),
@@ -372,6 +394,28 @@ mod tests {
             .convert(&json!({"$ref": "#/components/schemas/S0"}))
             .unwrap_err();
         assert!(err.contains("expands to more than"), "{err}");
+    }
+
+    /// review S8: a budget per tool alone let many operations expand without limit together.
+    #[test]
+    fn the_document_budget_is_shared_by_its_tools() {
+        let doc = json!({"components": {"schemas": {"S": {"type": "object", "properties": {
+            "a": {"type": "string"}, "b": {"type": "string"}}}}}});
+        let schema = json!({"$ref": "#/components/schemas/S"});
+        let probe = AtomicUsize::new(1000);
+        SchemaConverter::new(&doc, Dialect::V31)
+            .drawing_from(&probe)
+            .convert(&schema)
+            .unwrap();
+        let each = 1000 - probe.load(Ordering::Relaxed);
+        let left = AtomicUsize::new(2 * each + 1);
+        for _ in 0..2 {
+            let mut c = SchemaConverter::new(&doc, Dialect::V31).drawing_from(&left);
+            c.convert(&schema).unwrap();
+        }
+        let mut c = SchemaConverter::new(&doc, Dialect::V31).drawing_from(&left);
+        let err = c.convert(&schema).unwrap_err();
+        assert!(err.contains("nodes in all"), "{err}");
     }
 
     #[test]

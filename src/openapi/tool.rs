@@ -35,7 +35,7 @@ pub struct DerivedTool {
 
 /// Derives the tool for `op`, or says why the gateway cannot call it.
 pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
-    let mut converter = SchemaConverter::new(&doc.root, doc.dialect);
+    let mut converter = SchemaConverter::new(&doc.root, doc.dialect).drawing_from(&doc.nodes_left);
     let mut properties = Map::new();
     let mut required: Vec<String> = Vec::new();
     let mut bindings = Vec::new();
