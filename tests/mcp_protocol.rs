@@ -674,6 +674,87 @@ async fn http_level_rejections() {
     assert_eq!(ready.status().as_u16(), 200);
 }
 
+/// Questionable cases from the red team, decided: CORS for the origins `/mcp` admits (a
+/// browser client on another localhost port), a compressed body is 415, and a session id that
+/// cannot be read (non-ASCII, or sent twice) is an unknown session rather than no session.
+#[tokio::test]
+async fn browsers_encodings_and_unreadable_sessions() {
+    let (_b, gw) = gateway_with("", "", &[]).await;
+    let preflight = |origin: &'static str| {
+        client()
+            .request(http::Method::OPTIONS, gw.url())
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, mcp-protocol-version, mcp-session-id",
+            )
+            .send()
+    };
+    let ok = preflight("http://localhost:6274").await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "http://localhost:6274"
+    );
+    let allowed = ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("mcp-session-id"), "{allowed}");
+    let evil = preflight("https://evil.example").await.unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    let r = post(
+        &gw.url(),
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+        &[("origin", "http://127.0.0.1:6274")],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("http://127.0.0.1:6274")
+    );
+    assert!(
+        r.header("access-control-expose-headers")
+            .is_some_and(|h| h.to_ascii_lowercase().contains("mcp-session-id"))
+    );
+
+    let r = post(
+        &gw.url(),
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+        &[("content-encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(r.status, 415, "{}", r.text);
+
+    let init = initialize(&gw.url(), "2025-06-18").await;
+    let sid = init.header("mcp-session-id").unwrap().to_string();
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string();
+    let twice = client()
+        .post(gw.url())
+        .header("content-type", "application/json")
+        .header("mcp-session-id", &sid)
+        .header("mcp-session-id", "garbage")
+        .body(ping.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status().as_u16(), 404);
+    let non_ascii = client()
+        .post(gw.url())
+        .header("content-type", "application/json")
+        .header(
+            "mcp-session-id",
+            http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        )
+        .body(ping)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(non_ascii.status().as_u16(), 404);
+}
+
 #[tokio::test]
 async fn graceful_shutdown_lets_in_flight_calls_finish() {
     let (_b, mut gw) = gateway_with("", "", &[]).await;

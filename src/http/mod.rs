@@ -20,7 +20,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -67,12 +67,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/mcp", post(mcp_post).get(mcp_get).delete(mcp_delete))
         .layer(RequestBodyTimeoutLayer::new(state.request_body_timeout))
         .layer(middleware::from_fn_with_state(limit, shed_load));
+    let browsers = cors(&state.allowed_origins);
     Router::new()
         .merge(mcp)
-        .route("/health", get(|| async { Json::ok(r#"{"status":"ok"}"#) }))
-        .route("/ready", get(ready))
         .route(auth::METADATA_PATH, get(auth::metadata))
         .route(&format!("{}/mcp", auth::METADATA_PATH), get(auth::metadata))
+        .layer(browsers)
+        .route("/health", get(|| async { Json::ok(r#"{"status":"ok"}"#) }))
+        .route("/ready", get(ready))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
@@ -177,6 +179,33 @@ async fn admit(
         return Err(refusal);
     }
     authenticate(state, req).await
+}
+
+/// CORS for the origins `/mcp` admits (loopback, and `allowedOrigins`): a browser client on
+/// another port (MCP Inspector's direct mode) can send MCP's headers and read the session id
+/// and the authentication challenge. Other origins get no CORS approval, and their requests
+/// are refused with 403 anyway.
+fn cors(allowed: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allowed = allowed.to_vec();
+    let name = HeaderName::from_static;
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin_allowed(origin, &allowed)
+        }))
+        .allow_methods([http::Method::POST, http::Method::GET, http::Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            name(mcp::HEADER_PROTOCOL_VERSION),
+            name(mcp::HEADER_SESSION_ID),
+            name(mcp::HEADER_METHOD),
+            name(mcp::HEADER_NAME),
+            name("last-event-id"),
+        ])
+        .expose_headers([name(mcp::HEADER_SESSION_ID), header::WWW_AUTHENTICATE])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// Loopback origins are always allowed; others only when listed (or `*` is listed).
@@ -294,6 +323,16 @@ async fn mcp_post(State(state): State<Arc<AppState>>, req: Request) -> Response 
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             jsonrpc::INVALID_REQUEST,
             "Content-Type must be application/json",
+        );
+    }
+    if headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
+    {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            jsonrpc::INVALID_REQUEST,
+            "Content-Encoding is not supported: send the JSON body uncompressed",
         );
     }
     let Some(sse) = wants_sse(headers) else {

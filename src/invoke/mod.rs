@@ -38,6 +38,8 @@ pub enum CallError {
     Timeout(Duration),
     #[error("could not connect to the target: {0}")]
     Connect(String),
+    #[error("connecting to the target timed out: {0}")]
+    ConnectTimeout(String),
     #[error("the request to the target failed: {0}")]
     Transport(String),
     #[error("the target's response is larger than {0} bytes")]
@@ -169,7 +171,9 @@ pub async fn read_reply(
 fn classify(e: reqwest::Error) -> CallError {
     // The URL may carry a query-string API key: never let it into a message.
     let e = e.without_url();
-    if e.is_connect() {
+    if e.is_connect() && e.is_timeout() {
+        CallError::ConnectTimeout(error_chain(&e))
+    } else if e.is_connect() {
         CallError::Connect(error_chain(&e))
     } else {
         CallError::Transport(error_chain(&e))

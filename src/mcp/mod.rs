@@ -331,6 +331,14 @@ impl McpService {
                 .map_err(|e| Rejection::Rpc(e, true));
         }
         // Handshake era: the session, when presented, must be valid and carries the version.
+        // One that cannot be read (not visible ASCII, or sent twice) is an unknown session.
+        let mut presented = headers.get_all(HEADER_SESSION_ID).iter();
+        if let (Some(_), Some(_)) = (presented.next(), presented.next()) {
+            return Err(Rejection::Session(SessionError::Unknown));
+        }
+        if headers.contains_key(HEADER_SESSION_ID) && header(headers, HEADER_SESSION_ID).is_none() {
+            return Err(Rejection::Session(SessionError::Unknown));
+        }
         if let Some(id) = header(headers, HEADER_SESSION_ID) {
             let session = self
                 .sessions

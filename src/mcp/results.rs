@@ -91,9 +91,9 @@ pub fn tool_response(
             ToolResult::text(text, true)
         }
         Err(e) => {
-            tracing::warn!(tool, error = %e, "tool call failed");
+            log_failure(tool, &e);
             let generic = match e {
-                CallError::Timeout(_) => {
+                CallError::Timeout(_) | CallError::ConnectTimeout(_) => {
                     format!("Tool {tool} failed: the target did not answer in time.")
                 }
                 _ => format!(
@@ -119,6 +119,40 @@ pub fn tool_response(
     } + result.structured_content.map_or(0, |s| s.get().len())
         + 256;
     jsonrpc::success_sized(id, &result, size)
+}
+
+/// One WARN line per tool per 10 s at most (a backend that is down would otherwise log one
+/// per call); the rest go to DEBUG, and the next WARN says how many it stood for.
+fn log_failure(tool: &str, e: &CallError) {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    struct Slot {
+        last: AtomicU64,
+        suppressed: AtomicU64,
+    }
+    const EVERY_SECS: u64 = 10;
+    static SLOTS: [Slot; 64] = [const {
+        Slot {
+            last: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+        }
+    }; 64];
+    let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(tool);
+    let slot = &SLOTS[(hash % 64) as usize];
+    let now = crate::unix_now();
+    let last = slot.last.load(Ordering::Relaxed);
+    if now >= last + EVERY_SECS
+        && slot
+            .last
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        let suppressed = slot.suppressed.swap(0, Ordering::Relaxed);
+        tracing::warn!(tool, error = %e, similar_since_last = suppressed, "tool call failed");
+    } else {
+        slot.suppressed.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(tool, error = %e, "tool call failed");
+    }
 }
 
 fn reply_result(reply: &Reply, version: ProtocolVersion) -> ToolResult<'_> {
