@@ -24,6 +24,10 @@ targets:
 "#;
 
 async fn gateway() -> (Backend, TestGateway) {
+    gateway_with(CONFIG).await
+}
+
+async fn gateway_with(config: &str) -> (Backend, TestGateway) {
     let backend = start_backend().await;
     let doc = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "servers": [{"url": backend.url()}],
         "paths": {"/x": {"get": {"operationId": "x"}}}})
@@ -33,7 +37,7 @@ async fn gateway() -> (Backend, TestGateway) {
         ("AGENT_SECRET", "agent-secret"),
         ("OTHER_SECRET", "other-secret"),
     ]);
-    (backend, start_gateway(CONFIG, &vars).await)
+    (backend, start_gateway(config, &vars).await)
 }
 
 /// A request to `path` (and query) signed with `key` for `region` and `service` at `at`.
@@ -272,21 +276,12 @@ async fn sessions_are_bound_to_the_caller_arn() {
 /// request signed for another endpoint (same key, service and region) is not replayable.
 #[tokio::test]
 async fn signatures_are_pinned_to_the_public_host() {
-    let backend = start_backend().await;
-    let doc = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "servers": [{"url": backend.url()}],
-        "paths": {"/x": {"get": {"operationId": "x"}}}})
-    .to_string();
-    let vars = env(&[
-        ("DOC", &doc),
-        ("AGENT_SECRET", "agent-secret"),
-        ("OTHER_SECRET", "other-secret"),
-    ]);
     let config = CONFIG.replacen(
         "gateway:",
         "server: {publicUrl: \"https://mcp.example.com\"}\ngateway:",
         1,
     );
-    let gw = start_gateway(&config, &vars).await;
+    let (_backend, gw) = gateway_with(&config).await;
     let sign_for = |host: &str| {
         let mut req = OutboundRequest {
             method: http::Method::POST,
