@@ -72,10 +72,12 @@ async fn hostile_bodies_are_refused_quickly() {
     .await;
     assert_eq!(status, 200, "{text}");
 
+    // redteam D8: ids are echoed as written, however large.
     for id in ["1e400", "-1e400", "184467440737095516150"] {
         let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/list"}}"#);
         let (status, text) = raw(&gw, body.into_bytes(), &[]).await;
-        assert!(status == 200 || status == 400, "id {id}: {status} {text}");
+        assert_eq!(status, 200, "id {id}: {text}");
+        assert!(text.contains(&format!(r#""id":{id}"#)), "id {id}: {text}");
     }
     let args = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t___x","arguments":{"n":1e999}}}"#;
     assert_eq!(
@@ -104,7 +106,8 @@ async fn odd_headers_are_refused_or_ignored() {
             vec![("mcp-protocol-version", b"2025-06-18, 2025-11-25")],
             400,
         ),
-        (list.clone(), vec![("mcp-session-id", b"\xc3\x28")], 200),
+        // An unreadable session id is an unknown session, not "no session" (redteam).
+        (list.clone(), vec![("mcp-session-id", b"\xc3\x28")], 404),
         (list.clone(), vec![("mcp-session-id", &[b'a'; 8000])], 404),
         (list.clone(), vec![("origin", b"null")], 403),
         (list.clone(), vec![("accept", b"*/*;q=0.1, text/html")], 200),
@@ -134,5 +137,73 @@ async fn odd_headers_are_refused_or_ignored() {
         let (status, text) = raw(&gw, body, &headers).await;
         assert_eq!(status, expected, "{shown:?}: {text}");
     }
+    assert_eq!(rpc(&gw.url(), "tools/list", json!({})).await.status, 200);
+}
+
+/// redteam D9, D10, D12 and the "questionable" framing cases, on raw requests.
+#[tokio::test]
+async fn framing_findings_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = gateway().await;
+    type Case<'a> = (&'a [u8], Vec<(&'a str, &'a [u8])>, u16);
+    let cases: Vec<Case> = vec![
+        // An invalid notification: an HTTP error, not 200.
+        (
+            br#"{"jsonrpc":"2.0","method":"notifications/x","params":[1]}"#,
+            vec![],
+            400,
+        ),
+        // A response without an id, and a message that is request and response at once.
+        (br#"{"jsonrpc":"2.0","result":{}}"#, vec![], 400),
+        (
+            br#"{"jsonrpc":"2.0","id":1,"result":{},"method":"tools/list"}"#,
+            vec![],
+            400,
+        ),
+        // Batches: accepted under 2025-03-26 (the default without a header), not later.
+        (
+            br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+            vec![],
+            200,
+        ),
+        (br#"[]"#, vec![], 400),
+        (
+            br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+            vec![("mcp-protocol-version", b"2025-11-25")],
+            400,
+        ),
+        (
+            br#"[{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}]"#,
+            vec![],
+            200,
+        ),
+        // A compressed body the gateway cannot read.
+        (
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            vec![("content-encoding", b"gzip")],
+            415,
+        ),
+    ];
+    for (body, headers, expected) in cases {
+        let (status, text) = raw(&gw, body.to_vec(), &headers).await;
+        assert_eq!(
+            status,
+            expected,
+            "{}: {text}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // D12: an announced body over the limit is refused before it is sent.
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 70000\r\nExpect: 100-continue\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 2048];
+    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .expect("answered at once")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert_eq!(rpc(&gw.url(), "tools/list", json!({})).await.status, 200);
 }
