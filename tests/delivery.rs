@@ -111,6 +111,7 @@ async fn http2_clients_with_a_zero_window_are_bounded_then_dropped() {
         peak = peak.max(rss_mib(pid));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    eprintln!("HTTP/2 zero window, 200 x 2.2 MB pages: RSS {baseline} -> {peak} MiB");
     assert!(
         peak < baseline + 120,
         "RSS went from {baseline} MiB to {peak} MiB"
@@ -226,5 +227,68 @@ async fn over_limit_bodies_are_refused_before_they_are_sent() {
         assert!(answer.starts_with("HTTP/1.1 413"), "{expect:?}: {answer}");
         assert!(!answer.contains("100 Continue"), "{answer}");
     }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// redteam D2: a 9 MB JSON reply of small elements took one call to a 646 MB peak, because
+/// `structuredContent` was parsed into a tree. Now it passes through raw: the peak stays
+/// within a few times the body.
+#[tokio::test]
+async fn a_large_json_reply_costs_a_few_times_its_size() {
+    let body: String = {
+        let mut s = String::with_capacity(9_000_010);
+        s.push_str(r#"{"a":["#);
+        while s.len() < 9_000_000 {
+            s.push_str("0,");
+        }
+        s.push_str("0]}");
+        s
+    };
+    let elements = body.matches('0').count();
+    let body = std::sync::Arc::new(body);
+    let app = axum::Router::new().route(
+        "/big",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move {
+                (
+                    [(http::header::CONTENT_TYPE, "application/json")],
+                    body.as_str().to_owned(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = std::env::temp_dir().join(format!("mcp-gw-d2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+        "servers": [{"url": backend}], "paths": {"/big": {"get": {"operationId": "big"}}}});
+    std::fs::write(dir.join("api.json"), doc.to_string()).unwrap();
+    std::fs::write(
+        dir.join("gateway.yaml"),
+        "gateway: {name: d2, authorizerType: NONE}\ntargets:\n  - name: t\n    targetConfiguration: {mcp: {openApiSchema: {file: api.json}}}\n",
+    )
+    .unwrap();
+    let gw = Binary::serve(&dir.join("gateway.yaml"), &[]);
+    let pid = gw.pid();
+    let baseline = rss_mib(pid);
+    let url = gw.url.clone();
+    let call = tokio::spawn(async move { call_tool(&url, "t___big", json!({})).await });
+    let mut peak = 0;
+    while !call.is_finished() {
+        peak = peak.max(rss_mib(pid));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let r = call.await.unwrap();
+    assert_eq!(r["isError"], false);
+    assert_eq!(r["structuredContent"]["a"].as_array().unwrap().len(), elements);
+    eprintln!("9 MB JSON reply: RSS {baseline} -> {peak} MiB");
+    // Body (9 MB) + its text (9 MB) + its raw structuredContent (9 MB) + transfer buffers.
+    assert!(
+        peak < baseline + 100,
+        "RSS went from {baseline} MiB to {peak} MiB for a 9 MB reply"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
