@@ -283,7 +283,10 @@ async fn a_large_json_reply_costs_a_few_times_its_size() {
     }
     let r = call.await.unwrap();
     assert_eq!(r["isError"], false);
-    assert_eq!(r["structuredContent"]["a"].as_array().unwrap().len(), elements);
+    assert_eq!(
+        r["structuredContent"]["a"].as_array().unwrap().len(),
+        elements
+    );
     eprintln!("9 MB JSON reply: RSS {baseline} -> {peak} MiB");
     // Body (9 MB) + its text (9 MB) + its raw structuredContent (9 MB) + transfer buffers.
     assert!(

@@ -14,14 +14,23 @@ pub struct Budget {
     bytes: Arc<Semaphore>,
 }
 
-/// Bytes borrowed from a [`Budget`], returned when dropped.
+/// Bytes borrowed from one [`Budget`], returned when dropped.
 #[derive(Debug, Default)]
-pub struct Held(Vec<OwnedSemaphorePermit>);
+pub struct Held(Option<OwnedSemaphorePermit>);
 
 impl Held {
-    /// Adds more borrowed bytes to this holding.
+    /// Adds more bytes borrowed from the same budget to this holding.
     pub fn merge(&mut self, other: Held) {
-        self.0.extend(other.0);
+        match (&mut self.0, other.0) {
+            (Some(mine), Some(theirs)) if Arc::ptr_eq(mine.semaphore(), theirs.semaphore()) => {
+                mine.merge(theirs)
+            }
+            // Another budget's bytes: never merged into this one (they would be returned to
+            // the wrong pool); callers keep one `Held` per budget.
+            (Some(_), Some(theirs)) => drop(theirs),
+            (mine @ None, theirs) => *mine = theirs,
+            (Some(_), None) => {}
+        }
     }
 }
 
@@ -42,7 +51,7 @@ impl Budget {
             .clone()
             .try_acquire_many_owned(n)
             .ok()
-            .map(|p| Held(vec![p]))
+            .map(|p| Held(Some(p)))
     }
 
     /// Whether anything at all is left (new requests are refused when not).
@@ -69,6 +78,10 @@ mod tests {
         assert!(!b.has_room());
         drop(a);
         assert_eq!(b.available(), 100);
-        assert!(b.take(0).is_some());
+        let mut none = b.take(0).unwrap();
+        none.merge(b.take(30).unwrap());
+        assert_eq!(b.available(), 70);
+        drop(none);
+        assert_eq!(b.available(), 100);
     }
 }

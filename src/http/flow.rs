@@ -10,7 +10,7 @@
 //!   concurrency permit until the body has been taken (the limit counts what is being
 //!   delivered, not only what is being computed), and which counts its bytes against the
 //!   process-wide [`Budget`] and the connection's own [`Conn::unsent`] budget;
-//! - bodies are handed over in 16 KiB slices (no copies: `Bytes` slices share the buffer),
+//! - bodies are handed over in 64 KiB slices (no copies: `Bytes` slices share the buffer),
 //!   and a slice counts as delivered when the next one is asked for, so a client that takes
 //!   nothing shows no progress, whatever protocol it speaks;
 //! - [`StallIo`] marks the connection's socket as blocked while a write waits;
@@ -37,7 +37,7 @@ use tokio::time::Instant;
 use crate::common::budget::{Budget, Held};
 
 /// How much of a body is handed to hyper at a time.
-const SLICE: usize = 16 * 1024;
+const SLICE: usize = 64 * 1024;
 
 /// What one client connection has outstanding, shared by its socket wrapper, its responses
 /// and its watchdog.
@@ -179,6 +179,7 @@ pub struct Outgoing {
     unsent: usize,
     conn: Option<Arc<Conn>>,
     _held: Held,
+    _held_by_conn: Held,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -195,12 +196,13 @@ impl Outgoing {
             .exact()
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(0);
-        let Some(mut held) = budget.take(size) else {
+        let Some(held) = budget.take(size) else {
             return Err(body);
         };
+        let mut held_by_conn = Held::default();
         if let Some(c) = &conn {
             match c.budget.take(size) {
-                Some(h) => held.merge(h),
+                Some(h) => held_by_conn = h,
                 None => return Err(body),
             }
             c.unsent.fetch_add(size, Ordering::Relaxed);
@@ -213,6 +215,7 @@ impl Outgoing {
             unsent: size,
             conn,
             _held: held,
+            _held_by_conn: held_by_conn,
             _permit: permit,
         })
     }
@@ -258,11 +261,17 @@ impl http_body::Body for Outgoing {
         match ready!(Pin::new(inner).poll_frame(cx)) {
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(mut data) => {
+                    let first = if data.len() > SLICE {
+                        data.split_to(SLICE)
+                    } else {
+                        std::mem::take(&mut data)
+                    };
                     while data.len() > SLICE {
                         this.queued.push_back(data.split_to(SLICE));
                     }
-                    this.queued.push_back(data);
-                    let first = this.queued.pop_front().unwrap_or_default();
+                    if !data.is_empty() {
+                        this.queued.push_back(data);
+                    }
                     this.last = first.len();
                     Poll::Ready(Some(Ok(Frame::data(first))))
                 }
@@ -300,16 +309,17 @@ mod tests {
     async fn bodies_are_sliced_and_counted_until_taken() {
         let conn = Conn::new(1 << 20);
         let budget = Budget::new(1 << 20);
-        let body = Body::from(vec![7u8; 40_000]);
+        let total = 2 * SLICE + 7_000;
+        let body = Body::from(vec![7u8; total]);
         let out = Outgoing::new(body, Some(conn.clone()), &budget, None).unwrap();
-        assert_eq!(conn.unsent.load(Ordering::Relaxed), 40_000);
-        assert_eq!(http_body::Body::size_hint(&out).exact(), Some(40_000));
+        assert_eq!(conn.unsent.load(Ordering::Relaxed), total);
+        assert_eq!(http_body::Body::size_hint(&out).exact(), Some(total as u64));
         let mut out = out;
         let mut sizes = Vec::new();
         while let Some(frame) = out.frame().await {
             sizes.push(frame.unwrap().into_data().unwrap().len());
         }
-        assert_eq!(sizes, [SLICE, SLICE, 40_000 - 2 * SLICE]);
+        assert_eq!(sizes, [SLICE, SLICE, 7_000]);
         assert_eq!(conn.unsent.load(Ordering::Relaxed), 0);
         drop(out);
         assert_eq!(budget.available(), 1 << 20);

@@ -122,8 +122,9 @@ pub fn tool_response(
 }
 
 /// One WARN line per tool per 10 s at most (a backend that is down would otherwise log one
-/// per call); the rest go to DEBUG, and the next WARN says how many it stood for.
-fn log_failure(tool: &str, e: &CallError) {
+/// per call); the rest go to DEBUG, and the next WARN says how many it stood for. `true`
+/// when this one was a WARN.
+fn log_failure(tool: &str, e: &CallError) -> bool {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     struct Slot {
@@ -149,9 +150,11 @@ fn log_failure(tool: &str, e: &CallError) {
     {
         let suppressed = slot.suppressed.swap(0, Ordering::Relaxed);
         tracing::warn!(tool, error = %e, similar_since_last = suppressed, "tool call failed");
+        true
     } else {
         slot.suppressed.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(tool, error = %e, "tool call failed");
+        false
     }
 }
 
@@ -402,6 +405,22 @@ mod tests {
                 .unwrap()
                 .contains("10.0.0.1")
         );
+    }
+
+    #[test]
+    fn failed_calls_warn_once_per_tool_per_interval() {
+        let e = CallError::Connect("refused".into());
+        assert!(log_failure("throttle-a", &e));
+        assert!(
+            !log_failure("throttle-a", &e),
+            "the second within 10 s is DEBUG"
+        );
+        assert!(!log_failure("throttle-a", &e));
+        // Another tool has its own slot (unless the two hash alike: 1 in 64).
+        let other = (0..100)
+            .map(|i| format!("throttle-b{i}"))
+            .find(|t| log_failure(t, &e));
+        assert!(other.is_some());
     }
 
     #[test]
