@@ -142,7 +142,7 @@ fn session_key(config: &Config, env: &dyn Env, warnings: &mut Vec<String>) -> Ve
     warnings.push(
         "MCP_GATEWAY_SESSION_KEY is not set and the gateway listens beyond loopback: sessions use a random key, so they end when this process does and are not valid on other replicas; set the variable to share them".into(),
     );
-    mcp::session::Sessions::random_key()
+    common::random::key().to_vec()
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

@@ -41,7 +41,7 @@ impl IamAuthorizer {
                     None => host,
                 })
             });
-        let decoy = crate::mcp::session::Sessions::random_key()
+        let decoy = crate::common::random::key()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();

@@ -291,7 +291,7 @@ impl KeyStore {
             .header(http::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| format!("GET {url}: {}", crate::invoke::error_chain(&e)))?;
+            .map_err(|e| format!("GET {url}: {}", crate::common::error_chain(&e)))?;
         let reply =
             crate::invoke::read_reply(resp, MAX_DOCUMENT_BYTES, &Budget::new(MAX_DOCUMENT_BYTES))
                 .await

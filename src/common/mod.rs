@@ -1,6 +1,24 @@
-//! Leaves shared by the importer, the request builder and the credentials: rules that more
-//! than one step of a request must agree on. Nothing here imports anything of the crate.
+//! Leaves shared by the importer, the request builder, the credentials and the HTTP layer:
+//! rules and tools that more than one step of a request must agree on. Nothing here imports
+//! anything of the crate, so any module may import it without an arrow running back up the
+//! request's path.
 
 pub mod budget;
 pub mod encode;
 pub mod headers;
+pub mod random;
+
+/// An error and its causes on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

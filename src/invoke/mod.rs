@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::catalog::{Target, Tool};
 use crate::common::budget::{Budget, Held};
+use crate::common::error_chain;
 use crate::outbound::OutboundError;
 use plan::CallPlan;
 use request::ArgProblem;
@@ -178,21 +179,6 @@ fn classify(e: reqwest::Error) -> CallError {
     } else {
         CallError::Transport(error_chain(&e))
     }
-}
-
-/// An error and its causes on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// Names the argument a schema error is about.

@@ -114,16 +114,6 @@ impl Sessions {
         }
     }
 
-    /// A random key, for a gateway that was given none and is reachable beyond loopback.
-    pub fn random_key() -> Vec<u8> {
-        let mut key = vec![0u8; 32];
-        // Without randomness there is no safe key: fail loudly at start, not quietly later.
-        aws_lc_rs::rand::SystemRandom::new()
-            .fill(&mut key)
-            .expect("the system's random number generator works");
-        key
-    }
-
     /// A new session id for `principal` speaking `version`.
     pub fn mint(&self, version: ProtocolVersion, principal: &str) -> String {
         let mut payload = [0u8; PAYLOAD_LEN];

@@ -160,7 +160,7 @@ impl AwsCredentials {
                     *this.last_error.lock() = None;
                 }
                 Err(e) => {
-                    *this.last_error.lock() = Some(crate::invoke::error_chain(&e));
+                    *this.last_error.lock() = Some(crate::common::error_chain(&e));
                 }
             }
             this.refreshing.store(false, Ordering::Release);

@@ -69,7 +69,7 @@ pub(super) async fn get_export(
             .map_err(|e| {
                 format!(
                     "GetExport request to {endpoint} failed: {}",
-                    invoke::error_chain(&e.without_url())
+                    crate::common::error_chain(&e.without_url())
                 )
             })?;
         invoke::read_reply(resp, limit, &Budget::new(limit))
