@@ -185,30 +185,25 @@ pub struct Outgoing {
 
 impl Outgoing {
     /// Wraps `body`. Its exact size (when known) is borrowed from `budget` and from the
-    /// connection's budget; `Err` gives the body back when either is spent.
+    /// connection's budget; `None` when either is spent.
     pub fn new(
         body: Body,
         conn: Option<Arc<Conn>>,
         budget: &Budget,
         permit: Option<OwnedSemaphorePermit>,
-    ) -> Result<Self, Body> {
+    ) -> Option<Self> {
         let size = http_body::Body::size_hint(&body)
             .exact()
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(0);
-        let Some(held) = budget.take(size) else {
-            return Err(body);
-        };
+        let held = budget.take(size)?;
         let mut held_by_conn = Held::default();
         if let Some(c) = &conn {
-            match c.budget.take(size) {
-                Some(h) => held_by_conn = h,
-                None => return Err(body),
-            }
+            held_by_conn = c.budget.take(size)?;
             c.unsent.fetch_add(size, Ordering::Relaxed);
             c.progress();
         }
-        Ok(Self {
+        Some(Self {
             inner: Some(body),
             queued: VecDeque::new(),
             last: 0,
@@ -343,13 +338,13 @@ mod tests {
                 &budget,
                 None
             )
-            .is_err(),
+            .is_none(),
             "over the connection's budget"
         );
         drop(a);
         assert_eq!(conn.unsent.load(Ordering::Relaxed), 0);
         let small = Budget::new(10);
-        assert!(Outgoing::new(Body::from(vec![0u8; 11]), None, &small, None).is_err());
+        assert!(Outgoing::new(Body::from(vec![0u8; 11]), None, &small, None).is_none());
     }
 
     #[tokio::test(start_paused = true)]

@@ -139,8 +139,8 @@ async fn shed_load(State(limit): State<Shedding>, req: Request, next: Next) -> R
     let conn = req.extensions().get::<Arc<Conn>>().cloned();
     let (parts, body) = next.run(req).await.into_parts();
     match Outgoing::new(body, conn, &limit.budget, Some(permit)) {
-        Ok(body) => Response::from_parts(parts, Body::new(body)),
-        Err(_) => overloaded(
+        Some(body) => Response::from_parts(parts, Body::new(body)),
+        None => overloaded(
             "Too many response bytes not yet taken by this client or in total: read the responses, then retry",
         ),
     }
@@ -235,7 +235,8 @@ fn refuse(status: StatusCode, code: i64, message: &str) -> Response {
     Json::with_status(status, body)
 }
 
-/// Reads a request body of at most `limit` bytes and borrows its size from the budget.
+/// Reads a request body of at most `limit` bytes (refusing a larger declared length before
+/// reading anything) and borrows its size from the budget.
 async fn read_body(
     body: Body,
     declared: Option<u64>,
@@ -249,7 +250,11 @@ async fn read_body(
             &format!("The request body is larger than maxRequestBodyBytes ({limit})"),
         )
     };
-    // With a declared length the bytes are borrowed before they arrive.
+    // An announced body over the limit is refused before it is read (no `100 Continue`);
+    // one within it is borrowed before it arrives.
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
     let mut held = match declared {
         Some(n) => budget
             .take(usize::try_from(n).unwrap_or(usize::MAX))
@@ -342,16 +347,6 @@ async fn mcp_post(State(state): State<Arc<AppState>>, req: Request) -> Response 
             "Accept must include application/json or text/event-stream",
         );
     };
-    if declared.is_some_and(|n| n > state.max_request_body_bytes as u64) {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            jsonrpc::INVALID_REQUEST,
-            &format!(
-                "The request body is larger than maxRequestBodyBytes ({})",
-                state.max_request_body_bytes
-            ),
-        );
-    }
     let (body, _held) =
         match read_body(body, declared, state.max_request_body_bytes, &state.budget).await {
             Ok(b) => b,

@@ -202,9 +202,9 @@ pub fn classify(message: &RawValue) -> Result<Incoming, (Option<Id>, RpcError)> 
         };
     }
     let method = match env.method {
-        Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
-            Ok(Value::String(m)) => m,
-            _ => return Err((id, invalid("`method` must be a string"))),
+        Some(raw) => match serde_json::from_str::<String>(raw.get()) {
+            Ok(m) => m,
+            Err(_) => return Err((id, invalid("`method` must be a string"))),
         },
         None => return Err((id, invalid("missing `method`"))),
     };

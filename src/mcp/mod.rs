@@ -9,6 +9,7 @@
 //! and dispatches `initialize`, `server/discover`, `ping`, `tools/list` and `tools/call`. It
 //! knows the catalog and the invoker, never HTTP routing or OpenAPI.
 
+mod batch;
 pub mod jsonrpc;
 pub mod results;
 pub mod session;
@@ -17,7 +18,6 @@ pub mod version;
 use std::sync::Arc;
 
 use base64::Engine;
-use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -180,71 +180,6 @@ impl McpService {
         })
     }
 
-    /// A JSON-RPC batch: its messages run concurrently and their responses come back as one
-    /// array (202 when none needs one). Only 2025-03-26 has batches; the version is the
-    /// header's, else the session's, else 2025-03-26 (what a client that names none speaks).
-    async fn batch(
-        &self,
-        headers: &http::HeaderMap,
-        items: &[&RawValue],
-        principal: &Principal,
-    ) -> Outcome {
-        let refuse =
-            |msg: String| Outcome::error(None, RpcError::new(jsonrpc::INVALID_REQUEST, msg), false);
-        let version = match header(headers, HEADER_PROTOCOL_VERSION) {
-            Some(h) => ProtocolVersion::parse(h),
-            None => match header(headers, HEADER_SESSION_ID) {
-                Some(sid) => self
-                    .sessions
-                    .check(sid, &principal.id)
-                    .ok()
-                    .map(|s| s.version),
-                None => Some(ProtocolVersion::V2025_03_26),
-            },
-        };
-        let batches = ProtocolVersion::V2025_03_26;
-        if version != Some(batches) || !self.settings.supported_versions.contains(&batches) {
-            return refuse(
-                "JSON-RPC batches are accepted only under protocol version 2025-03-26 (later versions removed them): send one message per POST".into(),
-            );
-        }
-        if items.is_empty() {
-            return refuse("the JSON-RPC batch is empty".into());
-        }
-        if items.len() > jsonrpc::MAX_BATCH {
-            return refuse(format!(
-                "a JSON-RPC batch may hold at most {} messages",
-                jsonrpc::MAX_BATCH
-            ));
-        }
-        let replies = join_all(
-            items
-                .iter()
-                .map(|m| self.message(headers, m, principal, true)),
-        )
-        .await;
-        let bodies: Vec<Vec<u8>> = replies
-            .into_iter()
-            .filter_map(|r| match r {
-                Some(Outcome::Reply { body, .. }) => Some(body),
-                Some(Outcome::Accepted) | None => None,
-            })
-            .collect();
-        if bodies.is_empty() {
-            return Outcome::Accepted;
-        }
-        let mut out = Vec::with_capacity(bodies.iter().map(|b| b.len() + 1).sum::<usize>() + 1);
-        out.push(b'[');
-        for (i, b) in bodies.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b);
-        }
-        out.push(b']');
-        Outcome::ok(out)
-    }
-
     /// Handles `DELETE /mcp`: ends the session named by `Mcp-Session-Id`.
     pub fn handle_delete(
         &self,
@@ -331,15 +266,7 @@ impl McpService {
                 .map_err(|e| Rejection::Rpc(e, true));
         }
         // Handshake era: the session, when presented, must be valid and carries the version.
-        // One that cannot be read (not visible ASCII, or sent twice) is an unknown session.
-        let mut presented = headers.get_all(HEADER_SESSION_ID).iter();
-        if let (Some(_), Some(_)) = (presented.next(), presented.next()) {
-            return Err(Rejection::Session(SessionError::Unknown));
-        }
-        if headers.contains_key(HEADER_SESSION_ID) && header(headers, HEADER_SESSION_ID).is_none() {
-            return Err(Rejection::Session(SessionError::Unknown));
-        }
-        if let Some(id) = header(headers, HEADER_SESSION_ID) {
+        if let Some(id) = session_header(headers).map_err(Rejection::Session)? {
             let session = self
                 .sessions
                 .check(id, &principal.id)
@@ -584,6 +511,17 @@ impl McpService {
 
 fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The `Mcp-Session-Id` presented, if any. One that cannot be read (not visible ASCII, or
+/// sent twice) is an unknown session, not "no session".
+fn session_header(headers: &http::HeaderMap) -> Result<Option<&str>, SessionError> {
+    let mut presented = headers.get_all(HEADER_SESSION_ID).iter();
+    match (presented.next(), presented.next()) {
+        (None, _) => Ok(None),
+        (Some(v), None) => v.to_str().map(Some).map_err(|_| SessionError::Unknown),
+        (Some(_), Some(_)) => Err(SessionError::Unknown),
+    }
 }
 
 /// Decodes the `=?base64?...?=` sentinel form of `Mcp-Name`; plain values pass through.
