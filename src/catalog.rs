@@ -1,259 +1,232 @@
-//! The catalog: an immutable snapshot of every tool the gateway serves, built once from the
-//! targets. Tools are sorted by name (a deterministic `tools/list` order and stable cursors),
-//! found by name in O(1), and each tool's listing JSON is serialised once, up front, so a
-//! `tools/list` page is written from ready bytes.
+//! The catalog: every tool the gateway serves, as one immutable snapshot behind an
+//! [`ArcSwap`]. Readers load the current snapshot without a lock and keep it for the whole
+//! request, so a call that started on generation N finishes on N even if the catalog is
+//! rebuilt meanwhile. Tools are sorted by name (a deterministic `tools/list` order), found by
+//! name in O(1), and listed from their pre-serialised JSON. Cursors name the last tool of a
+//! page, not an offset, so paging stays correct when tools come and go between pages.
+//!
+//! [`Live`] owns the swap: it rebuilds the snapshot from the targets' current tool sets when
+//! any of them changes, bumps the generation, and tells subscribers (the sessions that
+//! listen for `notifications/tools/list_changed`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::Arc;
 
-use serde_json::Value;
+use arc_swap::{ArcSwap, Guard};
+use base64::Engine;
 use serde_json::value::RawValue;
+use tokio::sync::watch;
 
-use crate::invoke::plan::CallPlan;
-use crate::outbound;
+use crate::targets::{Target, Tool};
 
-/// A target at run time: where its tools' requests go and how they are authenticated.
-#[derive(Debug)]
-pub struct Target {
-    pub name: String,
-    pub credentials: outbound::Credentials,
-    pub timeout: Duration,
+/// One tool and the target that serves it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub tool: Arc<Tool>,
+    pub target: Arc<Target>,
 }
 
-/// A tool as the importer produced it, before it joins the catalog. Its listing is checked
-/// and serialised as soon as the tool is derived ([`ToolDef::new`]), so a large import holds
-/// compact bytes rather than JSON trees while the rest of the document is read.
-#[derive(Debug)]
-pub struct ToolDef {
-    /// The exposed name, `{target}___{tool}`.
-    pub name: String,
-    /// `GET /pets/{petId}`, for `validate` output and logs.
-    pub operation: String,
-    pub description: String,
-    pub target: usize,
-    pub base_url: String,
-    pub plan: CallPlan,
-    listing: Box<RawValue>,
-}
-
-/// Where a tool's requests go and how its arguments are placed: what [`ToolDef::new`] needs
-/// besides the listing fields.
-#[derive(Debug)]
-pub struct Route {
-    pub target: usize,
-    pub base_url: String,
-    pub plan: CallPlan,
-    pub operation: String,
-}
-
-impl ToolDef {
-    /// Checks `input_schema` against the JSON Schema meta-schema and serialises the tool's
-    /// listing (`name`, `description`, `inputSchema`, `annotations`). The error says why the
-    /// schema is not valid JSON Schema.
-    pub fn new(
-        name: String,
-        description: String,
-        input_schema: Value,
-        annotations: Option<Value>,
-        route: Route,
-    ) -> Result<Self, String> {
-        jsonschema::meta::validate(&input_schema)
-            .map_err(|e| format!("its input schema is not valid JSON Schema: {e}"))?;
-        let mut listing = serde_json::Map::new();
-        listing.insert("name".into(), Value::String(name.clone()));
-        listing.insert("description".into(), Value::String(description.clone()));
-        listing.insert("inputSchema".into(), input_schema);
-        if let Some(a) = annotations {
-            listing.insert("annotations".into(), a);
-        }
-        let listing = serde_json::value::to_raw_value(&listing).map_err(|e| e.to_string())?;
-        Ok(Self {
-            name,
-            operation: route.operation,
-            description,
-            target: route.target,
-            base_url: route.base_url,
-            plan: route.plan,
-            listing,
-        })
-    }
-}
-
-/// A tool in the catalog. Its input schema lives only in the pre-serialised listing; the
-/// validator is compiled from it on the tool's first call (a catalog of 10,000 tools does not
-/// hold 10,000 compiled validators).
-pub struct Tool {
-    pub name: String,
-    pub description: String,
-    /// `GET /pets/{petId}`.
-    pub operation: String,
-    pub target: usize,
-    pub base_url: String,
-    pub plan: CallPlan,
-    listing: Box<RawValue>,
-    validator: OnceLock<Result<jsonschema::Validator, String>>,
-}
-
-impl std::fmt::Debug for Tool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tool")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Tool {
-    /// The argument validator, compiled on first use.
-    pub fn validator(&self) -> Result<&jsonschema::Validator, &str> {
-        self.validator
-            .get_or_init(|| {
-                #[derive(serde::Deserialize)]
-                #[serde(rename_all = "camelCase")]
-                struct Listing {
-                    input_schema: Value,
-                }
-                let listing: Listing =
-                    serde_json::from_str(self.listing.get()).map_err(|e| e.to_string())?;
-                jsonschema::draft202012::new(&listing.input_schema).map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(String::as_str)
-    }
-}
-
+/// A snapshot of every tool.
 #[derive(Debug, Default)]
 pub struct Catalog {
-    targets: Vec<Arc<Target>>,
-    tools: Vec<Tool>,
-    index: HashMap<String, usize>,
+    generation: u64,
+    entries: Vec<Entry>,
+    index: HashMap<Arc<str>, usize>,
 }
 
 impl Catalog {
-    /// Builds the catalog from tools with distinct names.
-    pub fn new(targets: Vec<Target>, mut defs: Vec<ToolDef>) -> Self {
-        defs.sort_by(|a, b| a.name.cmp(&b.name));
-        let tools: Vec<Tool> = defs
-            .into_iter()
-            .map(|def| Tool {
-                name: def.name,
-                description: def.description,
-                operation: def.operation,
-                target: def.target,
-                base_url: def.base_url,
-                plan: def.plan,
-                listing: def.listing,
-                validator: OnceLock::new(),
+    /// The snapshot of `targets` as they offer their tools now. Names are distinct across
+    /// targets (each carries its target's name as a prefix, and target names are distinct).
+    pub fn new(generation: u64, targets: &[Arc<Target>]) -> Self {
+        let mut entries: Vec<Entry> = targets
+            .iter()
+            .flat_map(|target| {
+                target
+                    .tools()
+                    .iter()
+                    .map(|tool| Entry {
+                        tool: tool.clone(),
+                        target: target.clone(),
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect();
-        let index = tools
+        entries.sort_by(|a, b| a.tool.name.cmp(&b.tool.name));
+        entries.dedup_by(|a, b| a.tool.name == b.tool.name);
+        let index = entries
             .iter()
             .enumerate()
-            .map(|(i, t)| (t.name.clone(), i))
+            .map(|(i, e)| (Arc::from(e.tool.name.as_str()), i))
             .collect();
-        let targets = targets.into_iter().map(Arc::new).collect();
         Self {
-            targets,
-            tools,
+            generation,
+            entries,
             index,
         }
     }
 
-    pub fn get(&self, name: &str) -> Option<&Tool> {
-        self.index.get(name).map(|&i| &self.tools[i])
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
-    pub fn target(&self, index: usize) -> &Arc<Target> {
-        &self.targets[index]
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.index.get(name).map(|&i| &self.entries[i])
     }
 
-    pub fn tools(&self) -> &[Tool] {
-        &self.tools
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
     }
 
     pub fn len(&self) -> usize {
-        self.tools.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tools.is_empty()
+        self.entries.is_empty()
     }
 
-    /// The listing JSON of tools `[start, start + count)`, and whether more follow.
-    pub fn page(&self, start: usize, count: usize) -> (Vec<&RawValue>, bool) {
-        let end = start.saturating_add(count).min(self.tools.len());
-        let page = self.tools[start.min(end)..end]
+    /// Up to `count` listings after the tool named by `cursor` (from the start without one),
+    /// and the cursor of the next page when more follow.
+    pub fn page(&self, cursor: Option<&Cursor>, count: usize) -> (Vec<&RawValue>, Option<Cursor>) {
+        let start = match cursor {
+            None => 0,
+            Some(c) => self
+                .entries
+                .partition_point(|e| e.tool.name.as_str() <= c.after.as_str()),
+        };
+        let end = start.saturating_add(count.max(1)).min(self.entries.len());
+        let page: Vec<&RawValue> = self.entries[start..end]
             .iter()
-            .map(|t| t.listing.as_ref())
+            .map(|e| e.tool.listing())
             .collect();
-        (page, end < self.tools.len())
+        let next = (end < self.entries.len()).then(|| Cursor {
+            after: self.entries[end - 1].tool.name.clone(),
+        });
+        (page, next)
     }
 }
 
-/// MCP's tool name rule: 1-128 of `A-Z a-z 0-9 _ - .`.
-pub fn valid_tool_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+/// Where a `tools/list` page starts: after the tool of this name. Opaque to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    after: String,
 }
 
-/// Replaces characters MCP does not allow in tool names with `_`.
-pub fn sanitize_tool_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+impl Cursor {
+    const PREFIX: &'static str = "after:";
+
+    pub fn encode(&self) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            "{}{}",
+            Self::PREFIX,
+            self.after
+        ))
+    }
+
+    /// `None` for anything this gateway did not hand out.
+    pub fn decode(text: &str) -> Option<Self> {
+        if text.len() > 512 {
+            return None;
+        }
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()?;
+        let after = String::from_utf8(raw)
+            .ok()?
+            .strip_prefix(Self::PREFIX)?
+            .to_string();
+        Some(Self { after })
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
+/// The live catalog: the current snapshot, the targets it is built from, and the generation
+/// subscribers watch.
+pub struct Live {
+    current: ArcSwap<Catalog>,
+    targets: Vec<Arc<Target>>,
+    generation: watch::Sender<u64>,
+}
 
-    fn route() -> Route {
-        Route {
-            target: 0,
-            base_url: "http://127.0.0.1:1".into(),
-            plan: CallPlan {
-                method: http::Method::GET,
-                path_template: "/".into(),
-                bindings: Vec::new(),
-                body: None,
-            },
-            operation: "GET /".into(),
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("generation", &*self.generation.borrow())
+            .field("tools", &self.current.load().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Live {
+    /// A live catalog of `targets`, first built at generation 1.
+    pub fn new(targets: Vec<Arc<Target>>) -> Self {
+        let first = Catalog::new(1, &targets);
+        Self {
+            current: ArcSwap::from_pointee(first),
+            targets,
+            generation: watch::Sender::new(1),
         }
     }
 
-    #[test]
-    fn a_tool_is_listed_from_its_checked_serialised_schema() {
-        let schema = json!({"type": "object", "properties": {"id": {"type": "string"}}});
-        let def = ToolDef::new("t___a".into(), "A".into(), schema.clone(), None, route()).unwrap();
-        let catalog = Catalog::new(Vec::new(), vec![def]);
-        let tool = catalog.get("t___a").unwrap();
-        let (page, more) = catalog.page(0, 10);
-        assert!(!more);
-        let listed: Value = serde_json::from_str(page[0].get()).unwrap();
-        assert_eq!(
-            listed,
-            json!({"name": "t___a", "description": "A", "inputSchema": schema})
-        );
-        let validator = tool.validator().unwrap();
-        assert!(validator.is_valid(&json!({"id": "7"})));
-        assert!(!validator.is_valid(&json!({"id": 7})));
+    /// The current snapshot, for the length of one request (lock-free).
+    pub fn load(&self) -> Guard<Arc<Catalog>> {
+        self.current.load()
     }
 
-    #[test]
-    fn a_schema_that_is_not_json_schema_is_refused_with_the_reason() {
-        let schema = json!({"type": "object", "properties": {"id": {"type": "strin"}}});
-        let e = ToolDef::new("t___a".into(), "A".into(), schema, None, route()).unwrap_err();
-        assert!(e.contains("not valid JSON Schema"), "{e}");
-        assert!(e.contains("strin"), "{e}");
+    /// The current snapshot, to keep across `.await`s.
+    pub fn load_full(&self) -> Arc<Catalog> {
+        self.current.load_full()
+    }
+
+    pub fn targets(&self) -> &[Arc<Target>] {
+        &self.targets
+    }
+
+    /// Tells when the catalog changes; the value is the generation.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// Rebuilds the snapshot from the targets' current tools and publishes it when the
+    /// tool list differs from the current one. Returns the generation now served.
+    pub fn rebuild(&self) -> u64 {
+        let current = self.current.load();
+        let next = current.generation + 1;
+        let rebuilt = Catalog::new(next, &self.targets);
+        let same = rebuilt.entries.len() == current.entries.len()
+            && rebuilt
+                .entries
+                .iter()
+                .zip(current.entries.iter())
+                .all(|(a, b)| Arc::ptr_eq(&a.tool, &b.tool));
+        if same {
+            return current.generation;
+        }
+        self.current.store(Arc::new(rebuilt));
+        self.generation.send_replace(next);
+        next
+    }
+
+    /// Rebuilds whenever a target's tools change, until `cancel` fires. A burst of changes
+    /// becomes one rebuild.
+    pub async fn run(self: Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
+        let mut watches: Vec<_> = self.targets.iter().map(|t| t.watch_tools()).collect();
+        if watches.is_empty() {
+            return;
+        }
+        loop {
+            let changed =
+                futures_util::future::select_all(watches.iter_mut().map(|w| Box::pin(w.changed())));
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = changed => {}
+            }
+            // Let the rest of a burst land first.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            for w in &mut watches {
+                w.borrow_and_update();
+            }
+            let generation = self.rebuild();
+            tracing::info!(generation, tools = self.load().len(), "catalog rebuilt");
+        }
     }
 }

@@ -4,9 +4,10 @@
 //! HTTP call on the target, signed with SigV4 or an API key.
 //!
 //! The modules follow a request: [`http`] (limits, origin, auth) → [`auth`] → [`mcp`]
-//! (versions, sessions, dispatch) → [`catalog`] (tool lookup) → [`invoke`] (arguments to
-//! request, [`outbound`] credentials, response) → [`mcp::results`] (what the client sees).
-//! [`config`], [`openapi`] and [`targets`] run once, at start, to build the catalog.
+//! (versions, sessions, dispatch) → [`catalog`] (the live snapshot, tool lookup) →
+//! [`targets`] (one adapter per kind: arguments to request, [`outbound`] credentials, [`net`]
+//! bounded exchange, output) → [`mcp::results`] (what the client sees). [`config`] and
+//! [`openapi`] run when targets are built; [`tasks`] owns what runs in the background.
 //! See ARCHITECTURE.md.
 
 #![forbid(unsafe_code)]
@@ -16,11 +17,12 @@ pub mod catalog;
 pub mod common;
 pub mod config;
 pub mod http;
-pub mod invoke;
 pub mod mcp;
+pub mod net;
 pub mod openapi;
 pub mod outbound;
 pub mod targets;
+pub mod tasks;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -34,6 +36,8 @@ pub struct Gateway {
     pub state: Arc<http::AppState>,
     /// Remarks from loading (skipped operations, compatibility notes).
     pub warnings: Vec<String>,
+    /// The owner of background tasks; [`Gateway::start`] starts them.
+    pub tasks: tasks::Tasks,
 }
 
 impl Gateway {
@@ -56,9 +60,21 @@ impl Gateway {
 
     /// Builds the targets (reading or fetching their OpenAPI documents) and the catalog.
     pub async fn build(config: Config, env: &dyn Env) -> Result<Self, Problems> {
-        let http = outbound_client(&config)?;
-        let built = targets::build(&config, env, &http).await?;
-        let catalog = catalog::Catalog::new(built.targets, built.tools);
+        let http = net::client(config.server.connect_timeout).map_err(|e| {
+            let mut p = Problems::default();
+            p.push("", format!("cannot create the HTTP client: {e}"));
+            p
+        })?;
+        let budget = common::budget::Budget::new(config.server.max_in_flight_bytes);
+        let shared = targets::build::Shared {
+            client: http.clone(),
+            budget: budget.clone(),
+            max_response_bytes: config.server.max_response_body_bytes,
+        };
+        let built = targets::build::build(&config, env, &shared).await?;
+        let catalog = Arc::new(catalog::Live::new(
+            built.targets.into_iter().map(Arc::new).collect(),
+        ));
         let mut warnings = config.warnings.clone();
         warnings.extend(built.warnings);
         let secret = session_key(&config, env, &mut warnings);
@@ -77,12 +93,8 @@ impl Gateway {
                 "AWS_IAM without server.publicUrl: signatures are checked against whatever Host the caller sends, so a request signed for another endpoint with the same key could be replayed here; set publicUrl to pin the host".into(),
             );
         }
-        let budget = common::budget::Budget::new(config.server.max_in_flight_bytes);
-        let invoker =
-            invoke::Invoker::new(http, config.server.max_response_body_bytes, budget.clone());
         let mcp = mcp::McpService::new(
-            Arc::new(catalog),
-            invoker,
+            catalog,
             config.gateway.clone(),
             &secret,
             config.server.tools_list_page_size,
@@ -104,7 +116,14 @@ impl Gateway {
             config,
             state,
             warnings,
+            tasks: tasks::Tasks::new(),
         })
+    }
+
+    /// Starts the background tasks: the catalog rebuilder, and each target's own.
+    pub fn start(&self) {
+        let live = self.state.mcp.catalog.clone();
+        self.tasks.spawn(live.run(self.tasks.token()));
     }
 
     /// The connection limits and shutdown timings from `server:`.
@@ -120,8 +139,9 @@ impl Gateway {
         }
     }
 
-    pub fn catalog(&self) -> &catalog::Catalog {
-        &self.state.mcp.catalog
+    /// The catalog as it is now.
+    pub fn catalog(&self) -> Arc<catalog::Catalog> {
+        self.state.mcp.catalog.load_full()
     }
 }
 
@@ -151,20 +171,4 @@ pub(crate) fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// The pooled client for every outbound call: no redirects (a redirect could carry
-/// credentials elsewhere), bounded connect time.
-fn outbound_client(config: &Config) -> Result<reqwest::Client, Problems> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(config.server.connect_timeout)
-        .pool_idle_timeout(std::time::Duration::from_secs(90))
-        .user_agent(concat!("mcp-gateway/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| {
-            let mut p = Problems::default();
-            p.push("", format!("cannot create the HTTP client: {e}"));
-            p
-        })
 }

@@ -139,14 +139,22 @@ async fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>) -> ExitCode 
         tools = gateway.catalog().len(),
         "listening on http://{local}/mcp"
     );
-    match http::serve(
+    gateway.start();
+    let served = http::serve(
         listener,
         gateway.state.clone(),
         shutdown_signal(),
         gateway.limits(),
     )
-    .await
+    .await;
+    if !gateway
+        .tasks
+        .shutdown(gateway.config.server.shutdown_grace)
+        .await
     {
+        tracing::warn!("some background tasks did not stop within the shutdown grace");
+    }
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: server failed: {e}");
@@ -163,10 +171,11 @@ async fn validate(path: PathBuf) -> ExitCode {
     for w in &gateway.warnings {
         println!("warning: {w}");
     }
-    let tools = gateway.catalog().tools();
-    println!("{} is valid: {} tool(s)", path.display(), tools.len());
-    for t in tools {
-        let (method, route) = t.operation.split_once(' ').unwrap_or(("", &t.operation));
+    let catalog = gateway.catalog();
+    println!("{} is valid: {} tool(s)", path.display(), catalog.len());
+    for e in catalog.entries() {
+        let t = &e.tool;
+        let (method, route) = t.origin.split_once(' ').unwrap_or(("", &t.origin));
         println!(
             "{:<48} {:<7} {:<32} {}",
             t.name, method, route, t.description

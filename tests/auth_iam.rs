@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use common::*;
-use mcp_gateway::invoke::request::OutboundRequest;
+use mcp_gateway::outbound::Request as OutboundRequest;
 use mcp_gateway::outbound::sigv4;
 use serde_json::json;
 

@@ -11,8 +11,9 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use mcp_gateway::catalog::{Route, ToolDef};
-use mcp_gateway::invoke::request;
+use mcp_gateway::targets::http::{self, request};
+use mcp_gateway::targets::tool::{Listing, Tool};
+use mcp_gateway::targets::Route;
 use mcp_gateway::openapi::{Document, tool};
 use serde_json::{Map, Value, json};
 
@@ -251,19 +252,16 @@ fuzz_target!(|input: Input| {
             .as_object()
             .map(|p| p.keys().cloned().collect())
             .unwrap_or_default();
-        let route = Route {
-            target: 0,
+        let route = Route::Http(http::Route {
             base_url: BASE.to_string(),
             plan: derived.plan.clone(),
-            operation: op.label(),
+        });
+        let listing = Listing {
+            description: "d".into(),
+            input_schema: derived.input_schema.clone(),
+            extra: Default::default(),
         };
-        if let Err(e) = ToolDef::new(
-            "t___op".into(),
-            "d".into(),
-            derived.input_schema.clone(),
-            derived.annotations.clone(),
-            route,
-        ) {
+        if let Err(e) = Tool::new("t___op".into(), op.label(), listing, route) {
             panic!(
                 "{}: derived an invalid input schema: {e}\n{}\nfrom {text}",
                 op.label(),

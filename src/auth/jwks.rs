@@ -293,9 +293,9 @@ impl KeyStore {
             .await
             .map_err(|e| format!("GET {url}: {}", crate::common::error_chain(&e)))?;
         let reply =
-            crate::invoke::read_reply(resp, MAX_DOCUMENT_BYTES, &Budget::new(MAX_DOCUMENT_BYTES))
+            crate::net::read_reply(resp, MAX_DOCUMENT_BYTES, &Budget::new(MAX_DOCUMENT_BYTES))
                 .await
-                .map_err(|e| format!("GET {url}: {e}"))?;
+                .map_err(|e| format!("GET {url}: {}", crate::common::error_chain(&e)))?;
         if !reply.status.is_success() {
             return Err(format!("GET {url}: HTTP {}", reply.status.as_u16()));
         }

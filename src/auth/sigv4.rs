@@ -158,7 +158,7 @@ fn parse_amz_date(s: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invoke::request::OutboundRequest;
+    use crate::outbound::Request as OutboundRequest;
     use crate::outbound::sigv4 as signer;
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod budget;
 pub mod encode;
 pub mod headers;
+pub mod names;
 pub mod random;
 
 /// An error and its causes on one line.

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use crate::common::names::HttpMethod;
+
 /// The whole file, one raw value per section: each section is deserialized on its own so that
 /// a mistake in one does not hide the problems of the others.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -377,68 +379,6 @@ pub struct ToolOverride {
     pub description: Option<String>,
     pub path: String,
     pub method: HttpMethod,
-}
-
-/// The methods AgentCore's `RestApiMethod` enum allows.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum HttpMethod {
-    Get,
-    Delete,
-    Head,
-    Options,
-    Patch,
-    Put,
-    Post,
-}
-
-impl HttpMethod {
-    pub const ALL: [HttpMethod; 7] = [
-        Self::Get,
-        Self::Delete,
-        Self::Head,
-        Self::Options,
-        Self::Patch,
-        Self::Put,
-        Self::Post,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Get => "GET",
-            Self::Delete => "DELETE",
-            Self::Head => "HEAD",
-            Self::Options => "OPTIONS",
-            Self::Patch => "PATCH",
-            Self::Put => "PUT",
-            Self::Post => "POST",
-        }
-    }
-
-    /// The lower-case key an OpenAPI path item uses for this method.
-    pub fn openapi_key(self) -> &'static str {
-        match self {
-            Self::Get => "get",
-            Self::Delete => "delete",
-            Self::Head => "head",
-            Self::Options => "options",
-            Self::Patch => "patch",
-            Self::Put => "put",
-            Self::Post => "post",
-        }
-    }
-
-    pub fn to_http(self) -> http::Method {
-        match self {
-            Self::Get => http::Method::GET,
-            Self::Delete => http::Method::DELETE,
-            Self::Head => http::Method::HEAD,
-            Self::Options => http::Method::OPTIONS,
-            Self::Patch => http::Method::PATCH,
-            Self::Put => http::Method::PUT,
-            Self::Post => http::Method::POST,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -259,7 +259,7 @@ fn api_gateway(
             );
             ok = false;
         }
-        if !crate::catalog::valid_tool_name(&o.name) {
+        if !crate::common::names::valid_tool_name(&o.name) {
             problems.push(
                 format!("{op}.name"),
                 format!(

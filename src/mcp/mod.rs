@@ -7,7 +7,8 @@
 //!
 //! [`McpService::handle_post`] decides the era and version of a request, checks its headers,
 //! and dispatches `initialize`, `server/discover`, `ping`, `tools/list` and `tools/call`. It
-//! knows the catalog and the invoker, never HTTP routing or OpenAPI.
+//! knows the live catalog and hands each call to its target with a [`CallContext`], never
+//! HTTP routing or a target's kind.
 
 mod batch;
 pub mod jsonrpc;
@@ -23,9 +24,9 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Principal;
-use crate::catalog::Catalog;
+use crate::catalog::{Cursor, Live};
 use crate::config::GatewaySettings;
-use crate::invoke::Invoker;
+use crate::targets::CallContext;
 use jsonrpc::{Id, Incoming, RpcError};
 use session::{SessionError, Sessions};
 use version::ProtocolVersion;
@@ -71,8 +72,7 @@ impl Outcome {
 
 /// The MCP server the gateway presents.
 pub struct McpService {
-    pub catalog: Arc<Catalog>,
-    invoker: Invoker,
+    pub catalog: Arc<Live>,
     settings: GatewaySettings,
     sessions: Sessions,
     page_size: usize,
@@ -86,15 +86,16 @@ enum Rejection {
 }
 
 /// How one request is being served.
-struct Era {
+struct Era<'a> {
     version: ProtocolVersion,
     modern: bool,
+    /// The session presented (handshake era), checked.
+    session: Option<&'a str>,
 }
 
 impl McpService {
     pub fn new(
-        catalog: Arc<Catalog>,
-        invoker: Invoker,
+        catalog: Arc<Live>,
         settings: GatewaySettings,
         session_secret: &[u8],
         page_size: usize,
@@ -102,7 +103,6 @@ impl McpService {
         let sessions = Sessions::new(session_secret, settings.session_timeout);
         Self {
             catalog,
-            invoker,
             settings,
             sessions,
             page_size: page_size.max(1),
@@ -166,7 +166,10 @@ impl McpService {
         };
         let result = match (method.as_str(), era.modern) {
             ("tools/list", _) => self.tools_list(&id, &params, &era),
-            ("tools/call", _) => self.tools_call(&id, &params, &era).await,
+            ("tools/call", _) => {
+                self.tools_call(&id, &params, &era, headers, principal)
+                    .await
+            }
             ("server/discover", true) => Ok(jsonrpc::success(&id, &self.discover())),
             ("ping", false) => Ok(jsonrpc::success(&id, &json!({}))),
             _ => Err(RpcError::new(
@@ -220,13 +223,13 @@ impl McpService {
     }
 
     /// Decides the era and version of a non-`initialize` request and checks its headers.
-    fn era(
+    fn era<'h>(
         &self,
-        headers: &http::HeaderMap,
+        headers: &'h http::HeaderMap,
         method: &str,
         params: &Map<String, Value>,
         principal: &Principal,
-    ) -> Result<Era, Rejection> {
+    ) -> Result<Era<'h>, Rejection> {
         let served = |v: ProtocolVersion| self.settings.supported_versions.contains(&v);
         // A present but unreadable header is not "absent": it gets the unsupported-version error.
         let header_version = match headers.get(HEADER_PROTOCOL_VERSION).map(|v| v.to_str()) {
@@ -276,6 +279,7 @@ impl McpService {
             return Ok(Era {
                 version: parsed_header.unwrap_or(session.version),
                 modern: false,
+                session: Some(id),
             });
         }
         // No session (as AgentCore allows): the header's version, else 2025-03-26 as the
@@ -295,6 +299,7 @@ impl McpService {
             Some(version) => Ok(Era {
                 version,
                 modern: false,
+                session: None,
             }),
             None => Err(Rejection::Rpc(
                 self.unsupported(header_version.unwrap_or("2025-03-26")),
@@ -310,7 +315,7 @@ impl McpService {
         params: &Map<String, Value>,
         header_version: Option<&str>,
         meta_version: Option<&str>,
-    ) -> Result<Era, RpcError> {
+    ) -> Result<Era<'static>, RpcError> {
         let mismatch = |msg: String| {
             RpcError::new(jsonrpc::HEADER_MISMATCH, format!("Header mismatch: {msg}"))
         };
@@ -367,6 +372,7 @@ impl McpService {
         Ok(Era {
             version,
             modern: true,
+            session: None,
         })
     }
 
@@ -431,7 +437,7 @@ impl McpService {
         &self,
         id: &Id,
         params: &Map<String, Value>,
-        era: &Era,
+        era: &Era<'_>,
     ) -> Result<Vec<u8>, RpcError> {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -446,11 +452,12 @@ impl McpService {
             #[serde(skip_serializing_if = "Option::is_none")]
             cache_scope: Option<&'static str>,
         }
-        let start = match params.get("cursor") {
-            None | Some(Value::Null) => 0,
-            Some(Value::String(c)) => decode_cursor(c)
-                .filter(|&s| s <= self.catalog.len())
-                .ok_or_else(|| RpcError::new(jsonrpc::INVALID_PARAMS, "Invalid cursor"))?,
+        let cursor = match params.get("cursor") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(c)) => Some(
+                Cursor::decode(c)
+                    .ok_or_else(|| RpcError::new(jsonrpc::INVALID_PARAMS, "Invalid cursor"))?,
+            ),
             Some(_) => {
                 return Err(RpcError::new(
                     jsonrpc::INVALID_PARAMS,
@@ -458,11 +465,12 @@ impl McpService {
                 ));
             }
         };
-        let (tools, more) = self.catalog.page(start, self.page_size);
+        let catalog = self.catalog.load();
+        let (tools, next) = catalog.page(cursor.as_ref(), self.page_size);
         // The listings, their commas, and room for the envelope and the page's other fields.
         let size = tools.iter().map(|t| t.get().len() + 1).sum::<usize>() + 512;
         let page = Page {
-            next_cursor: more.then(|| encode_cursor(start + tools.len())),
+            next_cursor: next.map(|c| c.encode()),
             tools,
             result_type: era.modern.then_some("complete"),
             ttl_ms: era.modern.then_some(LIST_TTL_MS),
@@ -475,7 +483,9 @@ impl McpService {
         &self,
         id: &Id,
         params: &Map<String, Value>,
-        era: &Era,
+        era: &Era<'_>,
+        headers: &http::HeaderMap,
+        principal: &Principal,
     ) -> Result<Vec<u8>, RpcError> {
         let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
             RpcError::new(
@@ -494,18 +504,21 @@ impl McpService {
                 ));
             }
         };
-        let tool = self.catalog.get(name).ok_or_else(|| {
+        // The snapshot is held for the whole call: a rebuild meanwhile does not change the
+        // tool or the target this call runs on.
+        let catalog = self.catalog.load_full();
+        let entry = catalog.get(name).ok_or_else(|| {
             RpcError::new(jsonrpc::INVALID_PARAMS, format!("Unknown tool: {name}"))
         })?;
-        let target = self.catalog.target(tool.target);
-        let outcome = self.invoker.call(target, tool, args).await;
-        Ok(results::tool_response(
-            id,
-            name,
-            outcome,
-            era.version,
-            self.settings.debug_errors,
-        ))
+        let ctx = CallContext {
+            principal,
+            headers,
+            request_id: id.as_json(),
+            session: era.session,
+            deadline: tokio::time::Instant::now() + entry.target.timeout,
+        };
+        let outcome = entry.target.call(&ctx, &entry.tool, args).await;
+        results::tool_response(id, name, outcome, era.version, self.settings.debug_errors)
     }
 }
 
@@ -538,29 +551,12 @@ fn decode_header_value(value: &str) -> Option<String> {
     }
 }
 
-fn encode_cursor(offset: usize) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
-}
-
-fn decode_cursor(cursor: &str) -> Option<usize> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    std::str::from_utf8(&raw)
-        .ok()?
-        .strip_prefix("o:")?
-        .parse()
-        .ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn cursors_and_header_values() {
-        assert_eq!(decode_cursor(&encode_cursor(1000)), Some(1000));
-        assert_eq!(decode_cursor("nonsense"), None);
+    fn header_values() {
         assert_eq!(
             decode_header_value("=?base64?SGVsbG8sIOS4lueVjA==?="),
             Some("Hello, 世界".into())

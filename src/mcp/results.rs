@@ -1,47 +1,61 @@
 //! The one place that decides what a client sees when something goes wrong or right:
-//! - a backend reply becomes a `CallToolResult` (2xx: the body as text, plus
-//!   `structuredContent` for a JSON object; otherwise `isError: true` with status and body);
+//! - a [`ToolOutput`] becomes a `CallToolResult`, shaped for the client's protocol version
+//!   (`structuredContent` from 2025-06-18 on, `resultType` for 2026-07-28);
 //! - a [`CallError`] becomes an `isError` result: bad arguments are named one by one so the
-//!   model can correct itself; gateway and transport failures say only that the call failed,
-//!   unless `exceptionLevel: DEBUG`, which adds the detail (also under `_meta.debug`);
+//!   model can correct itself; target and gateway failures say only that the call failed (or
+//!   timed out), unless `exceptionLevel: DEBUG`, which adds the detail (also under
+//!   `_meta.debug`). The error's [`Class`] decides the words and the log level;
 //! - an [`RpcError`] gets its HTTP status here.
 //!
-//! A result is serialised straight from borrowed parts into the response buffer: the
-//! backend's body is the text (escaped once) and, for a JSON object, the `structuredContent`
-//! as it came (checked, never parsed into a tree). A 9 MB reply costs about three times its
-//! size, not the seventy times a `serde_json::Value` of small elements takes.
-
-use std::borrow::Cow;
+//! A result is serialised straight from borrowed parts into the response buffer: a backend's
+//! body is the text (escaped once) and, for a JSON object, the `structuredContent` as it came
+//! (checked when the output was made, never parsed into a tree). A 9 MB reply costs about
+//! three times its size, not the seventy times a `serde_json::Value` of small elements takes.
 
 use base64::Engine;
 use serde::Serialize;
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::jsonrpc::{self, Id, RpcError};
 use super::session::SessionError;
 use super::version::ProtocolVersion;
-use crate::invoke::{CallError, Reply};
+use crate::common::error_chain;
+use crate::targets::output::{Content, Text};
+use crate::targets::{CallError, Class, Fault, ToolOutput};
 
 /// A `CallToolResult` with borrowed parts.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ToolResult<'a> {
-    content: [Content<'a>; 1],
+    content: Vec<Item<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     structured_content: Option<&'a RawValue>,
     is_error: bool,
     #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
-    meta: Option<Value>,
+    meta: Option<Meta<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     result_type: Option<&'static str>,
 }
 
 #[derive(Serialize)]
+#[serde(untagged)]
+enum Meta<'a> {
+    Passed(&'a RawValue),
+    Debug(Value),
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Item<'a> {
+    Typed(Typed<'a>),
+    Raw(&'a RawValue),
+}
+
+#[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
-enum Content<'a> {
-    Text { text: Cow<'a, str> },
+enum Typed<'a> {
+    Text { text: &'a str },
     Resource { resource: Blob<'a> },
 }
 
@@ -54,14 +68,52 @@ struct Blob<'a> {
 }
 
 impl<'a> ToolResult<'a> {
-    fn text(text: impl Into<Cow<'a, str>>, is_error: bool) -> Self {
+    fn of(output: &'a ToolOutput, version: ProtocolVersion) -> Self {
+        let content = output
+            .content
+            .iter()
+            .map(|c| match c {
+                Content::Text(t) => Item::Typed(Typed::Text { text: t.as_str() }),
+                Content::Blob {
+                    uri,
+                    mime_type,
+                    data,
+                } => Item::Typed(Typed::Resource {
+                    resource: Blob {
+                        uri,
+                        mime_type,
+                        blob: base64::engine::general_purpose::STANDARD.encode(data),
+                    },
+                }),
+                Content::Raw(r) => Item::Raw(r),
+            })
+            .collect();
+        let structured_content = output
+            .structured
+            .as_ref()
+            .filter(|_| version.has_structured_content())
+            .and_then(|j| serde_json::from_str::<&RawValue>(j.as_str()).ok());
         Self {
-            content: [Content::Text { text: text.into() }],
-            structured_content: None,
-            is_error,
-            meta: None,
-            result_type: None,
+            content,
+            structured_content,
+            is_error: output.is_error,
+            meta: output.meta.as_deref().map(Meta::Passed),
+            result_type: version.has_result_type().then_some("complete"),
         }
+    }
+
+    /// The size to reserve for the serialised result.
+    fn size_hint(output: &ToolOutput) -> usize {
+        let content: usize = output
+            .content
+            .iter()
+            .map(|c| match c {
+                Content::Text(t) => t.as_str().len() + t.as_str().len() / 8,
+                Content::Blob { data, .. } => data.len() * 4 / 3 + 64,
+                Content::Raw(r) => r.get().len(),
+            })
+            .sum();
+        content + output.structured.as_ref().map_or(0, |s| s.as_str().len()) + 256
     }
 }
 
@@ -69,62 +121,71 @@ impl<'a> ToolResult<'a> {
 pub fn tool_response(
     id: &Id,
     tool: &str,
-    outcome: Result<Reply, CallError>,
+    outcome: Result<ToolOutput, CallError>,
     version: ProtocolVersion,
     debug: bool,
-) -> Vec<u8> {
-    let reply;
-    let mut result = match outcome {
-        Ok(r) => {
-            reply = r;
-            reply_result(&reply, version)
-        }
-        Err(CallError::InvalidArguments(problems)) => {
-            let mut text = format!("Invalid arguments for tool {tool}:");
-            for p in &problems {
-                if p.arg.is_empty() {
-                    text.push_str(&format!("\n- {}", p.message));
-                } else {
-                    text.push_str(&format!("\n- argument `{}`: {}", p.arg, p.message));
-                }
-            }
-            ToolResult::text(text, true)
-        }
-        Err(e) => {
-            log_failure(tool, &e);
-            let generic = match e {
-                CallError::Timeout(_) | CallError::ConnectTimeout(_) => {
-                    format!("Tool {tool} failed: the target did not answer in time.")
-                }
-                _ => format!(
-                    "Tool {tool} failed: an internal error occurred while calling the target."
-                ),
-            };
-            if debug {
-                let detail = format!("{generic} Detail: {e}");
-                let mut r = ToolResult::text(detail.clone(), true);
-                r.meta = Some(json!({"debug": {"type": "text", "text": detail}}));
-                r
-            } else {
-                ToolResult::text(generic, true)
-            }
-        }
+) -> Result<Vec<u8>, RpcError> {
+    let output = match outcome {
+        Ok(output) => output,
+        Err(e) => failure(tool, &e, debug),
     };
-    if version.has_result_type() {
-        result.result_type = Some("complete");
+    let mut result = ToolResult::of(&output, version);
+    if debug
+        && output.is_error
+        && output.meta.is_none()
+        && let Some(Content::Text(t)) = output.content.first()
+        && t.as_str().contains(" Detail: ")
+    {
+        result.meta = Some(Meta::Debug(
+            json!({"debug": {"type": "text", "text": t.as_str()}}),
+        ));
     }
-    let size = match &result.content[0] {
-        Content::Text { text } => text.len() + text.len() / 8,
-        Content::Resource { resource } => resource.blob.len(),
-    } + result.structured_content.map_or(0, |s| s.get().len())
-        + 256;
-    jsonrpc::success_sized(id, &result, size)
+    Ok(jsonrpc::success_sized(
+        id,
+        &result,
+        ToolResult::size_hint(&output),
+    ))
+}
+
+/// The `isError` output for a failed call: named argument problems for the client's own
+/// mistakes; otherwise a generic sentence, with the detail only under DEBUG.
+fn failure(tool: &str, e: &CallError, debug: bool) -> ToolOutput {
+    if let CallError::InvalidArguments(problems) = e {
+        let mut text = format!("Invalid arguments for tool {tool}:");
+        for p in problems {
+            if p.arg.is_empty() {
+                text.push_str(&format!("\n- {}", p.message));
+            } else {
+                text.push_str(&format!("\n- argument `{}`: {}", p.arg, p.message));
+            }
+        }
+        return ToolOutput::text(text, true);
+    }
+    let class = e.class();
+    if class.fault == Fault::Client {
+        tracing::debug!(tool, error = error_chain(e), "tool call refused");
+    } else {
+        log_failure(tool, e, class);
+    }
+    let generic = if class.timed_out {
+        format!("Tool {tool} failed: the target did not answer in time.")
+    } else {
+        format!("Tool {tool} failed: an internal error occurred while calling the target.")
+    };
+    if debug {
+        ToolOutput::text(
+            Text::Owned(format!("{generic} Detail: {}", error_chain(e))),
+            true,
+        )
+    } else {
+        ToolOutput::text(generic, true)
+    }
 }
 
 /// One WARN line per tool per 10 s at most (a backend that is down would otherwise log one
 /// per call); the rest go to DEBUG, and the next WARN says how many it stood for. `true`
 /// when this one was a WARN.
-fn log_failure(tool: &str, e: &CallError) -> bool {
+fn log_failure(tool: &str, e: &CallError, class: Class) -> bool {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     struct Slot {
@@ -149,105 +210,13 @@ fn log_failure(tool: &str, e: &CallError) -> bool {
             .is_ok()
     {
         let suppressed = slot.suppressed.swap(0, Ordering::Relaxed);
-        tracing::warn!(tool, error = %e, similar_since_last = suppressed, "tool call failed");
+        let error = error_chain(e);
+        tracing::warn!(tool, error, fault = ?class.fault, retryable = class.retryable, similar_since_last = suppressed, "tool call failed");
         true
     } else {
         slot.suppressed.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(tool, error = %e, "tool call failed");
+        tracing::debug!(tool, error = error_chain(e), "tool call failed");
         false
-    }
-}
-
-fn reply_result(reply: &Reply, version: ProtocolVersion) -> ToolResult<'_> {
-    let status = reply.status;
-    let text = std::str::from_utf8(&reply.body).ok();
-    if !status.is_success() {
-        let reason = status.canonical_reason().unwrap_or("");
-        let body = text
-            .map(Cow::Borrowed)
-            .unwrap_or_else(|| format!("<{} bytes of binary data>", reply.body.len()).into());
-        return ToolResult::text(format!("HTTP {} {reason}: {body}", status.as_u16()), true);
-    }
-    let mut result = match text {
-        Some("") => ToolResult::text(
-            format!("HTTP {} with an empty body", status.as_u16()),
-            false,
-        ),
-        Some(t) => ToolResult::text(t, false),
-        None => ToolResult {
-            content: [Content::Resource {
-                resource: Blob {
-                    uri: "mcp-gateway://response",
-                    mime_type: reply
-                        .content_type
-                        .as_deref()
-                        .unwrap_or("application/octet-stream"),
-                    blob: base64::engine::general_purpose::STANDARD.encode(&reply.body),
-                },
-            }],
-            ..ToolResult::text("", false)
-        },
-    };
-    if version.has_structured_content()
-        && let Some(t) = text
-    {
-        result.structured_content = json_object(t);
-    }
-    result
-}
-
-/// `text` as a raw JSON object, when it is one: well-formed, nested no deeper than
-/// serde_json's limit (128), checked in a pass that builds nothing.
-fn json_object(text: &str) -> Option<&RawValue> {
-    if !text.trim_start().starts_with('{') {
-        return None;
-    }
-    let mut de = serde_json::Deserializer::from_str(text);
-    Shape::deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    serde_json::from_str::<&RawValue>(text).ok()
-}
-
-/// Accepts any JSON value and keeps nothing of it; its visitor recurses through arrays and
-/// objects, so the deserializer's nesting limit applies.
-struct Shape;
-
-impl<'de> Deserialize<'de> for Shape {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Shape;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
-                Ok(Shape)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
-                Ok(Shape)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
-                Ok(Shape)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
-                Ok(Shape)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
-                Ok(Shape)
-            }
-            fn visit_unit<E>(self) -> Result<Shape, E> {
-                Ok(Shape)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
-                while seq.next_element::<Shape>()?.is_some() {}
-                Ok(Shape)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
-                while map.next_entry::<Shape, Shape>()?.is_some() {}
-                Ok(Shape)
-            }
-        }
-        d.deserialize_any(V)
     }
 }
 
@@ -281,28 +250,30 @@ pub fn session_status(e: SessionError) -> http::StatusCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invoke::request::ArgProblem;
+    use crate::net::{NetError, Reply};
+    use crate::targets::ArgProblem;
+    use crate::targets::http::reply::output;
 
     /// The `result` of the response `tool_response` writes.
     fn tool_result(
         tool: &str,
-        outcome: Result<Reply, CallError>,
+        outcome: Result<ToolOutput, CallError>,
         version: ProtocolVersion,
         debug: bool,
     ) -> Value {
         let id = Id::from_json("1").unwrap();
-        let body = tool_response(&id, tool, outcome, version, debug);
+        let body = tool_response(&id, tool, outcome, version, debug).unwrap();
         let mut v: Value = serde_json::from_slice(&body).unwrap();
         v["result"].take()
     }
 
-    fn reply(status: u16, body: &str) -> Reply {
-        Reply {
+    fn reply(status: u16, body: &str) -> ToolOutput {
+        output(Reply {
             status: http::StatusCode::from_u16(status).unwrap(),
             content_type: Some("application/json".into()),
             body: bytes::Bytes::from(body.to_string()),
             held: Default::default(),
-        }
+        })
     }
 
     #[test]
@@ -355,7 +326,8 @@ mod tests {
             Ok(reply(200, r#"{"n": 123456789012345678901234567890}"#)),
             ProtocolVersion::V2025_06_18,
             false,
-        );
+        )
+        .unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(
             out.contains(r#""structuredContent":{"n": 123456789012345678901234567890}"#),
@@ -376,50 +348,64 @@ mod tests {
             r["content"][0]["text"],
             "HTTP 404 Not Found: {\"message\":\"no pet\"}"
         );
+        assert!(r.get("structuredContent").is_none());
     }
 
     #[test]
-    fn transport_detail_only_with_debug() {
+    fn binary_bodies_are_embedded_resources() {
+        let out = output(Reply {
+            status: http::StatusCode::OK,
+            content_type: Some("image/png".into()),
+            body: bytes::Bytes::from_static(&[0x89, 0xff, 0x00]),
+            held: Default::default(),
+        });
+        let r = tool_result("t", Ok(out), ProtocolVersion::V2025_06_18, false);
+        assert_eq!(
+            r["content"][0],
+            json!({"type": "resource", "resource": {"uri": "mcp-gateway://response", "mimeType": "image/png", "blob": "if8A"}})
+        );
+    }
+
+    #[test]
+    fn failure_detail_only_with_debug() {
+        let e = || Err(CallError::Net(NetError::TooLarge(123_456)));
+        let r = tool_result("t", e(), ProtocolVersion::V2025_06_18, false);
+        assert_eq!(
+            r["content"][0]["text"],
+            "Tool t failed: an internal error occurred while calling the target."
+        );
+        assert!(!r.to_string().contains("123456"));
+        assert!(r.get("_meta").is_none());
+        let r = tool_result("t", e(), ProtocolVersion::V2025_06_18, true);
+        let text = r["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains("123456"), "{text}");
+        assert_eq!(r["_meta"]["debug"]["text"], text);
         let r = tool_result(
             "t",
-            Err(CallError::Connect("refused at 10.0.0.1".into())),
+            Err(CallError::Timeout(std::time::Duration::from_secs(1))),
             ProtocolVersion::V2025_06_18,
             false,
         );
-        assert!(!r.to_string().contains("10.0.0.1"));
-        let r = tool_result(
-            "t",
-            Err(CallError::Connect("refused at 10.0.0.1".into())),
-            ProtocolVersion::V2025_06_18,
-            true,
-        );
-        assert!(
-            r["content"][0]["text"]
-                .as_str()
-                .unwrap()
-                .contains("10.0.0.1")
-        );
-        assert!(
-            r["_meta"]["debug"]["text"]
-                .as_str()
-                .unwrap()
-                .contains("10.0.0.1")
+        assert_eq!(
+            r["content"][0]["text"],
+            "Tool t failed: the target did not answer in time."
         );
     }
 
     #[test]
     fn failed_calls_warn_once_per_tool_per_interval() {
-        let e = CallError::Connect("refused".into());
-        assert!(log_failure("throttle-a", &e));
+        let e = CallError::Net(NetError::Overloaded);
+        let c = e.class();
+        assert!(log_failure("throttle-a", &e, c));
         assert!(
-            !log_failure("throttle-a", &e),
+            !log_failure("throttle-a", &e, c),
             "the second within 10 s is DEBUG"
         );
-        assert!(!log_failure("throttle-a", &e));
+        assert!(!log_failure("throttle-a", &e, c));
         // Another tool has its own slot (unless the two hash alike: 1 in 64).
         let other = (0..100)
             .map(|i| format!("throttle-b{i}"))
-            .find(|t| log_failure(t, &e));
+            .find(|t| log_failure(t, &e, c));
         assert!(other.is_some());
     }
 

@@ -14,7 +14,7 @@ mod tree;
 
 use serde_json::Value;
 
-use crate::config::HttpMethod;
+use crate::common::names::HttpMethod;
 pub use schema::Dialect;
 
 /// Why a document could not be read at all.

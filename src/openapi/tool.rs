@@ -20,8 +20,8 @@ use serde_json::{Map, Value, json};
 use super::schema::SchemaConverter;
 use super::{Document, Location, Operation};
 use crate::common::headers;
-use crate::config::HttpMethod;
-use crate::invoke::plan::{ArgTarget, Binding, BodyEncoding, CallPlan, Style};
+use crate::common::names::HttpMethod;
+use crate::targets::http::plan::{Binding, BodyEncoding, CallPlan, Place, Style};
 
 /// What one operation becomes.
 #[derive(Debug, Clone)]
@@ -83,7 +83,7 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
             s.entry("description").or_insert_with(|| json!(d));
         }
         let arg = free_name(&properties, p.name, p.location.as_str())?;
-        let style = Style::for_parameter(p.location, p.style).ok_or_else(|| {
+        let style = style_for(p.location, p.style).ok_or_else(|| {
             format!(
                 "parameter `{}` uses style `{}`, which the gateway cannot serialise",
                 p.name,
@@ -97,9 +97,9 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
             required.push(arg.clone());
         }
         let target = match p.location {
-            Location::Path => ArgTarget::Path(p.name.to_string()),
-            Location::Query => ArgTarget::Query(p.name.to_string()),
-            Location::Header => ArgTarget::Header(p.name.to_string()),
+            Location::Path => Place::Path(p.name.to_string()),
+            Location::Query => Place::Query(p.name.to_string()),
+            Location::Header => Place::Header(p.name.to_string()),
             Location::Cookie => unreachable!("cookies are filtered out above"),
         };
         bindings.push(Binding {
@@ -135,7 +135,7 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
     for placeholder in path_placeholders(op.path) {
         if !bindings
             .iter()
-            .any(|b| matches!(&b.target, ArgTarget::Path(n) if *n == placeholder))
+            .any(|b| matches!(&b.target, Place::Path(n) if *n == placeholder))
         {
             return Err(format!(
                 "path placeholder `{{{placeholder}}}` has no path parameter"
@@ -169,7 +169,7 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
                         }
                         bindings.push(Binding {
                             arg,
-                            target: ArgTarget::BodyProperty(name.clone()),
+                            target: Place::BodyProperty(name.clone()),
                             style: Style::Simple,
                             explode: false,
                             accepts_scalar: false,
@@ -183,7 +183,7 @@ pub fn derive(doc: &Document, op: &Operation) -> Result<DerivedTool, String> {
                     }
                     bindings.push(Binding {
                         arg,
-                        target: ArgTarget::WholeBody,
+                        target: Place::WholeBody,
                         style: Style::Simple,
                         explode: false,
                         accepts_scalar: false,
@@ -330,6 +330,20 @@ fn annotations(method: HttpMethod) -> Option<Value> {
     }
 }
 
+/// The style for a parameter in `location`, defaulting as OpenAPI does; `None` when the
+/// declared style is not one the gateway can produce there.
+fn style_for(location: Location, declared: Option<&str>) -> Option<Style> {
+    match (location, declared) {
+        (Location::Path | Location::Header, None | Some("simple")) => Some(Style::Simple),
+        (Location::Query, None | Some("form")) => Some(Style::Form),
+        (Location::Query, Some("spaceDelimited")) => Some(Style::SpaceDelimited),
+        (Location::Query, Some("pipeDelimited")) => Some(Style::PipeDelimited),
+        (Location::Query, Some("deepObject")) => Some(Style::DeepObject),
+        (Location::Cookie, None | Some("form")) => Some(Style::Form),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,7 +382,7 @@ mod tests {
                 "required": ["petId", "type"]})
         );
         assert_eq!(t.plan.bindings.len(), 5);
-        assert!(matches!(&t.plan.bindings[4].target, ArgTarget::BodyProperty(n) if n == "petId"));
+        assert!(matches!(&t.plan.bindings[4].target, Place::BodyProperty(n) if n == "petId"));
         assert!(t.annotations.is_none());
     }
 

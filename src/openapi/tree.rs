@@ -15,7 +15,7 @@ use serde::Deserializer;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use crate::config::HttpMethod;
+use crate::common::names::HttpMethod;
 
 /// Parses JSON text.
 pub fn from_json(text: &str) -> Result<Value, serde_json::Error> {

@@ -1,9 +1,9 @@
 //! API key credentials (`API_KEY` provider type): `{prefix}{key}` in a header, or the key as
 //! a query parameter. The header value is marked sensitive so it never appears in debug output.
 
+use super::Request;
 use crate::common::encode;
 use crate::config::{Secret, model::CredentialLocation};
-use crate::invoke::request::OutboundRequest;
 
 #[derive(Clone)]
 pub struct ApiKey {
@@ -82,7 +82,7 @@ impl ApiKey {
         }
     }
 
-    pub fn apply(&self, req: &mut OutboundRequest) {
+    pub fn apply(&self, req: &mut Request) {
         match &self.location {
             Location::Header(name, value) => {
                 req.headers.insert(name.clone(), value.clone());

@@ -4,14 +4,14 @@
 
 mod api_key;
 pub mod aws;
+mod request;
 pub mod sigv4;
 
 use std::sync::Arc;
 
 pub use api_key::ApiKey;
 pub use aws::AwsCredentials;
-
-use crate::invoke::request::OutboundRequest;
+pub use request::Request;
 
 /// Why credentials could not be applied (a gateway-side failure, never the caller's).
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,7 @@ impl Credentials {
     }
 
     /// Adds this target's credentials to `req`.
-    pub async fn apply(&self, req: &mut OutboundRequest) -> Result<(), OutboundError> {
+    pub async fn apply(&self, req: &mut Request) -> Result<(), OutboundError> {
         match self {
             Self::None => Ok(()),
             Self::ApiKey(key) => {

@@ -11,11 +11,11 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
 use super::OutboundError;
-use crate::invoke::request::OutboundRequest;
+use super::Request;
 
 /// Signs `req` in place for `service` in `region`.
 pub fn sign(
-    req: &mut OutboundRequest,
+    req: &mut Request,
     creds: &Credentials,
     region: &str,
     service: &str,
@@ -25,7 +25,7 @@ pub fn sign(
 
 /// Signs `req` as if at `time` (tests and tools that need a fixed clock).
 pub fn sign_at(
-    req: &mut OutboundRequest,
+    req: &mut Request,
     creds: &Credentials,
     region: &str,
     service: &str,

@@ -4,95 +4,95 @@
 //! need both IAM and an API key left out with a warning.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
-use super::{Ctx, Selected};
+use super::select::Selected;
 use crate::common::budget::Budget;
 use crate::config::Problems;
 use crate::config::model::{ToolFilter, ToolOverride};
-use crate::invoke::{self, request::OutboundRequest};
+use crate::net;
 use crate::openapi::{Document, Operation};
-use crate::outbound::sigv4;
+use crate::outbound::{AwsCredentials, Request, sigv4};
 
-/// GET `/restapis/{id}/stages/{stage}/exports/oas30?extensions=apigateway`, SigV4-signed for
-/// service `apigateway`, at `AWS_ENDPOINT_URL_API_GATEWAY`, `AWS_ENDPOINT_URL` or the regional
-/// endpoint.
-pub(super) async fn get_export(
-    ctx: &Ctx<'_>,
-    rest_api_id: &str,
-    stage: &str,
-) -> Result<String, String> {
-    let region = ctx
-        .config
-        .gateway
-        .region
-        .as_deref()
-        .ok_or("GetExport needs a region")?;
-    let endpoint = ctx
-        .env
-        .var("AWS_ENDPOINT_URL_API_GATEWAY")
-        .or_else(|| ctx.env.var("AWS_ENDPOINT_URL"))
-        .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| format!("https://apigateway.{region}.amazonaws.com"));
-    let seg = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-    let url = format!(
-        "{}/restapis/{}/stages/{}/exports/oas30?extensions=apigateway",
-        endpoint.trim_end_matches('/'),
-        seg(rest_api_id),
-        seg(stage)
-    );
-    let url =
-        url::Url::parse(&url).map_err(|e| format!("bad API Gateway endpoint `{endpoint}`: {e}"))?;
-    let mut req = OutboundRequest {
-        method: http::Method::GET,
-        url,
-        headers: http::HeaderMap::new(),
-        body: None,
-    };
-    req.headers.insert(
-        http::header::ACCEPT,
-        http::HeaderValue::from_static("application/json"),
-    );
-    let aws = ctx.aws.as_ref().ok_or("no AWS credentials for GetExport")?;
-    let creds = aws.get().await.map_err(|e| format!("GetExport: {e}"))?;
-    sigv4::sign(&mut req, &creds, region, "apigateway").map_err(|e| format!("GetExport: {e}"))?;
-    let limit = ctx.config.server.max_schema_bytes;
-    let fetch = async {
-        let resp = ctx
-            .http
-            .get(req.url)
-            .headers(req.headers)
-            .send()
+/// What GetExport needs.
+pub(super) struct Export<'a> {
+    pub client: &'a reqwest::Client,
+    pub aws: &'a Arc<AwsCredentials>,
+    pub region: &'a str,
+    /// `AWS_ENDPOINT_URL_API_GATEWAY` or `AWS_ENDPOINT_URL`, when set.
+    pub endpoint: Option<&'a str>,
+    pub limit: usize,
+    pub timeout: Duration,
+}
+
+impl Export<'_> {
+    /// GET `/restapis/{id}/stages/{stage}/exports/oas30?extensions=apigateway`, SigV4-signed
+    /// for service `apigateway`, at the configured endpoint or the regional one.
+    pub(super) async fn get(&self, rest_api_id: &str, stage: &str) -> Result<String, String> {
+        let endpoint = match self.endpoint {
+            Some(e) => e.to_string(),
+            None => format!("https://apigateway.{}.amazonaws.com", self.region),
+        };
+        let seg = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let url = format!(
+            "{}/restapis/{}/stages/{}/exports/oas30?extensions=apigateway",
+            endpoint.trim_end_matches('/'),
+            seg(rest_api_id),
+            seg(stage)
+        );
+        let url = url::Url::parse(&url)
+            .map_err(|e| format!("bad API Gateway endpoint `{endpoint}`: {e}"))?;
+        let mut req = Request {
+            method: http::Method::GET,
+            url,
+            headers: http::HeaderMap::new(),
+            body: None,
+        };
+        req.headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
+        let creds = self
+            .aws
+            .get()
             .await
-            .map_err(|e| {
-                format!(
-                    "GetExport request to {endpoint} failed: {}",
-                    crate::common::error_chain(&e.without_url())
-                )
-            })?;
-        invoke::read_reply(resp, limit, &Budget::new(limit))
+            .map_err(|e| format!("GetExport: {e}"))?;
+        sigv4::sign(&mut req, &creds, self.region, "apigateway")
+            .map_err(|e| format!("GetExport: {e}"))?;
+        let fetch = async {
+            let resp = self
+                .client
+                .get(req.url)
+                .headers(req.headers)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "GetExport request to {endpoint} failed: {}",
+                        crate::common::error_chain(&e.without_url())
+                    )
+                })?;
+            net::read_reply(resp, self.limit, &Budget::new(self.limit))
+                .await
+                .map_err(|e| format!("GetExport response: {}", crate::common::error_chain(&e)))
+        };
+        let reply = tokio::time::timeout(self.timeout, fetch)
             .await
-            .map_err(|e| format!("GetExport response: {e}"))
-    };
-    let reply = tokio::time::timeout(ctx.config.server.export_timeout, fetch)
-        .await
-        .map_err(|_| {
-            format!(
-                "GetExport did not answer within {:?}",
-                ctx.config.server.export_timeout
-            )
-        })??;
-    let body = String::from_utf8_lossy(&reply.body);
-    if !reply.status.is_success() {
-        let excerpt: String = body.chars().take(300).collect();
-        return Err(format!(
-            "GetExport for REST API `{rest_api_id}` stage `{stage}` failed with HTTP {}: {excerpt}",
-            reply.status.as_u16()
-        ));
+            .map_err(|_| format!("GetExport did not answer within {:?}", self.timeout))??;
+        let body = String::from_utf8_lossy(&reply.body);
+        if !reply.status.is_success() {
+            let excerpt: String = body.chars().take(300).collect();
+            return Err(format!(
+                "GetExport for REST API `{rest_api_id}` stage `{stage}` failed with HTTP {}: {excerpt}",
+                reply.status.as_u16()
+            ));
+        }
+        Ok(body.into_owned())
     }
-    Ok(body.into_owned())
 }
 
 fn filter_matches(filter: &str, path: &str) -> bool {

@@ -1,7 +1,7 @@
-//! The call plan of one tool: HTTP method, path template and where each argument goes.
-//! Built once by the importer (`crate::openapi::tool`); read on every `tools/call`.
-
-use crate::openapi::Location;
+//! The call plan of one tool: HTTP method, path template and where each argument goes. The
+//! intermediate form that every HTTP-bound kind compiles to (OpenAPI and API Gateway through
+//! `crate::openapi::tool`, Smithy later), built once and read on every `tools/call`. It
+//! imports nothing: the importers map their own vocabulary onto it.
 
 #[derive(Debug, Clone)]
 pub struct CallPlan {
@@ -18,7 +18,7 @@ pub struct CallPlan {
 pub struct Binding {
     /// The argument's name in the tool's input schema.
     pub arg: String,
-    pub target: ArgTarget,
+    pub target: Place,
     pub style: Style,
     pub explode: bool,
     /// A path, query or header parameter whose schema is a string: a number or boolean given
@@ -28,7 +28,8 @@ pub struct Binding {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ArgTarget {
+/// Where an argument goes in the request.
+pub enum Place {
     Path(String),
     Query(String),
     Header(String),
@@ -44,7 +45,7 @@ pub enum BodyEncoding {
     Form,
 }
 
-/// OpenAPI parameter serialisation styles the gateway supports.
+/// Parameter serialisation styles (OpenAPI's names) the gateway can produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
     Simple,
@@ -52,20 +53,4 @@ pub enum Style {
     SpaceDelimited,
     PipeDelimited,
     DeepObject,
-}
-
-impl Style {
-    /// The style for a parameter in `location`, defaulting as OpenAPI does; `None` when the
-    /// declared style is not one the gateway can produce there.
-    pub fn for_parameter(location: Location, declared: Option<&str>) -> Option<Self> {
-        match (location, declared) {
-            (Location::Path | Location::Header, None | Some("simple")) => Some(Self::Simple),
-            (Location::Query, None | Some("form")) => Some(Self::Form),
-            (Location::Query, Some("spaceDelimited")) => Some(Self::SpaceDelimited),
-            (Location::Query, Some("pipeDelimited")) => Some(Self::PipeDelimited),
-            (Location::Query, Some("deepObject")) => Some(Self::DeepObject),
-            (Location::Cookie, None | Some("form")) => Some(Self::Form),
-            _ => None,
-        }
-    }
 }

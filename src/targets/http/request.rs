@@ -16,48 +16,21 @@
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::plan::{ArgTarget, BodyEncoding, CallPlan, Style};
+use super::plan::{BodyEncoding, CallPlan, Place, Style};
 use crate::common::{encode, headers as forbidden};
+use crate::outbound::Request;
+use crate::targets::output::ArgProblem;
 
 /// The longest request URL the gateway sends (many servers refuse more than 8-16 KiB; the
 /// HTTP client cannot represent more than 64 KiB).
 pub const MAX_URL_BYTES: usize = 32 * 1024;
-
-/// The request, ready to be signed and sent. `Debug` leaves out the query string, which may
-/// carry a query-parameter API key.
-pub struct OutboundRequest {
-    pub method: http::Method,
-    pub url: Url,
-    pub headers: http::HeaderMap,
-    pub body: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for OutboundRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut url = self.url.clone();
-        url.set_query(None);
-        f.debug_struct("OutboundRequest")
-            .field("method", &self.method)
-            .field("url", &url.as_str())
-            .field("headers", &self.headers)
-            .field("body_bytes", &self.body.as_ref().map(Vec::len))
-            .finish()
-    }
-}
-
-/// One argument that cannot be put into the request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgProblem {
-    pub arg: String,
-    pub message: String,
-}
 
 /// Builds the request for `plan` against `base_url` (scheme, host and base path).
 pub fn build(
     base_url: &str,
     plan: &CallPlan,
     args: &Map<String, Value>,
-) -> Result<OutboundRequest, Vec<ArgProblem>> {
+) -> Result<Request, Vec<ArgProblem>> {
     let mut problems = Vec::new();
     let mut lengths: Vec<(&str, usize)> = Vec::new();
     let path = fill_path(plan, args, &mut problems, &mut lengths);
@@ -93,7 +66,7 @@ pub fn build(
     }
     let body = body(plan, args, &mut headers, &mut problems);
     if problems.is_empty() {
-        Ok(OutboundRequest {
+        Ok(Request {
             method: plan.method.clone(),
             url,
             headers,
@@ -124,7 +97,7 @@ fn fill_path<'p>(
         let binding = plan
             .bindings
             .iter()
-            .find(|b| matches!(&b.target, ArgTarget::Path(n) if n == name));
+            .find(|b| matches!(&b.target, Place::Path(n) if n == name));
         match binding.and_then(|b| args.get(&b.arg).filter(|v| !v.is_null()).map(|v| (b, v))) {
             Some((b, value)) => match scalar_or_joined(value, b.explode, ",") {
                 Some(s) if s.is_empty() => {
@@ -169,7 +142,7 @@ fn query_and_headers<'p>(
             continue;
         };
         match &b.target {
-            ArgTarget::Query(name) => match query_pairs(name, value, b.style, b.explode) {
+            Place::Query(name) => match query_pairs(name, value, b.style, b.explode) {
                 Some(pairs) => {
                     let before = query.len();
                     for (k, v) in pairs {
@@ -183,7 +156,7 @@ fn query_and_headers<'p>(
                     "cannot be serialised into the query string",
                 ),
             },
-            ArgTarget::Header(name) => {
+            Place::Header(name) => {
                 if forbidden::is_forbidden(name) {
                     // The importer leaves these out; a plan built elsewhere must not send one.
                     problem(
@@ -209,7 +182,7 @@ fn query_and_headers<'p>(
                     ),
                 }
             }
-            ArgTarget::Path(_) | ArgTarget::BodyProperty(_) | ArgTarget::WholeBody => {}
+            Place::Path(_) | Place::BodyProperty(_) | Place::WholeBody => {}
         }
     }
     (query, headers)
@@ -231,19 +204,19 @@ fn body(
             continue;
         };
         match &b.target {
-            ArgTarget::BodyProperty(name) => {
+            Place::BodyProperty(name) => {
                 props
                     .get_or_insert_with(Map::new)
                     .insert(name.clone(), value.clone());
             }
-            ArgTarget::WholeBody => whole = Some(value),
+            Place::WholeBody => whole = Some(value),
             _ => {}
         }
     }
     let has_props = plan
         .bindings
         .iter()
-        .any(|b| matches!(b.target, ArgTarget::BodyProperty(_)));
+        .any(|b| matches!(b.target, Place::BodyProperty(_)));
     let props = props
         .or_else(|| has_props.then(Map::new))
         .map(Value::Object);
@@ -373,12 +346,12 @@ fn form_body(value: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invoke::plan::Binding;
+    use crate::targets::http::plan::Binding;
     use serde_json::json;
 
     fn plan(
         path: &str,
-        bindings: Vec<(&str, ArgTarget, Style, bool)>,
+        bindings: Vec<(&str, Place, Style, bool)>,
         body: Option<BodyEncoding>,
     ) -> CallPlan {
         CallPlan {
@@ -406,7 +379,7 @@ mod tests {
     fn path_arguments_cannot_escape_their_segment() {
         let p = plan(
             "/pets/{id}/toys",
-            vec![("id", ArgTarget::Path("id".into()), Style::Simple, false)],
+            vec![("id", Place::Path("id".into()), Style::Simple, false)],
             None,
         );
         let r = build(
@@ -434,15 +407,10 @@ mod tests {
         let p = plan(
             "/q",
             vec![
-                ("tags", ArgTarget::Query("tags".into()), Style::Form, true),
-                ("ids", ArgTarget::Query("ids".into()), Style::Form, false),
-                (
-                    "f",
-                    ArgTarget::Query("filter".into()),
-                    Style::DeepObject,
-                    true,
-                ),
-                ("s", ArgTarget::Query("s".into()), Style::Form, true),
+                ("tags", Place::Query("tags".into()), Style::Form, true),
+                ("ids", Place::Query("ids".into()), Style::Form, false),
+                ("f", Place::Query("filter".into()), Style::DeepObject, true),
+                ("s", Place::Query("s".into()), Style::Form, true),
             ],
             None,
         );
@@ -462,12 +430,7 @@ mod tests {
     fn headers_refuse_injection() {
         let p = plan(
             "/h",
-            vec![(
-                "t",
-                ArgTarget::Header("X-Trace".into()),
-                Style::Simple,
-                false,
-            )],
+            vec![("t", Place::Header("X-Trace".into()), Style::Simple, false)],
             None,
         );
         let e = build("http://h", &p, &args(json!({"t": "a\r\nX-Evil: 1"}))).unwrap_err();
@@ -483,13 +446,13 @@ mod tests {
             vec![
                 (
                     "type",
-                    ArgTarget::BodyProperty("type".into()),
+                    Place::BodyProperty("type".into()),
                     Style::Simple,
                     false,
                 ),
                 (
                     "body_id",
-                    ArgTarget::BodyProperty("id".into()),
+                    Place::BodyProperty("id".into()),
                     Style::Simple,
                     false,
                 ),

@@ -1,0 +1,99 @@
+//! Shared outbound HTTP: the one pooled client every outbound call goes through (documents,
+//! JWKS, REST calls, MCP upstreams), and bounded reading of what comes back. A body over its
+//! limit is refused without being buffered; its bytes are borrowed from the in-flight
+//! [`Budget`] as they arrive, so the gateway's memory stays bounded in total, not only per
+//! request.
+//!
+//! Errors keep their source (`reqwest::Error` without its URL, which may carry a query-string
+//! API key), so a DNS failure, a refused connection and a reset stay distinguishable to the
+//! one place that classifies them.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::common::budget::{Budget, Held};
+
+/// What a server answered, read in full within its limit.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: http::StatusCode,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+    /// The body's bytes, borrowed from the in-flight budget until the reply is dropped.
+    pub held: Held,
+}
+
+/// Why no complete reply was read.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("could not connect")]
+    Connect(#[source] reqwest::Error),
+    #[error("connecting timed out")]
+    ConnectTimeout(#[source] reqwest::Error),
+    #[error("the exchange failed")]
+    Transport(#[source] reqwest::Error),
+    #[error("the response is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the gateway holds maxInFlightBytes already; the response was not read")]
+    Overloaded,
+}
+
+impl NetError {
+    /// Sorts a client error by where it happened. The URL is dropped first.
+    pub fn from_reqwest(e: reqwest::Error) -> Self {
+        let e = e.without_url();
+        if e.is_connect() && e.is_timeout() {
+            Self::ConnectTimeout(e)
+        } else if e.is_connect() {
+            Self::Connect(e)
+        } else {
+            Self::Transport(e)
+        }
+    }
+}
+
+/// The pooled client: no redirects (a redirect could carry credentials elsewhere), bounded
+/// connect time, idle connections kept for 90 s.
+pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .user_agent(concat!("mcp-gateway/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Reads a response, refusing bodies over `limit` bytes without buffering them, and borrowing
+/// the bytes from `budget` as they arrive.
+pub async fn read_reply(
+    mut resp: reqwest::Response,
+    limit: usize,
+    budget: &Budget,
+) -> Result<Reply, NetError> {
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let declared = resp.content_length();
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(NetError::TooLarge(limit));
+    }
+    let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    let mut held = Held::default();
+    while let Some(chunk) = resp.chunk().await.map_err(NetError::from_reqwest)? {
+        if body.len() + chunk.len() > limit {
+            return Err(NetError::TooLarge(limit));
+        }
+        held.merge(budget.take(chunk.len()).ok_or(NetError::Overloaded)?);
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Reply {
+        status,
+        content_type,
+        body: Bytes::from(body),
+        held,
+    })
+}

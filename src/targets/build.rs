@@ -1,0 +1,467 @@
+//! Building the targets from the validated config: get each HTTP target's OpenAPI document
+//! (inline, local file, or API Gateway's GetExport), select its operations (all with an
+//! `operationId` for `openApiSchema`; `toolFilters`/`toolOverrides` for `apiGateway`), derive
+//! the tools, and resolve outbound credentials. Problems that need the document (a filter
+//! matching nothing, an operation with no name) are reported with their config path,
+//! alongside the static ones.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use serde_json::Value;
+
+use super::api_gateway::{self, Export};
+use super::http::{HttpAdapter, Route as HttpRoute};
+use super::select::Selected;
+use super::tool::{Listing, Tool};
+use super::{Adapter, Route, Target};
+use crate::common::budget::Budget;
+use crate::common::names::{sanitize_tool_name, tool_name, valid_tool_name};
+use crate::config::{
+    Config, CredentialSettings, DocumentSource, Env, Problems, TargetKind, TargetSettings,
+};
+use crate::openapi::{self, Document, Operation};
+use crate::outbound::{self, ApiKey, AwsCredentials};
+
+/// The result of building every target.
+pub struct Built {
+    pub targets: Vec<Target>,
+    pub warnings: Vec<String>,
+}
+
+/// What every target shares: the pooled client, the in-flight byte budget, the reply limit.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    pub client: reqwest::Client,
+    pub budget: Budget,
+    pub max_response_bytes: usize,
+}
+
+/// Builds all targets; `Err` carries every problem found.
+pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Built, Problems> {
+    let needs_aws = config.targets.iter().any(|t| {
+        matches!(t.credentials, CredentialSettings::SigV4 { .. })
+            || matches!(
+                t.kind,
+                TargetKind::ApiGateway {
+                    source: DocumentSource::ApiGatewayExport,
+                    ..
+                }
+            )
+    });
+    let aws = if needs_aws {
+        Some(Arc::new(
+            AwsCredentials::discover(env, config.gateway.region.as_deref()).await,
+        ))
+    } else {
+        None
+    };
+    let ctx = Ctx {
+        config,
+        env,
+        http: &shared.client,
+        aws: aws.clone(),
+    };
+    let results = join_all(config.targets.iter().map(|t| ctx.target(t))).await;
+    let mut built = Built {
+        targets: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut problems = Problems::default();
+    for (settings, result) in config.targets.iter().zip(results) {
+        let tools = match result {
+            Ok((tools, warnings)) => {
+                built.warnings.extend(warnings);
+                tools
+            }
+            Err(p) => {
+                problems.extend(p);
+                Vec::new()
+            }
+        };
+        let credentials = match &settings.credentials {
+            CredentialSettings::None => outbound::Credentials::None,
+            CredentialSettings::ApiKey {
+                key,
+                parameter_name,
+                prefix,
+                location,
+                ..
+            } => match ApiKey::new(*location, parameter_name, prefix, key) {
+                Some(k) => outbound::Credentials::ApiKey(k),
+                None => {
+                    problems.push(
+                        format!("{}.credentialProviderConfigurations[0]", settings.path),
+                        "the API key cannot be sent with this parameter name and location",
+                    );
+                    outbound::Credentials::None
+                }
+            },
+            CredentialSettings::SigV4 { service, region } => outbound::Credentials::SigV4 {
+                service: service.clone(),
+                region: region.clone(),
+                aws: aws.clone().expect("discovered when a target signs"),
+            },
+        };
+        let adapter = Adapter::Http(HttpAdapter {
+            credentials,
+            client: shared.client.clone(),
+            max_response_bytes: shared.max_response_bytes,
+            budget: shared.budget.clone(),
+        });
+        let tools = tools.into_iter().map(Arc::new).collect();
+        built.targets.push(Target::new(
+            settings.name.clone(),
+            settings.timeout,
+            adapter,
+            tools,
+        ));
+    }
+    if problems.is_empty() {
+        Ok(built)
+    } else {
+        Err(problems)
+    }
+}
+
+pub(super) struct Ctx<'a> {
+    config: &'a Config,
+    env: &'a dyn Env,
+    http: &'a reqwest::Client,
+    aws: Option<Arc<AwsCredentials>>,
+}
+
+impl Ctx<'_> {
+    async fn target(&self, t: &TargetSettings) -> Result<(Vec<Tool>, Vec<String>), Problems> {
+        let mut problems = Problems::default();
+        let (source, source_path) = match &t.kind {
+            TargetKind::OpenApi { source, .. } => {
+                let field = match source {
+                    DocumentSource::Inline(_) => "inlinePayload",
+                    _ => "file",
+                };
+                (
+                    source,
+                    format!("{}.targetConfiguration.mcp.openApiSchema.{field}", t.path),
+                )
+            }
+            TargetKind::ApiGateway { source, .. } => {
+                let field = match source {
+                    DocumentSource::File(_) => ".exportFile",
+                    _ => "",
+                };
+                (
+                    source,
+                    format!("{}.targetConfiguration.mcp.apiGateway{field}", t.path),
+                )
+            }
+        };
+        let target_path = match &t.kind {
+            TargetKind::OpenApi { .. } => {
+                format!("{}.targetConfiguration.mcp.openApiSchema", t.path)
+            }
+            TargetKind::ApiGateway { .. } => {
+                format!("{}.targetConfiguration.mcp.apiGateway", t.path)
+            }
+        };
+        let text = match self.document_text(t, source).await {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(source_path, e);
+                return Err(problems);
+            }
+        };
+        let parsed = Document::parse(&text);
+        drop(text); // a large export should not be held twice, as text and as a tree
+        let doc = match parsed {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(
+                    source_path,
+                    format!("the OpenAPI document cannot be used: {e}"),
+                );
+                return Err(problems);
+            }
+        };
+        let (ops, doc_warnings) = doc.operations();
+        let mut warnings: Vec<String> = doc_warnings
+            .into_iter()
+            .map(|w| format!("target {}: {w}", t.name))
+            .collect();
+
+        let selected = match &t.kind {
+            TargetKind::OpenApi { .. } => ops
+                .iter()
+                .filter_map(|op| match op.operation_id {
+                    Some(id) => Some(Selected {
+                        op,
+                        name: id.to_string(),
+                        description: None,
+                        name_path: None,
+                    }),
+                    None => {
+                        warnings.push(format!(
+                            "target {}: operation {} skipped: it has no operationId",
+                            t.name,
+                            op.label()
+                        ));
+                        None
+                    }
+                })
+                .collect(),
+            TargetKind::ApiGateway {
+                filters, overrides, ..
+            } => {
+                let path = format!(
+                    "{}.targetConfiguration.mcp.apiGateway.apiGatewayToolConfiguration",
+                    t.path
+                );
+                {
+                    let mut left_out = Vec::new();
+                    let selected = api_gateway::select(
+                        &doc,
+                        &ops,
+                        filters,
+                        overrides,
+                        &path,
+                        &mut left_out,
+                        &mut problems,
+                    );
+                    warnings.extend(
+                        left_out
+                            .into_iter()
+                            .map(|w| format!("target {}: {w}", t.name)),
+                    );
+                    selected
+                }
+            }
+        };
+
+        let mut tools: Vec<Tool> = Vec::new();
+        let mut names: HashSet<String> = HashSet::new();
+        for s in selected {
+            let mut name = s.name.clone();
+            if !valid_tool_name(&name) {
+                let clean = sanitize_tool_name(&name);
+                warnings.push(format!(
+                    "target {}: operation {}: `{name}` is not a valid MCP tool name; exposed as `{clean}`",
+                    t.name,
+                    s.op.label()
+                ));
+                name = clean;
+            }
+            let full = tool_name(&t.name, &name);
+            if !valid_tool_name(&full) {
+                let msg = format!(
+                    "tool name `{full}` is {} characters long; MCP allows at most 128 (target name, `___`, tool name)",
+                    full.chars().count()
+                );
+                match &s.name_path {
+                    Some(p) => problems.push(p.clone(), msg),
+                    None => warnings.push(format!(
+                        "target {}: operation {} skipped: {msg}",
+                        t.name,
+                        s.op.label()
+                    )),
+                }
+                continue;
+            }
+            if names.contains(&full) {
+                let msg = format!(
+                    "tool name `{full}` is used twice (operation {})",
+                    s.op.label()
+                );
+                match &s.name_path {
+                    Some(p) => problems.push(p.clone(), msg),
+                    None => {
+                        warnings.push(format!("target {}: {msg}; the second is skipped", t.name))
+                    }
+                }
+                continue;
+            }
+            let prepared = self
+                .base_url(t, s.op)
+                .and_then(|url| Ok((url, openapi::tool::derive(&doc, s.op)?)));
+            let (base_url, derived) = match prepared {
+                Ok(p) => p,
+                Err(e) => {
+                    warnings.push(format!(
+                        "target {}: operation {} skipped: {e}",
+                        t.name,
+                        s.op.label()
+                    ));
+                    continue;
+                }
+            };
+            warnings.extend(
+                derived
+                    .warnings
+                    .into_iter()
+                    .map(|w| format!("target {}: {w}", t.name)),
+            );
+            let description = s
+                .description
+                .or_else(|| s.op.description.map(str::to_string))
+                .or_else(|| s.op.summary.map(str::to_string))
+                .unwrap_or_else(|| name.clone());
+            let route = Route::Http(HttpRoute {
+                base_url,
+                plan: derived.plan,
+            });
+            let mut extra = serde_json::Map::new();
+            if let Some(a) = derived.annotations {
+                extra.insert("annotations".into(), a);
+            }
+            let listing = Listing {
+                description,
+                input_schema: derived.input_schema,
+                extra,
+            };
+            match Tool::new(full.clone(), s.op.label(), listing, route) {
+                Ok(tool) => {
+                    names.insert(full);
+                    tools.push(tool);
+                }
+                Err(e) => warnings.push(format!(
+                    "target {}: tool {full} ({}) skipped: {e}",
+                    t.name,
+                    s.op.label()
+                )),
+            }
+        }
+        if tools.is_empty() && problems.is_empty() {
+            // A target that serves nothing is a configuration problem, not a warning: say why.
+            let mut why = if warnings.is_empty() {
+                "the document has no operations".to_string()
+            } else {
+                let shown: Vec<&str> = warnings.iter().take(3).map(String::as_str).collect();
+                format!(
+                    "{} operation(s) left out, for example: {}",
+                    warnings.len(),
+                    shown.join("; ")
+                )
+            };
+            if matches!(
+                t.kind,
+                TargetKind::OpenApi {
+                    server_url: None,
+                    ..
+                }
+            ) && warnings.iter().any(|w| w.contains("server"))
+            {
+                why.push_str("; set `serverUrl` on openApiSchema to say where calls go");
+            }
+            problems.push(target_path, format!("the target has no tools: {why}"));
+        }
+        if problems.is_empty() {
+            Ok((tools, warnings))
+        } else {
+            Err(problems)
+        }
+    }
+
+    async fn document_text(
+        &self,
+        t: &TargetSettings,
+        source: &DocumentSource,
+    ) -> Result<String, String> {
+        let limit = self.config.server.max_schema_bytes;
+        match source {
+            DocumentSource::Inline(text) => {
+                if text.len() > limit {
+                    return Err(format!("the inline document is larger than {limit} bytes"));
+                }
+                Ok(text.clone())
+            }
+            DocumentSource::File(path) => {
+                let meta = std::fs::metadata(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                if meta.len() > limit as u64 {
+                    return Err(format!("{} is larger than {limit} bytes", path.display()));
+                }
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            }
+            DocumentSource::ApiGatewayExport => {
+                let TargetKind::ApiGateway {
+                    rest_api_id, stage, ..
+                } = &t.kind
+                else {
+                    return Err("GetExport applies to apiGateway targets only".into());
+                };
+                let region = self
+                    .config
+                    .gateway
+                    .region
+                    .as_deref()
+                    .ok_or("GetExport needs a region")?;
+                let aws = self
+                    .aws
+                    .as_ref()
+                    .ok_or("no AWS credentials for GetExport")?;
+                let endpoint = self
+                    .env
+                    .var("AWS_ENDPOINT_URL_API_GATEWAY")
+                    .or_else(|| self.env.var("AWS_ENDPOINT_URL"))
+                    .filter(|e| !e.is_empty());
+                let export = Export {
+                    client: self.http,
+                    aws,
+                    region,
+                    endpoint: endpoint.as_deref(),
+                    limit,
+                    timeout: self.config.server.export_timeout,
+                };
+                export.get(rest_api_id, stage).await
+            }
+        }
+    }
+
+    fn base_url(&self, t: &TargetSettings, op: &Operation) -> Result<String, String> {
+        match &t.kind {
+            TargetKind::ApiGateway {
+                rest_api_id,
+                stage,
+                invoke_url,
+                ..
+            } => match (invoke_url, &self.config.gateway.region) {
+                (Some(u), _) => Ok(u.clone()),
+                (None, Some(region)) => Ok(format!(
+                    "https://{rest_api_id}.execute-api.{region}.amazonaws.com/{stage}"
+                )),
+                (None, None) => Err("no region for the stage URL".into()),
+            },
+            TargetKind::OpenApi {
+                server_url: Some(u),
+                ..
+            } => Ok(u.clone()),
+            TargetKind::OpenApi { .. } => server_url(op.servers),
+        }
+    }
+}
+
+/// The first server's URL with its variables at their defaults; must be absolute http(s).
+fn server_url(servers: Option<&Value>) -> Result<String, String> {
+    let server = servers
+        .and_then(Value::as_array)
+        .and_then(|s| s.first())
+        .ok_or("the document has no `servers` entry, so there is nowhere to send calls (set `serverUrl`)")?;
+    let mut url = server
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or("`servers[0].url` is missing")?
+        .to_string();
+    if let Some(vars) = server.get("variables").and_then(Value::as_object) {
+        for (name, var) in vars {
+            let default = var.get("default").and_then(Value::as_str).unwrap_or("");
+            url = url.replace(&format!("{{{name}}}"), default);
+        }
+    }
+    match url::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(url),
+        _ => Err(format!(
+            "server URL `{url}` is not an absolute http(s) URL (set `serverUrl`)"
+        )),
+    }
+}

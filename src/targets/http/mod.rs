@@ -1,0 +1,127 @@
+//! The HTTP adapter, shared by every kind whose tools are HTTP operations (OpenAPI and API
+//! Gateway now, Smithy later): validate the arguments against the input schema, build the
+//! request from the tool's [`CallPlan`] ([`request`]), add the target's credentials, send it
+//! over the pooled client, read a bounded reply, and map it to a [`ToolOutput`] ([`reply`]).
+//! Everything that can wait runs under the call's one deadline.
+
+pub mod plan;
+pub(crate) mod reply;
+pub mod request;
+
+use serde_json::{Map, Value};
+
+use super::context::CallContext;
+use super::output::{ArgProblem, CallError, ToolOutput};
+use super::tool::Tool;
+use crate::common::budget::Budget;
+use crate::net::{self, NetError};
+use crate::outbound::Credentials;
+use plan::CallPlan;
+
+/// Where one tool's calls go: the target's base URL (scheme, host and base path) and the plan.
+#[derive(Debug)]
+pub struct Route {
+    pub base_url: String,
+    pub plan: CallPlan,
+}
+
+/// An HTTP-bound target at run time.
+#[derive(Debug)]
+pub struct HttpAdapter {
+    pub credentials: Credentials,
+    pub client: reqwest::Client,
+    pub max_response_bytes: usize,
+    pub budget: Budget,
+}
+
+impl HttpAdapter {
+    /// Runs one `tools/call`; `args` is the arguments object.
+    pub async fn call(
+        &self,
+        ctx: &CallContext<'_>,
+        tool: &Tool,
+        route: &Route,
+        args: &Value,
+    ) -> Result<ToolOutput, CallError> {
+        let validator = tool.validator().map_err(CallError::Schema)?;
+        let coerced = coerce_scalars(&route.plan, args);
+        let args = coerced.as_ref().unwrap_or(args);
+        let problems: Vec<ArgProblem> = validator
+            .iter_errors(args)
+            .map(|e| schema_problem(&e))
+            .collect();
+        if !problems.is_empty() {
+            return Err(CallError::InvalidArguments(problems));
+        }
+        let empty = Map::new();
+        let args = args.as_object().unwrap_or(&empty);
+        let mut req = request::build(&route.base_url, &route.plan, args)
+            .map_err(CallError::InvalidArguments)?;
+        let exchange = async {
+            self.credentials.apply(&mut req).await?;
+            let mut builder = self
+                .client
+                .request(req.method, req.url)
+                .headers(req.headers);
+            if let Some(body) = req.body {
+                builder = builder.body(body);
+            }
+            let resp = builder.send().await.map_err(NetError::from_reqwest)?;
+            let mut reply = net::read_reply(resp, self.max_response_bytes, &self.budget).await?;
+            self.credentials.redact(&mut reply.body);
+            Ok::<_, CallError>(reply)
+        };
+        let reply = super::within(ctx.deadline, exchange).await?;
+        Ok(reply::output(reply))
+    }
+}
+
+/// A copy of `args` in which numbers and booleans given for string parameters of the path,
+/// query or headers are strings (`3` → `"3"`): on the wire they are the same request. `None`
+/// when nothing needed converting (the common case costs no copy).
+fn coerce_scalars(plan: &CallPlan, args: &Value) -> Option<Value> {
+    let obj = args.as_object()?;
+    let needs = |b: &&plan::Binding| {
+        b.accepts_scalar && matches!(obj.get(&b.arg), Some(Value::Number(_) | Value::Bool(_)))
+    };
+    if !plan.bindings.iter().any(|b| needs(&b)) {
+        return None;
+    }
+    let mut copy = obj.clone();
+    for b in plan.bindings.iter().filter(needs) {
+        if let Some(v) = copy.get_mut(&b.arg) {
+            *v = Value::String(match v {
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => continue,
+            });
+        }
+    }
+    Some(Value::Object(copy))
+}
+
+/// Names the argument a schema error is about.
+fn schema_problem(e: &jsonschema::ValidationError<'_>) -> ArgProblem {
+    let path = e.instance_path().to_string();
+    let mut segments = path.trim_start_matches('/').splitn(2, '/');
+    let first = segments.next().unwrap_or("");
+    let arg = if first.is_empty() {
+        // Errors about the arguments object itself (a missing required property).
+        match e.kind() {
+            jsonschema::error::ValidationErrorKind::Required { property } => {
+                property.as_str().unwrap_or_default().to_string()
+            }
+            _ => String::new(),
+        }
+    } else {
+        first.replace("~1", "/").replace("~0", "~")
+    };
+    let message = match (e.kind(), segments.next()) {
+        (jsonschema::error::ValidationErrorKind::Required { .. }, _) if first.is_empty() => {
+            "is required".to_string()
+        }
+        (_, Some(inner)) => format!("at /{inner}: {e}"),
+        _ => e.to_string(),
+    };
+    ArgProblem { arg, message }
+}
