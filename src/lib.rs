@@ -6,8 +6,9 @@
 //! The modules follow a request: [`http`] (limits, origin, auth) → [`auth`] → [`mcp`]
 //! (versions, sessions, dispatch) → [`catalog`] (the live snapshot, tool lookup) →
 //! [`targets`] (one adapter per kind: arguments to request, [`outbound`] credentials, [`net`]
-//! bounded exchange, output) → [`mcp::results`] (what the client sees). [`config`] and
-//! [`openapi`] run when targets are built; [`tasks`] owns what runs in the background.
+//! bounded exchange, output) → [`mcp::results`] (what the client sees). [`config`] and the
+//! importers in [`targets`] run when targets are built; [`tasks`] owns what runs in the
+//! background.
 //! See ARCHITECTURE.md.
 
 #![forbid(unsafe_code)]
@@ -19,7 +20,6 @@ pub mod config;
 pub mod http;
 pub mod mcp;
 pub mod net;
-pub mod openapi;
 pub mod outbound;
 pub mod targets;
 pub mod tasks;
@@ -163,12 +163,4 @@ fn session_key(config: &Config, env: &dyn Env, warnings: &mut Vec<String>) -> Ve
         "MCP_GATEWAY_SESSION_KEY is not set and the gateway listens beyond loopback: sessions use a random key, so they end when this process does and are not valid on other replicas; set the variable to share them".into(),
     );
     common::random::key().to_vec()
-}
-
-/// Seconds since the Unix epoch (0 if the clock is before it).
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -14,7 +14,7 @@ use libfuzzer_sys::fuzz_target;
 use mcp_gateway::targets::http::{self, request};
 use mcp_gateway::targets::tool::{Listing, Tool};
 use mcp_gateway::targets::Route;
-use mcp_gateway::openapi::{Document, tool};
+use mcp_gateway::targets::openapi::{Document, tool};
 use serde_json::{Map, Value, json};
 
 const NAMES: &[&str] = &[

@@ -88,7 +88,7 @@ impl JwtAuthorizer {
                 .as_ref()
                 .try_into()
                 .expect("32 bytes");
-        let now = crate::unix_now();
+        let now = crate::common::unix_now();
         if let Some(hit) = self.cached(&digest, now)? {
             return Ok(hit);
         }

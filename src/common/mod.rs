@@ -8,6 +8,7 @@ pub mod encode;
 pub mod headers;
 pub mod names;
 pub mod random;
+pub mod version;
 
 /// An error and its causes on one line.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
@@ -22,4 +23,12 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::model::*;
-use super::validate::{NOT_YET, read_secret};
+use super::rules::{NOT_YET, read_secret};
 use super::{
     AuthorizerSettings, ClaimCheck, ClaimRule, Env, IamCaller, IamSettings, JwtSettings, Problems,
     deserialize_section,

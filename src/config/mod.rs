@@ -9,6 +9,7 @@
 mod authorizer;
 mod interpolate;
 pub mod model;
+mod rules;
 mod targets;
 mod validate;
 
@@ -24,7 +25,7 @@ use serde_json::Value;
 pub use interpolate::interpolate;
 pub use model::HttpMethod;
 
-use crate::mcp::version::ProtocolVersion;
+use crate::common::version::ProtocolVersion;
 
 /// Where environment variables come from: the process, or a map in tests.
 pub trait Env: Send + Sync {

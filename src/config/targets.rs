@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::model::*;
-use super::validate::{NOT_YET, agentcore_name, check_description, one_of, read_secret};
+use super::rules::{NOT_YET, agentcore_name, check_description, one_of, read_secret};
 use super::{
     CredentialSettings, DocumentSource, Env, Problems, Secret, TargetKind, TargetSettings,
 };

@@ -14,7 +14,7 @@ mod batch;
 pub mod jsonrpc;
 pub mod results;
 pub mod session;
-pub mod version;
+pub use crate::common::version;
 
 use std::sync::Arc;
 

@@ -201,7 +201,7 @@ fn log_failure(tool: &str, e: &CallError, class: Class) -> bool {
     }; 64];
     let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(tool);
     let slot = &SLOTS[(hash % 64) as usize];
-    let now = crate::unix_now();
+    let now = crate::common::unix_now();
     let last = slot.last.load(Ordering::Relaxed);
     if now >= last + EVERY_SECS
         && slot

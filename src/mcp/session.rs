@@ -111,7 +111,7 @@ impl Sessions {
     pub fn mint(&self, version: ProtocolVersion, principal: &str) -> String {
         let mut payload = [0u8; PAYLOAD_LEN];
         payload[0] = version as u8;
-        payload[1..9].copy_from_slice(&crate::unix_now().to_be_bytes());
+        payload[1..9].copy_from_slice(&crate::common::unix_now().to_be_bytes());
         payload[9..25].copy_from_slice(&principal_digest(principal));
         // A failed RNG only makes two ids of the same second look alike; they stay valid.
         let _ = self.rng.fill(&mut payload[25..]);
@@ -139,7 +139,7 @@ impl Sessions {
             .copied()
             .ok_or(SessionError::Unknown)?;
         let issued = u64::from_be_bytes(payload[1..9].try_into().expect("8 bytes"));
-        let now = crate::unix_now();
+        let now = crate::common::unix_now();
         if issued > now + MAX_SKEW_SECS {
             return Err(SessionError::Unknown);
         }
@@ -166,7 +166,7 @@ impl Sessions {
     /// later check says [`SessionError::Ended`] until it would have expired) or `Err` says
     /// it could not be recorded.
     pub fn end(&self, session: &Session) -> Result<(), EndedFull> {
-        let now = crate::unix_now();
+        let now = crate::common::unix_now();
         let mut shard = self.shard(&session.tag).lock();
         let before = shard.ended.len();
         shard.sweep(now);
@@ -289,7 +289,7 @@ mod tests {
         // Entries leave once their sessions would have expired anyway.
         let mut shard = s.shards[0].lock();
         let before = shard.ended.len();
-        shard.sweep(crate::unix_now() + 3600 + 2 * BUCKET_SECS);
+        shard.sweep(crate::common::unix_now() + 3600 + 2 * BUCKET_SECS);
         assert!(before > 0 && shard.ended.is_empty() && shard.buckets.is_empty());
     }
 
@@ -297,7 +297,7 @@ mod tests {
     fn expiry() {
         let s = Sessions::new(b"k", Duration::from_secs(0));
         let id = s.mint(ProtocolVersion::V2025_03_26, "a");
-        let old = reissued(&s, &id, crate::unix_now() - 10);
+        let old = reissued(&s, &id, crate::common::unix_now() - 10);
         assert_eq!(s.check(&old, "a"), Err(SessionError::Expired));
     }
 }

@@ -15,8 +15,8 @@ use crate::common::budget::Budget;
 use crate::config::Problems;
 use crate::config::model::{ToolFilter, ToolOverride};
 use crate::net;
-use crate::openapi::{Document, Operation};
 use crate::outbound::{AwsCredentials, Request, sigv4};
+use crate::targets::openapi::{Document, Operation};
 
 /// What GetExport needs.
 pub(super) struct Export<'a> {

@@ -21,8 +21,8 @@ use crate::common::names::{sanitize_tool_name, tool_name, valid_tool_name};
 use crate::config::{
     Config, CredentialSettings, DocumentSource, Env, Problems, TargetKind, TargetSettings,
 };
-use crate::openapi::{self, Document, Operation};
 use crate::outbound::{self, ApiKey, AwsCredentials};
+use crate::targets::openapi::{self, Document, Operation};
 
 /// The result of building every target.
 pub struct Built {

@@ -13,6 +13,7 @@ pub mod api_gateway;
 pub mod build;
 pub mod context;
 pub mod http;
+pub mod openapi;
 pub mod output;
 mod select;
 pub mod tool;

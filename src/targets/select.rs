@@ -1,7 +1,7 @@
 //! An operation picked to become a tool, as the selection rules of each kind hand it to the
 //! builder: the operation, its tool name and description, and where the name was configured.
 
-use crate::openapi::Operation;
+use crate::targets::openapi::Operation;
 
 /// An operation picked for a target, with its tool name and description.
 pub(crate) struct Selected<'a> {

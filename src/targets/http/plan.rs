@@ -1,6 +1,6 @@
 //! The call plan of one tool: HTTP method, path template and where each argument goes. The
 //! intermediate form that every HTTP-bound kind compiles to (OpenAPI and API Gateway through
-//! `crate::openapi::tool`, Smithy later), built once and read on every `tools/call`. It
+//! `crate::targets::openapi::tool`, Smithy later), built once and read on every `tools/call`. It
 //! imports nothing: the importers map their own vocabulary onto it.
 
 #[derive(Debug, Clone)]
