@@ -120,9 +120,16 @@ impl Gateway {
         })
     }
 
-    /// Starts the background tasks: the catalog rebuilder, and each target's own.
+    /// Starts the background tasks: the catalog rebuilder, and each target's own (an MCP
+    /// server's lister and listener).
     pub fn start(&self) {
         let live = self.state.mcp.catalog.clone();
+        for target in live.targets() {
+            if matches!(target.adapter, targets::Adapter::Mcp(_)) {
+                self.tasks
+                    .spawn(targets::mcp_server::run(target.clone(), self.tasks.child()));
+            }
+        }
         self.tasks.spawn(live.run(self.tasks.token()));
     }
 

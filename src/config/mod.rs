@@ -261,6 +261,20 @@ pub enum TargetKind {
         filters: Vec<model::ToolFilter>,
         overrides: Vec<model::ToolOverride>,
     },
+    McpServer(McpServerSettings),
+}
+
+/// A remote MCP server target.
+#[derive(Debug, Clone)]
+pub struct McpServerSettings {
+    pub endpoint: url::Url,
+    /// `mcpToolSchema`: the tools, fixed, instead of the server's list.
+    pub tool_schema: Option<DocumentSource>,
+    pub listing_mode: model::ListingMode,
+    pub resource_priority: u16,
+    /// Allow-list of tool names or `prefix*` patterns; `None` serves every tool.
+    pub filters: Option<Vec<String>>,
+    pub overrides: Vec<model::McpToolOverride>,
 }
 
 /// Where an OpenAPI document comes from.

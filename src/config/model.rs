@@ -329,8 +329,68 @@ pub struct McpTargetConfiguration {
     pub api_gateway: Option<ApiGatewaySpec>,
     pub smithy_model: Option<Value>,
     pub lambda: Option<Value>,
-    pub mcp_server: Option<Value>,
+    pub mcp_server: Option<McpServerSpec>,
     pub connector: Option<Value>,
+}
+
+/// `mcpServer`: a remote MCP server whose tools the gateway federates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct McpServerSpec {
+    pub endpoint: String,
+    /// A fixed tool list (`{"tools": [...]}` or `[...]`), instead of asking the server.
+    pub mcp_tool_schema: Option<ToolSchemaSource>,
+    pub listing_mode: Option<ListingMode>,
+    /// 0-1000; lower wins when two targets publish the same resource URI.
+    pub resource_priority: Option<i64>,
+    /// Self-hosted: which upstream tools are served, and under what names.
+    pub mcp_server_tool_configuration: Option<McpServerToolConfiguration>,
+}
+
+/// `inlinePayload` or `s3`, plus the self-hosted `file`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolSchemaSource {
+    pub inline_payload: Option<String>,
+    pub s3: Option<Value>,
+    pub file: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ListingMode {
+    /// Listed at start (and on `list_changed`); served from the gateway's catalog.
+    #[default]
+    Default,
+    /// Listed again from the server whenever a client asks for the first page.
+    Dynamic,
+}
+
+/// Self-hosted curation of an MCP server's tools, in the style of
+/// `apiGatewayToolConfiguration`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct McpServerToolConfiguration {
+    /// An allow-list; absent means every tool. Each names a tool, or a prefix ending in `*`.
+    pub tool_filters: Option<Vec<McpToolFilter>>,
+    #[serde(default)]
+    pub tool_overrides: Vec<McpToolOverride>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct McpToolFilter {
+    pub tool_name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct McpToolOverride {
+    /// The upstream's name for the tool.
+    pub tool_name: String,
+    /// The name it is served under (before the `{target}___` prefix).
+    pub name: Option<String>,
+    pub description: Option<String>,
 }
 
 /// `openApiSchema`: AgentCore's `inlinePayload` or `s3`, plus the self-hosted `file`.

@@ -9,7 +9,8 @@ use std::time::Duration;
 use super::model::*;
 use super::rules::{NOT_YET, agentcore_name, check_description, one_of, read_secret};
 use super::{
-    CredentialSettings, DocumentSource, Env, Problems, Secret, TargetKind, TargetSettings,
+    CredentialSettings, DocumentSource, Env, McpServerSettings, Problems, Secret, TargetKind,
+    TargetSettings,
 };
 
 /// Resolves `credentialProviders.apiKeys` to their secret values.
@@ -182,6 +183,12 @@ fn target_kind(
             base_dir,
             problems,
         ),
+        "mcpServer" => mcp_server(
+            mcp.mcp_server.as_ref()?,
+            &format!("{path}.mcpServer"),
+            base_dir,
+            problems,
+        ),
         other => {
             problems.push(
                 format!("{path}.{other}"),
@@ -190,6 +197,140 @@ fn target_kind(
             None
         }
     }
+}
+
+fn mcp_server(
+    spec: &McpServerSpec,
+    path: &str,
+    base_dir: &Path,
+    problems: &mut Problems,
+) -> Option<TargetKind> {
+    let mut ok = true;
+    let endpoint = match url::Url::parse(&spec.endpoint) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https") && u.has_host() && u.fragment().is_none() =>
+        {
+            Some(u)
+        }
+        _ => {
+            problems.push(
+                format!("{path}.endpoint"),
+                "must be an absolute http(s) URL of the server's MCP endpoint, such as https://mcp.example.com/mcp",
+            );
+            None
+        }
+    };
+    let tool_schema = match &spec.mcp_tool_schema {
+        None => None,
+        Some(s) => {
+            let sp = format!("{path}.mcpToolSchema");
+            let which = one_of(
+                &[
+                    ("inlinePayload", s.inline_payload.is_some()),
+                    ("file", s.file.is_some()),
+                    ("s3", s.s3.is_some()),
+                ],
+                &sp,
+                problems,
+            );
+            match which {
+                Some("inlinePayload") => s.inline_payload.clone().map(DocumentSource::Inline),
+                Some("file") => s
+                    .file
+                    .as_ref()
+                    .map(|f| DocumentSource::File(base_dir.join(f))),
+                Some(_) => {
+                    problems.push(
+                        format!("{sp}.s3"),
+                        format!("{NOT_YET}; use `file` or `inlinePayload`"),
+                    );
+                    ok = false;
+                    None
+                }
+                None => {
+                    ok = false;
+                    None
+                }
+            }
+        }
+    };
+    let resource_priority = match spec.resource_priority {
+        None => 1000,
+        Some(p @ 0..=1000) => p as u16,
+        Some(_) => {
+            problems.push(
+                format!("{path}.resourcePriority"),
+                "must be between 0 and 1000",
+            );
+            ok = false;
+            1000
+        }
+    };
+    let tc = spec
+        .mcp_server_tool_configuration
+        .clone()
+        .unwrap_or_default();
+    let tc_path = format!("{path}.mcpServerToolConfiguration");
+    let filters = tc.tool_filters.map(|filters| {
+        if filters.is_empty() {
+            problems.push(
+                format!("{tc_path}.toolFilters"),
+                "must list at least one tool (filters are an allow-list; leave it out to serve every tool)",
+            );
+            ok = false;
+        }
+        filters
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let body = f.tool_name.strip_suffix('*').unwrap_or(&f.tool_name);
+                if body.contains('*') || f.tool_name.is_empty() || f.tool_name.len() > 128 {
+                    problems.push(
+                        format!("{tc_path}.toolFilters[{i}].toolName"),
+                        "must be a tool name, or a prefix followed by `*`",
+                    );
+                    ok = false;
+                }
+                f.tool_name
+            })
+            .collect()
+    });
+    let mut seen = std::collections::HashSet::new();
+    for (i, o) in tc.tool_overrides.iter().enumerate() {
+        let op = format!("{tc_path}.toolOverrides[{i}]");
+        if !seen.insert(o.tool_name.as_str()) {
+            problems.push(
+                format!("{op}.toolName"),
+                format!("`{}` is overridden twice", o.tool_name),
+            );
+            ok = false;
+        }
+        if let Some(n) = &o.name
+            && !crate::common::names::valid_tool_name(n)
+        {
+            problems.push(
+                format!("{op}.name"),
+                "must be 1-128 letters, digits, `_`, `-` or `.`",
+            );
+            ok = false;
+        }
+        check_description(
+            o.description.as_deref(),
+            &format!("{op}.description"),
+            problems,
+        );
+    }
+    let endpoint = endpoint?;
+    ok.then(|| {
+        TargetKind::McpServer(McpServerSettings {
+            endpoint,
+            tool_schema,
+            listing_mode: spec.listing_mode.unwrap_or_default(),
+            resource_priority,
+            filters,
+            overrides: tc.tool_overrides,
+        })
+    })
 }
 
 /// An absolute `http` or `https` URL with a host.

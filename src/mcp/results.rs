@@ -21,6 +21,7 @@ use super::jsonrpc::{self, Id, RpcError};
 use super::session::SessionError;
 use super::version::ProtocolVersion;
 use crate::common::error_chain;
+use crate::targets::mcp_server::UpstreamError;
 use crate::targets::output::{Content, Text};
 use crate::targets::{CallError, Class, Fault, ToolOutput};
 
@@ -127,7 +128,12 @@ pub fn tool_response(
 ) -> Result<Vec<u8>, RpcError> {
     let output = match outcome {
         Ok(output) => output,
-        Err(e) => failure(tool, &e, debug),
+        Err(e) => {
+            if let Some(rpc) = passed_through(&e) {
+                return Err(rpc);
+            }
+            failure(tool, &e, debug)
+        }
     };
     let mut result = ToolResult::of(&output, version);
     if debug
@@ -146,6 +152,37 @@ pub fn tool_response(
         ToolResult::size_hint(&output),
     ))
 }
+
+/// An upstream MCP server's JSON-RPC error that is about the client's own request (invalid
+/// parameters, an invalid request) or needs the client to act (URL elicitation required):
+/// the client gets it as a JSON-RPC error, as it would from the upstream itself.
+fn passed_through(e: &CallError) -> Option<RpcError> {
+    let CallError::Upstream(UpstreamError::Rpc {
+        code,
+        message,
+        data,
+    }) = e
+    else {
+        return None;
+    };
+    if !matches!(
+        *code,
+        jsonrpc::INVALID_PARAMS | jsonrpc::INVALID_REQUEST | URL_ELICITATION_REQUIRED
+    ) {
+        return None;
+    }
+    let mut rpc = RpcError::new(*code, message.clone());
+    if let Some(d) = data
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<Value>(d.get()).ok())
+    {
+        rpc = rpc.with_data(d);
+    }
+    Some(rpc)
+}
+
+/// MCP's `URLElicitationRequiredError`.
+const URL_ELICITATION_REQUIRED: i64 = -32042;
 
 /// The `isError` output for a failed call: named argument problems for the client's own
 /// mistakes; otherwise a generic sentence, with the detail only under DEBUG.
@@ -169,6 +206,8 @@ fn failure(tool: &str, e: &CallError, debug: bool) -> ToolOutput {
     }
     let generic = if class.timed_out {
         format!("Tool {tool} failed: the target did not answer in time.")
+    } else if let Some(said) = target_said(e) {
+        format!("Tool {tool} failed: {said}")
     } else {
         format!("Tool {tool} failed: an internal error occurred while calling the target.")
     };
@@ -179,6 +218,22 @@ fn failure(tool: &str, e: &CallError, debug: bool) -> ToolOutput {
         )
     } else {
         ToolOutput::text(generic, true)
+    }
+}
+
+/// What a failure may tell the model without DEBUG: what the target itself said (an
+/// upstream's JSON-RPC error message, as a REST target's error body is shown), and that the
+/// target refused the gateway's credentials. Never the gateway's own internals.
+fn target_said(e: &CallError) -> Option<String> {
+    match e {
+        CallError::Upstream(UpstreamError::Rpc { code, message, .. }) => {
+            Some(format!("the target answered with error {code}: {message}"))
+        }
+        CallError::Upstream(UpstreamError::Unauthorized(status)) => Some(format!(
+            "the target refused the gateway's credentials (HTTP {}).",
+            status.as_u16()
+        )),
+        _ => None,
     }
 }
 

@@ -13,13 +13,16 @@ use serde_json::Value;
 
 use super::api_gateway::{self, Export};
 use super::http::{HttpAdapter, Route as HttpRoute};
+use super::mcp_server::client::Upstream;
+use super::mcp_server::{MAX_TOOLS, McpAdapter, parse_tool_schema};
 use super::select::Selected;
-use super::tool::{Listing, Tool};
+use super::tool::{Listing, Tool, ToolSet};
 use super::{Adapter, Route, Target};
 use crate::common::budget::Budget;
 use crate::common::names::{sanitize_tool_name, tool_name, valid_tool_name};
 use crate::config::{
-    Config, CredentialSettings, DocumentSource, Env, Problems, TargetKind, TargetSettings,
+    Config, CredentialSettings, DocumentSource, Env, McpServerSettings, Problems, TargetKind,
+    TargetSettings,
 };
 use crate::outbound::{self, ApiKey, AwsCredentials};
 use crate::targets::openapi::{self, Document, Operation};
@@ -63,21 +66,21 @@ pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Bu
         http: &shared.client,
         aws: aws.clone(),
     };
-    let results = join_all(config.targets.iter().map(|t| ctx.target(t))).await;
+    let results = join_all(config.targets.iter().map(|t| ctx.prepare(t))).await;
     let mut built = Built {
         targets: Vec::new(),
         warnings: Vec::new(),
     };
     let mut problems = Problems::default();
     for (settings, result) in config.targets.iter().zip(results) {
-        let tools = match result {
-            Ok((tools, warnings)) => {
+        let prepared = match result {
+            Ok((prepared, warnings)) => {
                 built.warnings.extend(warnings);
-                tools
+                prepared
             }
             Err(p) => {
                 problems.extend(p);
-                Vec::new()
+                Prepared::Http(Vec::new())
             }
         };
         let credentials = match &settings.credentials {
@@ -104,13 +107,31 @@ pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Bu
                 aws: aws.clone().expect("discovered when a target signs"),
             },
         };
-        let adapter = Adapter::Http(HttpAdapter {
-            credentials,
-            client: shared.client.clone(),
-            max_response_bytes: shared.max_response_bytes,
-            budget: shared.budget.clone(),
-        });
-        let tools = tools.into_iter().map(Arc::new).collect();
+        let (adapter, tools): (Adapter, ToolSet) = match prepared {
+            Prepared::Mcp {
+                settings: mcp,
+                fixed,
+            } => {
+                let upstream = Upstream::new(
+                    mcp.endpoint.clone(),
+                    shared.client.clone(),
+                    credentials,
+                    shared.max_response_bytes,
+                    shared.budget.clone(),
+                );
+                let adapter = McpAdapter::new(upstream, mcp, &settings.name, fixed);
+                (Adapter::Mcp(Box::new(adapter)), Vec::new().into())
+            }
+            Prepared::Http(tools) => {
+                let adapter = Adapter::Http(HttpAdapter {
+                    credentials,
+                    client: shared.client.clone(),
+                    max_response_bytes: shared.max_response_bytes,
+                    budget: shared.budget.clone(),
+                });
+                (adapter, tools.into_iter().map(Arc::new).collect())
+            }
+        };
         built.targets.push(Target::new(
             settings.name.clone(),
             settings.timeout,
@@ -125,6 +146,17 @@ pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Bu
     }
 }
 
+/// What building needs to know of one target before its adapter exists.
+enum Prepared {
+    /// The tools derived from the target's document.
+    Http(Vec<Tool>),
+    /// An MCP server; its tools come later from the server, or now from `mcpToolSchema`.
+    Mcp {
+        settings: McpServerSettings,
+        fixed: Option<Vec<Value>>,
+    },
+}
+
 pub(super) struct Ctx<'a> {
     config: &'a Config,
     env: &'a dyn Env,
@@ -133,38 +165,88 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    async fn target(&self, t: &TargetSettings) -> Result<(Vec<Tool>, Vec<String>), Problems> {
+    async fn prepare(&self, t: &TargetSettings) -> Result<(Prepared, Vec<String>), Problems> {
+        match &t.kind {
+            TargetKind::McpServer(mcp) => {
+                let fixed = match &mcp.tool_schema {
+                    None => None,
+                    Some(source) => Some(self.tool_schema(t, source).await?),
+                };
+                Ok((
+                    Prepared::Mcp {
+                        settings: mcp.clone(),
+                        fixed,
+                    },
+                    Vec::new(),
+                ))
+            }
+            TargetKind::OpenApi { .. } | TargetKind::ApiGateway { .. } => self
+                .http_tools(t)
+                .await
+                .map(|(tools, warnings)| (Prepared::Http(tools), warnings)),
+        }
+    }
+
+    /// The tool definitions of `mcpToolSchema`.
+    async fn tool_schema(
+        &self,
+        t: &TargetSettings,
+        source: &DocumentSource,
+    ) -> Result<Vec<Value>, Problems> {
+        let field = match source {
+            DocumentSource::File(_) => "file",
+            _ => "inlinePayload",
+        };
+        let path = format!(
+            "{}.targetConfiguration.mcp.mcpServer.mcpToolSchema.{field}",
+            t.path
+        );
         let mut problems = Problems::default();
-        let (source, source_path) = match &t.kind {
+        let text = match self.document_text(t, source).await {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(path, e);
+                return Err(problems);
+            }
+        };
+        match parse_tool_schema(&text) {
+            Ok(tools) if tools.len() <= MAX_TOOLS => Ok(tools),
+            Ok(_) => {
+                problems.push(path, format!("lists more than {MAX_TOOLS} tools"));
+                Err(problems)
+            }
+            Err(e) => {
+                problems.push(
+                    path,
+                    format!("must be a JSON array of MCP tool definitions, or a tools/list result with `tools`: {e}"),
+                );
+                Err(problems)
+            }
+        }
+    }
+
+    /// The tools of an OpenAPI or API Gateway target, derived from its document.
+    async fn http_tools(&self, t: &TargetSettings) -> Result<(Vec<Tool>, Vec<String>), Problems> {
+        let (source, member, source_field) = match &t.kind {
             TargetKind::OpenApi { source, .. } => {
                 let field = match source {
-                    DocumentSource::Inline(_) => "inlinePayload",
-                    _ => "file",
+                    DocumentSource::Inline(_) => ".inlinePayload",
+                    _ => ".file",
                 };
-                (
-                    source,
-                    format!("{}.targetConfiguration.mcp.openApiSchema.{field}", t.path),
-                )
+                (source, "openApiSchema", field)
             }
             TargetKind::ApiGateway { source, .. } => {
                 let field = match source {
                     DocumentSource::File(_) => ".exportFile",
                     _ => "",
                 };
-                (
-                    source,
-                    format!("{}.targetConfiguration.mcp.apiGateway{field}", t.path),
-                )
+                (source, "apiGateway", field)
             }
+            TargetKind::McpServer(_) => return Ok((Vec::new(), Vec::new())),
         };
-        let target_path = match &t.kind {
-            TargetKind::OpenApi { .. } => {
-                format!("{}.targetConfiguration.mcp.openApiSchema", t.path)
-            }
-            TargetKind::ApiGateway { .. } => {
-                format!("{}.targetConfiguration.mcp.apiGateway", t.path)
-            }
-        };
+        let target_path = format!("{}.targetConfiguration.mcp.{member}", t.path);
+        let source_path = format!("{target_path}{source_field}");
+        let mut problems = Problems::default();
         let text = match self.document_text(t, source).await {
             Ok(text) => text,
             Err(e) => {
@@ -236,6 +318,7 @@ impl Ctx<'_> {
                     selected
                 }
             }
+            TargetKind::McpServer(_) => Vec::new(),
         };
 
         let mut tools: Vec<Tool> = Vec::new();
@@ -437,6 +520,7 @@ impl Ctx<'_> {
                 ..
             } => Ok(u.clone()),
             TargetKind::OpenApi { .. } => server_url(op.servers),
+            TargetKind::McpServer(_) => Err("an MCP server has no operations".into()),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod api_gateway;
 pub mod build;
 pub mod context;
 pub mod http;
+pub mod mcp_server;
 pub mod openapi;
 pub mod output;
 mod select;
@@ -46,12 +47,14 @@ pub struct Target {
 #[derive(Debug)]
 pub enum Adapter {
     Http(http::HttpAdapter),
+    Mcp(Box<mcp_server::McpAdapter>),
 }
 
 /// Where one tool's calls go, in the terms of its target's kind.
 #[derive(Debug)]
 pub enum Route {
     Http(http::Route),
+    Mcp(mcp_server::Route),
 }
 
 /// AgentCore's `TargetStatus` values the gateway reports.
@@ -144,6 +147,11 @@ impl Target {
     ) -> Result<ToolOutput, CallError> {
         match (&self.adapter, &tool.route) {
             (Adapter::Http(a), Route::Http(r)) => a.call(ctx, tool, r, args).await,
+            (Adapter::Mcp(a), Route::Mcp(r)) => {
+                within(ctx.deadline, async { Ok(a.call(ctx, r, args).await?) }).await
+            }
+            // A tool is built by its own target's kind; a mismatch is a gateway bug.
+            (Adapter::Http(_), _) | (Adapter::Mcp(_), _) => Err(CallError::Mismatch),
         }
     }
 }

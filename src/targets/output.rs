@@ -13,6 +13,7 @@ use bytes::Bytes;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::mcp_server::UpstreamError;
 use super::tool::SchemaError;
 use crate::common::budget::Held;
 use crate::net::NetError;
@@ -125,6 +126,10 @@ pub enum CallError {
     Timeout(Duration),
     #[error("the request to the target failed")]
     Net(#[from] NetError),
+    #[error("the call to the upstream MCP server failed")]
+    Upstream(#[from] UpstreamError),
+    #[error("the tool's route does not belong to its target's kind")]
+    Mismatch,
 }
 
 /// Who failed.
@@ -179,6 +184,8 @@ impl CallError {
             }
             Self::Net(NetError::TooLarge(_)) => Class::new(Fault::Target, false),
             Self::Net(NetError::Overloaded) => Class::new(Fault::Gateway, true),
+            Self::Upstream(e) => e.class(),
+            Self::Mismatch => Class::new(Fault::Gateway, false),
         }
     }
 }

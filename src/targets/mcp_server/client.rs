@@ -1,0 +1,671 @@
+//! The gateway as an MCP client of one upstream server, over streamable HTTP, in both eras:
+//! - 2026-07-28: stateless. Every request carries the version and client info in `_meta`,
+//!   mirrored in `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` (and `Mcp-Param-*` for
+//!   arguments the tool marks with `x-mcp-header`); `server/discover` tells whether the server
+//!   speaks it;
+//! - 2025-11-25, 2025-06-18, 2025-03-26: `initialize`, then `notifications/initialized`, with
+//!   the session id the server may hand out on every later request. A server that hands out
+//!   none is never asked for one.
+//!
+//! A response is JSON or an SSE stream; both are read within the message limit, with every
+//! byte borrowed from the gateway's in-flight budget, and under the caller's deadline. On a
+//! stream, notifications before the response are skipped, and a request from the server (it
+//! wants the client to elicit, sample or list roots) is answered with an error at once, so
+//! the server does not wait for an answer the gateway cannot give yet.
+//!
+//! Requests are built by serde and `http` types, ids are the gateway's own (a counter), and
+//! credentials are applied last, to the finished request, as for REST targets.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::Engine;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use url::Url;
+
+use super::UpstreamError;
+use crate::common::budget::{Budget, Held};
+use crate::common::version::ProtocolVersion;
+use crate::net::{self, NetError};
+use crate::outbound::{Credentials, Request};
+
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+/// Messages read from one SSE response before giving up on it (notifications are skipped).
+const MAX_EVENTS: usize = 10_000;
+
+/// What was agreed with the server: the version, and the session when it handed one out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agreement {
+    pub version: ProtocolVersion,
+    pub session: Option<String>,
+}
+
+/// A result, with the bytes it holds in the budget.
+#[derive(Debug)]
+pub struct Answer {
+    pub result: Box<RawValue>,
+    pub held: Held,
+    /// The server said `notifications/tools/list_changed` on the way.
+    pub tools_changed: bool,
+}
+
+/// One upstream MCP server.
+#[derive(Debug)]
+pub struct Upstream {
+    pub endpoint: Url,
+    client: reqwest::Client,
+    credentials: Credentials,
+    limit: usize,
+    budget: Budget,
+    next_id: AtomicU64,
+}
+
+/// A JSON-RPC message as the server writes it; only what the client needs is kept.
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    id: Option<Box<RawValue>>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    result: Option<Box<RawValue>>,
+    #[serde(default)]
+    error: Option<WireError>,
+}
+
+#[derive(Deserialize)]
+struct WireError {
+    code: i64,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    data: Option<Box<RawValue>>,
+}
+
+/// A request body: `params` serialised as given, with `_meta` added for 2026-07-28.
+#[derive(Serialize)]
+struct Outgoing<'a, P: Serialize> {
+    jsonrpc: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<u64>,
+    method: &'a str,
+    params: WithMeta<'a, P>,
+}
+
+#[derive(Serialize)]
+struct WithMeta<'a, P: Serialize> {
+    #[serde(flatten)]
+    params: &'a P,
+    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
+    meta: Option<Value>,
+}
+
+/// Headers a request carries beyond the transport's own (`Mcp-Name`, `Mcp-Param-*`).
+#[derive(Debug, Default)]
+pub struct Extra {
+    /// The name `Mcp-Name` carries (a tool's upstream name, a prompt, a resource URI).
+    pub name: Option<String>,
+    pub headers: http::HeaderMap,
+}
+
+impl Upstream {
+    pub fn new(
+        endpoint: Url,
+        client: reqwest::Client,
+        credentials: Credentials,
+        limit: usize,
+        budget: Budget,
+    ) -> Self {
+        Self {
+            endpoint,
+            client,
+            credentials,
+            limit,
+            budget,
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Finds out how to talk to the server: `server/discover` for 2026-07-28, else the
+    /// handshake, newest version first.
+    pub async fn agree(&self, deadline: Instant) -> Result<Agreement, UpstreamError> {
+        let modern = Agreement {
+            version: ProtocolVersion::V2026_07_28,
+            session: None,
+        };
+        match self
+            .request(
+                &modern,
+                "server/discover",
+                &json!({}),
+                Extra::default(),
+                deadline,
+            )
+            .await
+        {
+            Ok(answer) => {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Discovered {
+                    #[serde(default)]
+                    supported_versions: Vec<String>,
+                }
+                let found: Discovered = serde_json::from_str(answer.result.get())
+                    .map_err(|_| UpstreamError::Malformed("a server/discover result"))?;
+                if found
+                    .supported_versions
+                    .iter()
+                    .any(|v| v == ProtocolVersion::V2026_07_28.as_str())
+                {
+                    return Ok(modern);
+                }
+            }
+            // The credentials or the network fail the same way for the handshake: say so now.
+            Err(e @ (UpstreamError::Unauthorized(_) | UpstreamError::Net(_))) => return Err(e),
+            Err(UpstreamError::Timeout) => return Err(UpstreamError::Timeout),
+            Err(_) => {}
+        }
+        self.initialize(deadline).await
+    }
+
+    /// The handshake: `initialize`, then `notifications/initialized`.
+    pub async fn initialize(&self, deadline: Instant) -> Result<Agreement, UpstreamError> {
+        let offered = ProtocolVersion::V2025_11_25;
+        let params = json!({
+            "protocolVersion": offered.as_str(),
+            "capabilities": {},
+            "clientInfo": {"name": "mcp-gateway", "version": env!("CARGO_PKG_VERSION")},
+        });
+        let handshake = Agreement {
+            version: offered,
+            session: None,
+        };
+        let (answer, session) = self
+            .exchange(
+                &handshake,
+                "initialize",
+                &params,
+                Extra::default(),
+                deadline,
+                true,
+            )
+            .await?;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Initialized {
+            protocol_version: String,
+        }
+        let init: Initialized = serde_json::from_str(answer.result.get())
+            .map_err(|_| UpstreamError::Malformed("an initialize result"))?;
+        let version = ProtocolVersion::parse(&init.protocol_version)
+            .filter(|v| !v.is_modern())
+            .ok_or(UpstreamError::Version)?;
+        let agreement = Agreement { version, session };
+        self.notify(&agreement, "notifications/initialized", deadline)
+            .await?;
+        Ok(agreement)
+    }
+
+    /// Sends a notification; the server answers 202.
+    pub async fn notify(
+        &self,
+        agreement: &Agreement,
+        method: &str,
+        deadline: Instant,
+    ) -> Result<(), UpstreamError> {
+        let body = self.body(agreement, None, method, &json!({}))?;
+        let resp = self
+            .send(agreement, method, body, Extra::default(), deadline)
+            .await?;
+        check_status(resp.status(), agreement)?;
+        Ok(())
+    }
+
+    /// Sends a request and reads its result.
+    pub async fn request<P: Serialize>(
+        &self,
+        agreement: &Agreement,
+        method: &str,
+        params: &P,
+        extra: Extra,
+        deadline: Instant,
+    ) -> Result<Answer, UpstreamError> {
+        self.exchange(agreement, method, params, extra, deadline, false)
+            .await
+            .map(|(answer, _)| answer)
+    }
+
+    /// Ends a session (best effort: a server that does not allow it answers 405).
+    pub async fn end(&self, agreement: &Agreement, deadline: Instant) {
+        let Some(session) = &agreement.session else {
+            return;
+        };
+        let mut req = Request {
+            method: http::Method::DELETE,
+            url: self.endpoint.clone(),
+            headers: http::HeaderMap::new(),
+            body: None,
+        };
+        if let Ok(v) = http::HeaderValue::from_str(session) {
+            req.headers.insert("mcp-session-id", v);
+        }
+        let send = async {
+            self.credentials.apply(&mut req).await.ok()?;
+            self.client
+                .request(req.method, req.url)
+                .headers(req.headers)
+                .send()
+                .await
+                .ok()
+        };
+        let _ = tokio::time::timeout_at(deadline, send).await;
+    }
+
+    /// Opens the stream on which the server sends notifications: `GET` with the session
+    /// (handshake era), or `subscriptions/listen` for list changes (2026-07-28). `None` when
+    /// the server offers no such stream.
+    pub async fn listen(
+        &self,
+        agreement: &Agreement,
+        deadline: Instant,
+    ) -> Result<Option<Events>, UpstreamError> {
+        let resp = if agreement.version.is_modern() {
+            let params = json!({"notifications": {"toolsListChanged": true}});
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let body = self.body(agreement, Some(id), "subscriptions/listen", &params)?;
+            self.send(
+                agreement,
+                "subscriptions/listen",
+                body,
+                Extra::default(),
+                deadline,
+            )
+            .await?
+        } else {
+            let mut req = Request {
+                method: http::Method::GET,
+                url: self.endpoint.clone(),
+                headers: self.transport_headers(agreement, "", &Extra::default()),
+                body: None,
+            };
+            req.headers.insert(
+                http::header::ACCEPT,
+                http::HeaderValue::from_static("text/event-stream"),
+            );
+            req.headers.remove("mcp-method");
+            self.credentials.apply(&mut req).await?;
+            let send = self
+                .client
+                .request(req.method, req.url)
+                .headers(req.headers)
+                .send();
+            tokio::time::timeout_at(deadline, send)
+                .await
+                .map_err(|_| UpstreamError::Timeout)?
+                .map_err(|e| UpstreamError::Net(NetError::from_reqwest(e)))?
+        };
+        match resp.status() {
+            s if s.is_success() && is_sse(&resp) => Ok(Some(Events::new(resp, self.limit))),
+            http::StatusCode::METHOD_NOT_ALLOWED => Ok(None),
+            s if s.is_success() => Ok(None),
+            s => {
+                check_status(s, agreement)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn body<P: Serialize>(
+        &self,
+        agreement: &Agreement,
+        id: Option<u64>,
+        method: &str,
+        params: &P,
+    ) -> Result<Vec<u8>, UpstreamError> {
+        let meta = agreement.version.is_modern().then(|| {
+            json!({
+                META_VERSION: agreement.version.as_str(),
+                META_CLIENT_INFO: {"name": "mcp-gateway", "version": env!("CARGO_PKG_VERSION")},
+                META_CLIENT_CAPABILITIES: {},
+            })
+        });
+        serde_json::to_vec(&Outgoing {
+            jsonrpc: "2.0",
+            id,
+            method,
+            params: WithMeta { params, meta },
+        })
+        .map_err(|_| UpstreamError::Malformed("the request's parameters"))
+    }
+
+    /// One request and its response; the session id the server handed out with it, when
+    /// `want_session`.
+    async fn exchange<P: Serialize>(
+        &self,
+        agreement: &Agreement,
+        method: &str,
+        params: &P,
+        extra: Extra,
+        deadline: Instant,
+        want_session: bool,
+    ) -> Result<(Answer, Option<String>), UpstreamError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = self.body(agreement, Some(id), method, params)?;
+        let work = async {
+            let resp = self.send(agreement, method, body, extra, deadline).await?;
+            check_status(resp.status(), agreement)?;
+            let session = want_session
+                .then(|| {
+                    resp.headers()
+                        .get("mcp-session-id")
+                        .and_then(|v| v.to_str().ok())
+                        .filter(|s| !s.is_empty() && s.len() <= 1024)
+                        .map(str::to_string)
+                })
+                .flatten();
+            let reply_agreement = Agreement {
+                version: agreement.version,
+                session: session.clone().or_else(|| agreement.session.clone()),
+            };
+            let answer = if is_sse(&resp) {
+                self.read_stream(resp, id, &reply_agreement, deadline)
+                    .await?
+            } else {
+                let reply = net::read_reply(resp, self.limit, &self.budget)
+                    .await
+                    .map_err(UpstreamError::from_net)?;
+                let message: Message = serde_json::from_slice(&reply.body)
+                    .map_err(|_| UpstreamError::Malformed("a JSON-RPC response"))?;
+                answer_of(message, id, reply.held)?
+            };
+            Ok((answer, session))
+        };
+        tokio::time::timeout_at(deadline, work)
+            .await
+            .map_err(|_| UpstreamError::Timeout)?
+    }
+
+    /// Reads an SSE response until the message that answers `id`.
+    async fn read_stream(
+        &self,
+        resp: reqwest::Response,
+        id: u64,
+        agreement: &Agreement,
+        deadline: Instant,
+    ) -> Result<Answer, UpstreamError> {
+        let mut events = Events::new(resp, self.limit);
+        let mut held = Held::default();
+        let mut tools_changed = false;
+        for _ in 0..MAX_EVENTS {
+            let Some(data) = events.next().await? else {
+                return Err(UpstreamError::NoResponse);
+            };
+            held.merge(
+                self.budget
+                    .take(data.len())
+                    .ok_or(UpstreamError::Net(NetError::Overloaded))?,
+            );
+            let Ok(message) = serde_json::from_slice::<Message>(&data) else {
+                return Err(UpstreamError::Malformed(
+                    "an SSE event that is not JSON-RPC",
+                ));
+            };
+            match (&message.id, &message.method) {
+                // A request from the server: it cannot be relayed yet, so refuse it at once.
+                (Some(request_id), Some(method)) => {
+                    self.refuse(agreement, request_id, method, deadline).await;
+                }
+                (Some(_), None) => {
+                    let mut answer = answer_of(message, id, held)?;
+                    answer.tools_changed = tools_changed;
+                    return Ok(answer);
+                }
+                (None, Some(m)) if m == "notifications/tools/list_changed" => tools_changed = true,
+                // Progress and log notifications: not relayed yet.
+                (None, _) => {}
+            }
+        }
+        Err(UpstreamError::NoResponse)
+    }
+
+    /// Answers a server's request with "method not found".
+    async fn refuse(&self, agreement: &Agreement, id: &RawValue, method: &str, deadline: Instant) {
+        #[derive(Serialize)]
+        struct Refusal<'a> {
+            jsonrpc: &'static str,
+            id: &'a RawValue,
+            error: Value,
+        }
+        let body = serde_json::to_vec(&Refusal {
+            jsonrpc: "2.0",
+            id,
+            error: json!({"code": -32601, "message": format!("mcp-gateway does not relay `{method}` to its clients")}),
+        });
+        if let Ok(body) = body {
+            let _ = self
+                .send(agreement, "", body, Extra::default(), deadline)
+                .await;
+        }
+    }
+
+    fn transport_headers(
+        &self,
+        agreement: &Agreement,
+        method: &str,
+        extra: &Extra,
+    ) -> http::HeaderMap {
+        let mut h = extra.headers.clone();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        h.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        if method != "initialize" {
+            h.insert(
+                "mcp-protocol-version",
+                http::HeaderValue::from_static(agreement.version.as_str()),
+            );
+        }
+        if let Some(v) = agreement
+            .session
+            .as_deref()
+            .and_then(|s| http::HeaderValue::from_str(s).ok())
+        {
+            h.insert("mcp-session-id", v);
+        }
+        if agreement.version.is_modern() && !method.is_empty() {
+            if let Ok(v) = http::HeaderValue::from_str(method) {
+                h.insert("mcp-method", v);
+            }
+            if let Some(v) = extra.name.as_deref().map(header_value) {
+                h.insert("mcp-name", v);
+            }
+        }
+        h
+    }
+
+    async fn send(
+        &self,
+        agreement: &Agreement,
+        method: &str,
+        body: Vec<u8>,
+        extra: Extra,
+        deadline: Instant,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let mut req = Request {
+            method: http::Method::POST,
+            url: self.endpoint.clone(),
+            headers: self.transport_headers(agreement, method, &extra),
+            body: Some(body),
+        };
+        let send = async {
+            self.credentials.apply(&mut req).await?;
+            let mut builder = self.client.post(req.url).headers(req.headers);
+            if let Some(body) = req.body {
+                builder = builder.body(body);
+            }
+            builder
+                .send()
+                .await
+                .map_err(|e| UpstreamError::Net(NetError::from_reqwest(e)))
+        };
+        tokio::time::timeout_at(deadline, send)
+            .await
+            .map_err(|_| UpstreamError::Timeout)?
+    }
+}
+
+fn is_sse(resp: &reqwest::Response) -> bool {
+    resp.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"))
+}
+
+fn check_status(status: http::StatusCode, agreement: &Agreement) -> Result<(), UpstreamError> {
+    use http::StatusCode;
+    match status {
+        s if s.is_success() => Ok(()),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            Err(UpstreamError::Unauthorized(status))
+        }
+        StatusCode::NOT_FOUND if agreement.session.is_some() => Err(UpstreamError::SessionGone),
+        s => Err(UpstreamError::Status(s)),
+    }
+}
+
+/// The answer a response message carries for request `id`.
+fn answer_of(message: Message, id: u64, held: Held) -> Result<Answer, UpstreamError> {
+    let answers = message
+        .id
+        .as_deref()
+        .is_some_and(|i| i.get().trim() == id.to_string());
+    if !answers {
+        return Err(UpstreamError::Malformed(
+            "a response whose id is not the request's",
+        ));
+    }
+    match (message.result, message.error) {
+        (Some(result), None) => Ok(Answer {
+            result,
+            held,
+            tools_changed: false,
+        }),
+        (None, Some(e)) => Err(UpstreamError::Rpc {
+            code: e.code,
+            message: e.message.chars().take(2048).collect(),
+            data: e.data,
+        }),
+        _ => Err(UpstreamError::Malformed(
+            "a response with neither or both of result and error",
+        )),
+    }
+}
+
+/// A header value for `Mcp-Name` or `Mcp-Param-*`: as is when it is plain visible ASCII,
+/// else in the `=?base64?...?=` form the transport defines.
+pub fn header_value(value: &str) -> http::HeaderValue {
+    let sentinel = value.starts_with("=?base64?") && value.ends_with("?=");
+    let plain = !value.is_empty()
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && !sentinel;
+    let text = if plain {
+        value.to_string()
+    } else {
+        format!(
+            "=?base64?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(value)
+        )
+    };
+    http::HeaderValue::from_str(&text).unwrap_or_else(|_| http::HeaderValue::from_static(""))
+}
+
+/// The `data` of each event of an SSE response, every event within `limit` bytes.
+pub struct Events {
+    stream: futures_util::stream::BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>,
+    since_event: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    limit: usize,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl Events {
+    fn new(resp: reqwest::Response, limit: usize) -> Self {
+        let since_event = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = since_event.clone();
+        // Counts the bytes fed to the parser since the last event, and cuts the stream when
+        // one event grows past the limit (the parser itself would buffer without bound).
+        let bytes = resp.bytes_stream().map(move |chunk| match chunk {
+            Ok(b) => {
+                let seen = counter.fetch_add(b.len(), Ordering::Relaxed) + b.len();
+                if seen > limit {
+                    Err(ChunkError::TooLarge)
+                } else {
+                    Ok(b)
+                }
+            }
+            Err(e) => Err(ChunkError::Cut(e.without_url())),
+        });
+        let stream = sse_stream::SseStream::from_bytes_stream(bytes).boxed();
+        Self {
+            stream,
+            since_event,
+            limit,
+        }
+    }
+
+    /// The next event's data; `None` when the stream ends.
+    pub async fn next(&mut self) -> Result<Option<Vec<u8>>, UpstreamError> {
+        loop {
+            match self.stream.next().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(events_error(&e, self.limit)),
+                Some(Ok(event)) => {
+                    self.since_event.store(0, Ordering::Relaxed);
+                    match event.data {
+                        Some(d) if !d.trim().is_empty() => return Ok(Some(d.into_bytes())),
+                        // Keep-alives, comments, and priming events with no data.
+                        _ => continue,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why the bytes under the SSE parser stopped.
+#[derive(Debug, thiserror::Error)]
+enum ChunkError {
+    #[error("an SSE event is over the message limit")]
+    TooLarge,
+    #[error("the stream was cut")]
+    Cut(#[source] reqwest::Error),
+}
+
+fn events_error(e: &sse_stream::Error, limit: usize) -> UpstreamError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        match s.downcast_ref::<ChunkError>() {
+            Some(ChunkError::TooLarge) => return UpstreamError::TooLarge(limit),
+            Some(ChunkError::Cut(_)) => return UpstreamError::Cut,
+            None => source = s.source(),
+        }
+    }
+    UpstreamError::Malformed("an SSE stream")
+}

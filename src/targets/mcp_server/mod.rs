@@ -1,0 +1,584 @@
+//! Remote MCP servers as targets (`targetConfiguration.mcp.mcpServer`): the gateway is a
+//! client of each upstream ([`client`]), lists its tools as `{target}___{tool}` (every page,
+//! curated by the self-hosted `mcpServerToolConfiguration`), and passes `tools/call` through
+//! faithfully: every content item, `structuredContent`, `isError` and `_meta` as the upstream
+//! wrote them.
+//!
+//! One task per target ([`run`]) agrees on a protocol version, lists the tools, publishes
+//! them, and then listens for `notifications/tools/list_changed` to list them again. When the
+//! upstream is down or broken, the task marks the target `FAILED` with the reason and tries
+//! again with jittered backoff; the rest of the gateway keeps serving.
+//!
+//! Where the upstream has sessions, each client (its gateway session, else its principal)
+//! gets its own upstream session, created on its first call and replaced when the upstream
+//! forgets it; upstream state is never shared between two clients. A stateless upstream is
+//! never asked for a session.
+
+pub mod client;
+mod curate;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::context::CallContext;
+use super::output::{Class, Content, Fault, Json, ToolOutput, is_json_object};
+use super::tool::ToolSet;
+use super::{State, Status, Target};
+use crate::config::McpServerSettings;
+use crate::net::NetError;
+use crate::outbound::OutboundError;
+use client::{Agreement, Extra, Upstream};
+pub use curate::Curation;
+
+/// Pages of `tools/list` read from one upstream before giving up.
+const MAX_PAGES: usize = 100;
+/// Tools one upstream may offer.
+pub const MAX_TOOLS: usize = 10_000;
+/// Client sessions one upstream keeps at once; the least recently used goes first.
+const MAX_CLIENT_SESSIONS: usize = 10_000;
+
+/// Why an upstream exchange failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("the upstream could not be reached")]
+    Net(#[source] NetError),
+    #[error("outbound credentials")]
+    Credentials(#[from] OutboundError),
+    #[error("the upstream refused the gateway's credentials (HTTP {0})")]
+    Unauthorized(http::StatusCode),
+    #[error("the upstream answered HTTP {0}")]
+    Status(http::StatusCode),
+    #[error("the upstream no longer knows the session")]
+    SessionGone,
+    #[error("the upstream sent {0} that cannot be read")]
+    Malformed(&'static str),
+    #[error("the upstream's message is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the upstream's stream was cut before the response")]
+    Cut,
+    #[error("the upstream's stream ended without the response")]
+    NoResponse,
+    #[error("the upstream speaks no protocol version the gateway does")]
+    Version,
+    #[error("the upstream did not answer in time")]
+    Timeout,
+    #[error("the upstream answered with error {code}: {message}")]
+    Rpc {
+        code: i64,
+        message: String,
+        data: Option<Box<RawValue>>,
+    },
+    #[error("the upstream asked for client input (`input_required`), which is not relayed yet")]
+    InputRequired,
+    #[error("the upstream lists more than {0} tools")]
+    TooManyTools(usize),
+    #[error("the target has not connected to its upstream yet")]
+    NotConnected,
+}
+
+impl UpstreamError {
+    pub(crate) fn from_net(e: NetError) -> Self {
+        match e {
+            NetError::TooLarge(n) => Self::TooLarge(n),
+            other => Self::Net(other),
+        }
+    }
+
+    pub fn class(&self) -> Class {
+        let (fault, retryable, timed_out) = match self {
+            Self::Net(NetError::Overloaded) => (Fault::Gateway, true, false),
+            Self::Net(NetError::ConnectTimeout(_)) | Self::Timeout => (Fault::Target, true, true),
+            Self::Net(_) | Self::Cut | Self::NoResponse | Self::NotConnected => {
+                (Fault::Target, true, false)
+            }
+            Self::SessionGone => (Fault::Target, true, false),
+            Self::Status(s) => (Fault::Target, s.is_server_error(), false),
+            Self::Credentials(_) | Self::Unauthorized(_) => (Fault::Gateway, false, false),
+            Self::Malformed(_) | Self::TooLarge(_) | Self::Version | Self::TooManyTools(_) => {
+                (Fault::Target, false, false)
+            }
+            Self::InputRequired => (Fault::Gateway, false, false),
+            // Invalid params and invalid request are about what the client sent.
+            Self::Rpc { code, .. } if matches!(*code, -32602 | -32600) => {
+                (Fault::Client, false, false)
+            }
+            Self::Rpc { .. } => (Fault::Target, false, false),
+        };
+        Class {
+            fault,
+            retryable,
+            timed_out,
+        }
+    }
+}
+
+/// How to call one upstream tool.
+#[derive(Debug)]
+pub struct Route {
+    /// The upstream's own name for the tool.
+    pub name: String,
+    /// Arguments the tool marks with `x-mcp-header`: the header and the property path.
+    pub params: Vec<(http::HeaderName, Vec<String>)>,
+}
+
+/// An MCP-server target at run time.
+#[derive(Debug)]
+pub struct McpAdapter {
+    pub upstream: Upstream,
+    pub settings: McpServerSettings,
+    curation: Curation,
+    /// How the gateway itself talks to the upstream (listing, and calls when the upstream
+    /// has no sessions).
+    agreement: ArcSwapOption<Agreement>,
+    connecting: tokio::sync::Mutex<()>,
+    clients: Mutex<ClientSessions>,
+    /// Fixed tools from `mcpToolSchema`, when configured.
+    fixed: Option<Vec<Value>>,
+    /// Wakes the target's task to list the tools again (a call saw `list_changed`).
+    relist: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+struct ClientSessions {
+    by_client: HashMap<String, (Arc<OnceCell<Agreement>>, Instant)>,
+}
+
+impl McpAdapter {
+    pub fn new(
+        upstream: Upstream,
+        settings: McpServerSettings,
+        target: &str,
+        fixed: Option<Vec<Value>>,
+    ) -> Self {
+        let curation = Curation::new(target, &settings);
+        Self {
+            upstream,
+            settings,
+            curation,
+            agreement: ArcSwapOption::empty(),
+            connecting: tokio::sync::Mutex::new(()),
+            clients: Mutex::new(ClientSessions::default()),
+            fixed,
+            relist: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Whether the tools come from `mcpToolSchema` rather than from the upstream.
+    pub fn is_fixed(&self) -> bool {
+        self.fixed.is_some()
+    }
+
+    /// The tools of `mcpToolSchema`, curated; the reasons for any left out.
+    pub fn fixed_tools(&self) -> Option<(ToolSet, Vec<String>)> {
+        let fixed = self.fixed.as_ref()?;
+        Some(self.curation.tools(fixed.iter().cloned()))
+    }
+
+    /// The agreement with the upstream, made now if there is none yet.
+    async fn agreement(&self, deadline: Instant) -> Result<Arc<Agreement>, UpstreamError> {
+        if let Some(a) = self.agreement.load_full() {
+            return Ok(a);
+        }
+        let _one = self.connecting.lock().await;
+        if let Some(a) = self.agreement.load_full() {
+            return Ok(a);
+        }
+        let a = Arc::new(self.upstream.agree(deadline).await?);
+        self.agreement.store(Some(a.clone()));
+        Ok(a)
+    }
+
+    /// Forgets the agreement (the upstream restarted, or forgot the session).
+    fn forget(&self) {
+        self.agreement.store(None);
+    }
+
+    /// Lists every page of the upstream's tools and curates them.
+    pub async fn list(&self, deadline: Instant) -> Result<(ToolSet, Vec<String>), UpstreamError> {
+        let agreement = self.agreement(deadline).await?;
+        match self.list_with(&agreement, deadline).await {
+            Err(UpstreamError::SessionGone) => {
+                self.forget();
+                let agreement = self.agreement(deadline).await?;
+                self.list_with(&agreement, deadline).await
+            }
+            other => other,
+        }
+    }
+
+    async fn list_with(
+        &self,
+        agreement: &Agreement,
+        deadline: Instant,
+    ) -> Result<(ToolSet, Vec<String>), UpstreamError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            #[serde(default)]
+            tools: Vec<Value>,
+            #[serde(default)]
+            next_cursor: Option<String>,
+        }
+        let mut all: Vec<Value> = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let params = match &cursor {
+                Some(c) => serde_json::json!({ "cursor": c }),
+                None => serde_json::json!({}),
+            };
+            let answer = self
+                .upstream
+                .request(agreement, "tools/list", &params, Extra::default(), deadline)
+                .await?;
+            let page: Page = serde_json::from_str(answer.result.get())
+                .map_err(|_| UpstreamError::Malformed("a tools/list result"))?;
+            all.extend(page.tools);
+            if all.len() > MAX_TOOLS {
+                return Err(UpstreamError::TooManyTools(MAX_TOOLS));
+            }
+            match page.next_cursor.filter(|c| !c.is_empty()) {
+                Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
+                _ => return Ok(self.curation.tools(all.into_iter())),
+            }
+        }
+        Err(UpstreamError::Malformed(
+            "a tools/list that pages on past the page limit",
+        ))
+    }
+
+    /// The agreement under which `ctx`'s client calls: the gateway's own when the upstream
+    /// has no sessions, else the client's own session.
+    async fn for_client(&self, ctx: &CallContext<'_>) -> Result<Arc<Agreement>, UpstreamError> {
+        let shared = self.agreement(ctx.deadline).await?;
+        if shared.session.is_none() {
+            return Ok(shared);
+        }
+        let key = ctx.client_key();
+        let cell = {
+            let mut clients = self.clients.lock();
+            let now = Instant::now();
+            if !clients.by_client.contains_key(&key)
+                && clients.by_client.len() >= MAX_CLIENT_SESSIONS
+                && let Some(oldest) = clients
+                    .by_client
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(k, _)| k.clone())
+            {
+                clients.by_client.remove(&oldest);
+            }
+            let entry = clients
+                .by_client
+                .entry(key)
+                .or_insert_with(|| (Arc::new(OnceCell::new()), now));
+            entry.1 = now;
+            entry.0.clone()
+        };
+        let agreement = cell
+            .get_or_try_init(|| self.upstream.initialize(ctx.deadline))
+            .await?;
+        Ok(Arc::new(agreement.clone()))
+    }
+
+    fn drop_client(&self, ctx: &CallContext<'_>) {
+        self.clients.lock().by_client.remove(&ctx.client_key());
+    }
+
+    /// Runs one `tools/call` on the upstream.
+    pub async fn call(
+        &self,
+        ctx: &CallContext<'_>,
+        route: &Route,
+        args: &Value,
+    ) -> Result<ToolOutput, UpstreamError> {
+        let agreement = self.for_client(ctx).await?;
+        match self.call_with(&agreement, ctx, route, args).await {
+            Err(UpstreamError::SessionGone) => {
+                // The upstream restarted or expired the session: a new one, once.
+                if agreement.session
+                    == self
+                        .agreement
+                        .load()
+                        .as_ref()
+                        .and_then(|a| a.session.clone())
+                {
+                    self.forget();
+                }
+                self.drop_client(ctx);
+                let agreement = self.for_client(ctx).await?;
+                self.call_with(&agreement, ctx, route, args).await
+            }
+            other => other,
+        }
+    }
+
+    async fn call_with(
+        &self,
+        agreement: &Agreement,
+        ctx: &CallContext<'_>,
+        route: &Route,
+        args: &Value,
+    ) -> Result<ToolOutput, UpstreamError> {
+        #[derive(Serialize)]
+        struct Params<'a> {
+            name: &'a str,
+            arguments: &'a Value,
+        }
+        let mut extra = Extra {
+            name: Some(route.name.clone()),
+            headers: http::HeaderMap::new(),
+        };
+        if agreement.version.is_modern() {
+            for (header, path) in &route.params {
+                if let Some(v) = param_value(args, path) {
+                    extra
+                        .headers
+                        .insert(header.clone(), client::header_value(&v));
+                }
+            }
+        }
+        let params = Params {
+            name: &route.name,
+            arguments: args,
+        };
+        let answer = self
+            .upstream
+            .request(agreement, "tools/call", &params, extra, ctx.deadline)
+            .await?;
+        if answer.tools_changed {
+            self.relist.notify_one();
+        }
+        output(answer)
+    }
+}
+
+/// An argument's value for its `Mcp-Param-*` header: strings as they are, integers and
+/// booleans as text; absent, `null` or any other type sends no header.
+fn param_value(args: &Value, path: &[String]) -> Option<String> {
+    let mut v = args;
+    for key in path {
+        v = v.get(key)?;
+    }
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A `CallToolResult` as the upstream wrote it, as a [`ToolOutput`].
+fn output(answer: client::Answer) -> Result<ToolOutput, UpstreamError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Result_ {
+        #[serde(default)]
+        content: Vec<Box<RawValue>>,
+        #[serde(default)]
+        structured_content: Option<Box<RawValue>>,
+        #[serde(default)]
+        is_error: Option<bool>,
+        #[serde(rename = "_meta", default)]
+        meta: Option<Box<RawValue>>,
+        #[serde(default)]
+        result_type: Option<String>,
+    }
+    let r: Result_ = serde_json::from_str(answer.result.get())
+        .map_err(|_| UpstreamError::Malformed("a tools/call result"))?;
+    if r.result_type.as_deref() == Some("input_required") {
+        return Err(UpstreamError::InputRequired);
+    }
+    let content = r
+        .content
+        .into_iter()
+        .filter(|c| c.get().trim_start().starts_with('{'))
+        .map(Content::Raw)
+        .collect();
+    let structured = r
+        .structured_content
+        .filter(|s| is_json_object(s.get()))
+        .map(Json::Raw);
+    Ok(ToolOutput {
+        content,
+        structured,
+        is_error: r.is_error.unwrap_or(false),
+        meta: r.meta.filter(|m| m.get().trim_start().starts_with('{')),
+        held: answer.held,
+    })
+}
+
+/// Keeps a target's tools current until `cancel`: agree, list, publish, listen for
+/// `list_changed`; on failure, `FAILED` with the reason and a jittered retry.
+pub async fn run(target: Arc<Target>, cancel: CancellationToken) {
+    let super::Adapter::Mcp(adapter) = &target.adapter else {
+        return;
+    };
+    if let Some((tools, left_out)) = adapter.fixed_tools() {
+        target.offer(tools);
+        target.set_status(Status {
+            state: State::Ready,
+            reasons: left_out,
+        });
+        return;
+    }
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+    loop {
+        let deadline = Instant::now() + target.timeout;
+        match adapter.list(deadline).await {
+            Ok((tools, left_out)) => {
+                backoff.reset();
+                tracing::info!(target = %target.name, tools = tools.len(), "upstream tools listed");
+                target.offer(tools);
+                target.set_status(Status {
+                    state: State::Ready,
+                    reasons: left_out,
+                });
+                // Until the stream ends: a list_changed lists again.
+                if listen(&target, adapter, &cancel).await.is_break() {
+                    return;
+                }
+            }
+            Err(e) => {
+                let reason = crate::common::error_chain(&e);
+                tracing::warn!(target = %target.name, error = %reason, "upstream MCP server unavailable; retrying");
+                adapter.forget();
+                target.set_status(Status {
+                    state: State::Failed,
+                    reasons: vec![reason],
+                });
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(backoff.next()) => {}
+        }
+    }
+}
+
+/// Reads the upstream's notification stream, listing again on each `list_changed`.
+/// `Break` when cancelled or when the upstream has no stream (nothing left to do).
+async fn listen(
+    target: &Target,
+    adapter: &McpAdapter,
+    cancel: &CancellationToken,
+) -> std::ops::ControlFlow<()> {
+    use std::ops::ControlFlow::{Break, Continue};
+    let Some(agreement) = adapter.agreement.load_full() else {
+        return Continue(());
+    };
+    let opened = tokio::select! {
+        _ = cancel.cancelled() => return Break(()),
+        o = adapter.upstream.listen(&agreement, Instant::now() + target.timeout) => o,
+    };
+    let mut events = match opened {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::debug!(target = %target.name, error = %crate::common::error_chain(&e), "no notification stream");
+            None
+        }
+    };
+    loop {
+        // Without a stream, only a `list_changed` seen on a call's response wakes this.
+        let next = async {
+            match events.as_mut() {
+                Some(e) => e.next().await,
+                None => std::future::pending().await,
+            }
+        };
+        let changed = tokio::select! {
+            _ = cancel.cancelled() => return Break(()),
+            _ = adapter.relist.notified() => true,
+            n = next => match n {
+                Ok(Some(data)) => {
+                    #[derive(Deserialize)]
+                    struct Note {
+                        method: Option<String>,
+                    }
+                    serde_json::from_slice::<Note>(&data)
+                        .ok()
+                        .and_then(|n| n.method)
+                        .is_some_and(|m| m == "notifications/tools/list_changed")
+                }
+                // The stream ended or broke: list again (tools may have changed meanwhile).
+                Ok(None) | Err(_) => return Continue(()),
+            },
+        };
+        if changed {
+            let deadline = Instant::now() + target.timeout;
+            match adapter.list(deadline).await {
+                Ok((tools, left_out)) => {
+                    tracing::info!(target = %target.name, tools = tools.len(), "upstream tools changed");
+                    target.offer(tools);
+                    target.set_status(Status {
+                        state: State::Ready,
+                        reasons: left_out,
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(target = %target.name, error = %crate::common::error_chain(&e), "listing changed tools failed");
+                    return Continue(());
+                }
+            }
+        }
+    }
+}
+
+/// Exponential backoff with jitter (each wait is between half and all of the ceiling), so
+/// replicas that fail together retry apart.
+struct Backoff {
+    base: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    fn new(base: Duration, max: Duration) -> Self {
+        Self {
+            base,
+            max,
+            attempt: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    fn next(&mut self) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << self.attempt.min(16))
+            .min(self.max);
+        self.attempt = self.attempt.saturating_add(1);
+        let r = u64::from_le_bytes(
+            crate::common::random::key()[..8]
+                .try_into()
+                .unwrap_or([0; 8]),
+        );
+        let ms = ceiling.as_millis().max(1) as u64;
+        Duration::from_millis(ms / 2 + r % (ms / 2 + 1))
+    }
+}
+
+/// The tools a tool list (a `tools/list` result or an array) holds, for `mcpToolSchema`.
+pub fn parse_tool_schema(text: &str) -> Result<Vec<Value>, serde_json::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Schema {
+        List(Vec<Value>),
+        Result { tools: Vec<Value> },
+    }
+    Ok(match serde_json::from_str::<Schema>(text)? {
+        Schema::List(t) | Schema::Result { tools: t } => t,
+    })
+}
