@@ -93,6 +93,7 @@ impl Gateway {
                 "AWS_IAM without server.publicUrl: signatures are checked against whatever Host the caller sends, so a request signed for another endpoint with the same key could be replayed here; set publicUrl to pin the host".into(),
             );
         }
+        let tasks = tasks::Tasks::new();
         let mcp = mcp::McpService::new(
             catalog,
             config.gateway.clone(),
@@ -111,12 +112,16 @@ impl Gateway {
             max_concurrent_requests: config.server.max_concurrent_requests,
             request_body_timeout: config.server.request_body_timeout,
             budget,
+            streams: Arc::new(tokio::sync::Semaphore::new(
+                config.server.max_concurrent_requests,
+            )),
+            closing: tasks.child(),
         });
         Ok(Self {
             config,
             state,
             warnings,
-            tasks: tasks::Tasks::new(),
+            tasks,
         })
     }
 

@@ -69,7 +69,7 @@ async fn initialize_negotiates_versions_and_mints_sessions() {
     assert_eq!(r.result()["protocolVersion"], "2025-06-18");
     assert_eq!(
         r.result()["capabilities"],
-        json!({"tools": {"listChanged": false}})
+        json!({"tools": {"listChanged": true}})
     );
     assert_eq!(r.result()["serverInfo"]["name"], "proto-gw");
     assert_eq!(r.result()["instructions"], "Use the op tools.");

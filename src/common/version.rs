@@ -45,6 +45,11 @@ impl ProtocolVersion {
     pub fn has_structured_content(self) -> bool {
         self >= Self::V2025_06_18
     }
+
+    /// Whether `resource_link` content items exist in this version.
+    pub fn has_resource_links(self) -> bool {
+        self >= Self::V2025_06_18
+    }
 }
 
 #[cfg(test)]

@@ -54,7 +54,22 @@ pub struct AppState {
     pub request_body_timeout: std::time::Duration,
     /// `maxInFlightBytes`: request bodies, backend replies and unsent responses.
     pub budget: Budget,
+    /// Open notification streams (`GET /mcp`, `subscriptions/listen`), at most
+    /// `maxConcurrentRequests` of them.
+    pub streams: Arc<Semaphore>,
+    /// Cancelled when the gateway stops accepting: notification streams end, so the drain
+    /// does not wait for them.
+    pub closing: tokio_util::sync::CancellationToken,
 }
+
+/// Marks a response whose body is a long-lived stream: it holds a stream permit, not a
+/// request permit, and is not counted as bytes owed.
+#[derive(Clone, Copy)]
+struct Streaming;
+
+/// How often an idle stream sends a comment, so proxies keep it and a closed session is
+/// noticed.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The router with all layers.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -97,15 +112,46 @@ impl Json {
     }
 }
 
+/// `/ready`: 200 while the gateway serves (even when some targets are down: the others are
+/// served), 503 while it drains or before its authorizer can check tokens. The body lists
+/// each target's status in AgentCore's vocabulary, with the reasons when it is not READY.
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    if state.ready.load(Ordering::SeqCst) && state.authorizer.is_ready() {
-        Json::ok(r#"{"status":"ready"}"#)
-    } else {
-        Json::with_status(
-            StatusCode::SERVICE_UNAVAILABLE,
-            br#"{"status":"not ready"}"#.to_vec(),
-        )
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct TargetStatus<'a> {
+        name: &'a str,
+        status: &'static str,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        status_reasons: Vec<String>,
+        tools: usize,
     }
+    let serving = state.ready.load(Ordering::SeqCst) && state.authorizer.is_ready();
+    let targets: Vec<_> = state
+        .mcp
+        .catalog
+        .targets()
+        .iter()
+        .map(|t| (t, t.status()))
+        .collect();
+    let listed: Vec<TargetStatus<'_>> = targets
+        .iter()
+        .map(|(t, s)| TargetStatus {
+            name: &t.name,
+            status: s.state.as_str(),
+            status_reasons: s.reasons.clone(),
+            tools: t.tools().len(),
+        })
+        .collect();
+    let body = serde_json::json!({
+        "status": if serving { "ready" } else { "not ready" },
+        "targets": listed,
+    });
+    let status = if serving {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Json::with_status(status, serde_json::to_vec(&body).unwrap_or_default())
 }
 
 /// What [`shed_load`] counts.
@@ -138,6 +184,10 @@ async fn shed_load(State(limit): State<Shedding>, req: Request, next: Next) -> R
     }
     let conn = req.extensions().get::<Arc<Conn>>().cloned();
     let (parts, body) = next.run(req).await.into_parts();
+    if parts.extensions.get::<Streaming>().is_some() {
+        drop(permit);
+        return Response::from_parts(parts, body);
+    }
     match Outgoing::new(body, conn, &limit.budget, Some(permit)) {
         Some(body) => Response::from_parts(parts, Body::new(body)),
         None => overloaded(
@@ -364,6 +414,7 @@ async fn mcp_post(State(state): State<Arc<AppState>>, req: Request) -> Response 
     };
     match state.mcp.handle_post(headers, &body, &principal).await {
         Outcome::Accepted => StatusCode::ACCEPTED.into_response(),
+        Outcome::Stream(listener) => notification_stream(&state, listener),
         Outcome::Reply {
             status,
             body,
@@ -418,13 +469,98 @@ fn wants_sse(headers: &HeaderMap) -> Option<bool> {
     }
 }
 
-async fn mcp_get() -> Response {
-    // The gateway sends no server-initiated messages, so it offers no standalone SSE stream.
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        [(header::ALLOW, "POST, DELETE")],
-    )
-        .into_response()
+async fn mcp_get(
+    State(state): State<Arc<AppState>>,
+    method: http::Method,
+    uri: http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = origin_refusal(&state, &headers) {
+        return refusal;
+    }
+    let info = RequestInfo {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &[],
+    };
+    let principal = match admit(&state, &info).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let accepts_sse = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            matches!(
+                t.split(';').next().unwrap_or("").trim(),
+                "text/event-stream" | "text/*" | "*/*"
+            )
+        });
+    if !accepts_sse {
+        return StatusCode::NOT_ACCEPTABLE.into_response();
+    }
+    match state.mcp.listen(&headers, &principal) {
+        Ok(listener) => notification_stream(&state, listener),
+        // Without a session there is no one to address: no stream is offered.
+        Err(mcp::notify::NoStream::NoSession) => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST, DELETE")],
+        )
+            .into_response(),
+        Err(mcp::notify::NoStream::Session(e)) => mcp::results::session_status(e).into_response(),
+    }
+}
+
+/// An SSE response that carries the listener's messages until it ends, the gateway stops,
+/// or the client goes away; a comment every [`KEEP_ALIVE`] while idle.
+fn notification_stream(state: &Arc<AppState>, listener: mcp::notify::Listener) -> Response {
+    let Ok(permit) = state.streams.clone().try_acquire_owned() else {
+        return overloaded("Too many notification streams open: retry later");
+    };
+    struct Open {
+        state: Arc<AppState>,
+        listener: mcp::notify::Listener,
+        _permit: tokio::sync::OwnedSemaphorePermit,
+    }
+    let open = Open {
+        state: state.clone(),
+        listener,
+        _permit: permit,
+    };
+    let events = futures_util::stream::unfold(Some(open), |open| async move {
+        let mut open = open?;
+        let state = open.state.clone();
+        tokio::select! {
+            () = state.closing.cancelled() => None,
+            next = state.mcp.next(&mut open.listener) => {
+                let data = next?;
+                let mut event = Vec::with_capacity(data.len() + 24);
+                event.extend_from_slice(b"event: message\ndata: ");
+                event.extend_from_slice(&data);
+                event.extend_from_slice(b"\n\n");
+                Some((Ok::<_, std::convert::Infallible>(Bytes::from(event)), Some(open)))
+            }
+            () = tokio::time::sleep(KEEP_ALIVE) => {
+                if !state.mcp.still_open(&open.listener) {
+                    return None;
+                }
+                Some((Ok(Bytes::from_static(b": keep-alive\n\n")), Some(open)))
+            }
+        }
+    });
+    let mut resp = (StatusCode::OK, Body::from_stream(events)).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp.extensions_mut().insert(Streaming);
+    resp
 }
 
 async fn mcp_delete(

@@ -150,6 +150,7 @@ pub async fn serve(
         }
     }
     drop(listener);
+    state.closing.cancel();
     tracing::info!("listener closed; draining in-flight requests");
     tokio::select! {
         () = acceptor.graceful.shutdown() => {}

@@ -60,7 +60,8 @@ impl McpService {
             .into_iter()
             .filter_map(|r| match r {
                 Some(Outcome::Reply { body, .. }) => Some(body),
-                Some(Outcome::Accepted) | None => None,
+                // Streams are of 2026-07-28, which has no batches.
+                Some(Outcome::Accepted | Outcome::Stream(_)) | None => None,
             })
             .collect();
         if bodies.is_empty() {

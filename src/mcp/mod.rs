@@ -12,6 +12,7 @@
 
 mod batch;
 pub mod jsonrpc;
+pub mod notify;
 pub mod results;
 pub mod session;
 pub use crate::common::version;
@@ -50,6 +51,8 @@ pub enum Outcome {
     },
     /// A notification or response was accepted: 202, no body.
     Accepted,
+    /// A stream of notifications (`subscriptions/listen`), sent as SSE until it ends.
+    Stream(notify::Listener),
 }
 
 impl Outcome {
@@ -171,6 +174,12 @@ impl McpService {
                     .await
             }
             ("server/discover", true) => Ok(jsonrpc::success(&id, &self.discover())),
+            ("subscriptions/listen", true) => {
+                return Some(match self.subscribe(&id, &params) {
+                    Ok(listener) => Outcome::Stream(listener),
+                    Err(e) => Outcome::error(Some(&id), e, true),
+                });
+            }
             ("ping", false) => Ok(jsonrpc::success(&id, &json!({}))),
             _ => Err(RpcError::new(
                 jsonrpc::METHOD_NOT_FOUND,
@@ -397,7 +406,7 @@ impl McpService {
         };
         let mut result = json!({
             "protocolVersion": version.as_str(),
-            "capabilities": {"tools": {"listChanged": false}},
+            "capabilities": {"tools": {"listChanged": true}},
             "serverInfo": self.server_info(),
         });
         if let Some(i) = &self.settings.instructions {
@@ -420,7 +429,7 @@ impl McpService {
         let mut result = json!({
             "resultType": "complete",
             "supportedVersions": self.supported_list(),
-            "capabilities": {"tools": {}},
+            "capabilities": {"tools": {"listChanged": true}},
             "_meta": {"io.modelcontextprotocol/serverInfo": self.server_info()},
             "ttlMs": LIST_TTL_MS,
             "cacheScope": "public",

@@ -51,6 +51,14 @@ enum Meta<'a> {
 enum Item<'a> {
     Typed(Typed<'a>),
     Raw(&'a RawValue),
+    /// A passed-through item this client's version has no type for, as text.
+    Described(Described),
+}
+
+#[derive(Serialize)]
+struct Described {
+    r#type: &'static str,
+    text: String,
 }
 
 #[derive(Serialize)]
@@ -86,6 +94,7 @@ impl<'a> ToolResult<'a> {
                         blob: base64::engine::general_purpose::STANDARD.encode(data),
                     },
                 }),
+                Content::Raw(r) if !version.has_resource_links() => described(r),
                 Content::Raw(r) => Item::Raw(r),
             })
             .collect();
@@ -115,6 +124,26 @@ impl<'a> ToolResult<'a> {
             })
             .sum();
         content + output.structured.as_ref().map_or(0, |s| s.as_str().len()) + 256
+    }
+}
+
+/// A passed-through item for a client of 2025-03-26: a `resource_link` (which that version
+/// does not have) becomes a text item naming the link; anything else passes as written.
+fn described(raw: &RawValue) -> Item<'_> {
+    #[derive(serde::Deserialize)]
+    struct Link {
+        r#type: String,
+        #[serde(default)]
+        uri: String,
+        #[serde(default)]
+        name: String,
+    }
+    match serde_json::from_str::<Link>(raw.get()) {
+        Ok(l) if l.r#type == "resource_link" => Item::Described(Described {
+            r#type: "text",
+            text: format!("Resource link: {} ({})", l.name, l.uri),
+        }),
+        _ => Item::Raw(raw),
     }
 }
 

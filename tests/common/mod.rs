@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod idp;
+pub mod upstream;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -208,14 +209,21 @@ pub async fn start_gateway(yaml: &str, env: &MapEnv) -> TestGateway {
         shutdown_grace: Duration::from_secs(5),
         ..gateway.limits()
     };
-    let done = tokio::spawn(gw_http::serve(
-        listener,
-        state,
-        async move {
-            let _ = rx.await;
-        },
-        limits,
-    ));
+    gateway.start();
+    let tasks = gateway.tasks.clone();
+    let done = tokio::spawn(async move {
+        let served = gw_http::serve(
+            listener,
+            state,
+            async move {
+                let _ = rx.await;
+            },
+            limits,
+        )
+        .await;
+        tasks.shutdown(Duration::from_secs(5)).await;
+        served
+    });
     TestGateway {
         addr,
         state: gateway.state.clone(),

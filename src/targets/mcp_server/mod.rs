@@ -50,7 +50,7 @@ const MAX_CLIENT_SESSIONS: usize = 10_000;
 /// Why an upstream exchange failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    #[error("the upstream could not be reached")]
+    #[error("the exchange with the upstream failed")]
     Net(#[source] NetError),
     #[error("outbound credentials")]
     Credentials(#[from] OutboundError),
@@ -412,9 +412,25 @@ fn output(answer: client::Answer) -> Result<ToolOutput, UpstreamError> {
         content,
         structured,
         is_error: r.is_error.unwrap_or(false),
-        meta: r.meta.filter(|m| m.get().trim_start().starts_with('{')),
+        meta: r.meta.and_then(|m| own_meta(&m)),
         held: answer.held,
     })
+}
+
+/// The upstream's `_meta` without the protocol's own keys (`io.modelcontextprotocol/...`,
+/// such as the upstream's `serverInfo`): those describe the hop from the upstream to the
+/// gateway, not the result, and the gateway's client has its own.
+fn own_meta(meta: &RawValue) -> Option<Box<RawValue>> {
+    const PROTOCOL: &str = "io.modelcontextprotocol/";
+    let mut map: serde_json::Map<String, Value> = serde_json::from_str(meta.get()).ok()?;
+    if !map.keys().any(|k| k.starts_with(PROTOCOL)) {
+        return Some(meta.to_owned());
+    }
+    map.retain(|k, _| !k.starts_with(PROTOCOL));
+    if map.is_empty() {
+        return None;
+    }
+    serde_json::value::to_raw_value(&map).ok()
 }
 
 /// Keeps a target's tools current until `cancel`: agree, list, publish, listen for

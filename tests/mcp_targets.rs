@@ -1,0 +1,387 @@
+//! MCP-server targets against upstreams on raw sockets: federation beside an OpenAPI target,
+//! faithful pass-through, sessions, both eras, SSE replies with server requests in them, each
+//! fault ending as a clear `isError` within the deadline, and an upstream that is down at
+//! start coming up later with a `list_changed` to clients.
+
+mod common;
+
+use std::time::Duration;
+
+use common::upstream::{self, Behaviour, Fault};
+use common::*;
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+use tokio::time::Instant;
+
+fn yaml(upstream: &str, backend: Option<&str>, extra_server: &str) -> String {
+    let mut y = format!(
+        "server: {{timeouts: {{targetSeconds: 1}}{extra_server}}}\n\
+         gateway: {{name: fed, authorizerType: NONE, exceptionLevel: DEBUG}}\n\
+         credentialProviders:\n  apiKeys: [{{name: upkey, apiKeyEnv: UPKEY}}]\n\
+         targets:\n\
+         \x20 - name: up\n\
+         \x20   targetConfiguration: {{mcp: {{mcpServer: {{endpoint: \"{upstream}\"}}}}}}\n\
+         \x20   credentialProviderConfigurations:\n\
+         \x20     - credentialProviderType: API_KEY\n\
+         \x20       credentialProvider: {{apiKeyCredentialProvider: {{providerArn: upkey}}}}\n"
+    );
+    if let Some(b) = backend {
+        y.push_str(&format!(
+            "  - name: api\n    targetConfiguration: {{mcp: {{openApiSchema: {{inlinePayload: '{{\"openapi\":\"3.0.0\",\"info\":{{\"title\":\"t\",\"version\":\"1\"}},\"servers\":[{{\"url\":\"{b}\"}}],\"paths\":{{\"/items\":{{\"get\":{{\"operationId\":\"listItems\",\"responses\":{{\"200\":{{\"description\":\"ok\"}}}}}}}}}}}}'}}}}}}\n"
+        ));
+    }
+    y
+}
+
+async fn gateway(upstream: &str, backend: Option<&str>) -> TestGateway {
+    start_gateway(
+        &yaml(upstream, backend, ""),
+        &env(&[("UPKEY", "upstream-secret")]),
+    )
+    .await
+}
+
+/// Waits until `tools/list` names `count` tools.
+async fn wait_for_tools(gw: &TestGateway, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let names = tool_names(&rpc(&gw.url(), "tools/list", json!({})).await);
+        if names.len() >= count || Instant::now() > deadline {
+            return names;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A handshake-era session with the gateway.
+async fn open_session(gw: &TestGateway) -> String {
+    let r = post(
+        &gw.url(),
+        &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
+        &[],
+    )
+    .await;
+    assert_eq!(r.result()["capabilities"]["tools"]["listChanged"], true);
+    r.header("mcp-session-id").expect("a session").to_string()
+}
+
+/// The `data` of each SSE event of `resp`, one at a time.
+fn sse_data(resp: reqwest::Response) -> impl AsyncFnMut() -> Value {
+    let body = tokio_util::io::StreamReader::new(futures_util::TryStreamExt::map_err(
+        resp.bytes_stream(),
+        std::io::Error::other,
+    ));
+    let mut lines = tokio::io::BufReader::new(body).lines();
+    async move || -> Value {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(15), lines.next_line())
+                .await
+                .expect("a message in time")
+                .unwrap()
+                .expect("the stream stays open");
+            if let Some(d) = line.strip_prefix("data: ") {
+                return serde_json::from_str(d).unwrap();
+            }
+        }
+    }
+}
+
+async fn call(gw: &TestGateway, version: &str, name: &str, args: Value) -> Reply {
+    post(
+        &gw.url(),
+        &json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": name, "arguments": args}}),
+        &[("mcp-protocol-version", version)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn federates_a_handshake_upstream_beside_an_openapi_target() {
+    let backend = start_backend().await;
+    let up = upstream::start(Behaviour::default()).await;
+    let gw = gateway(&up.url, Some(&backend.url())).await;
+    // Both pages of the upstream's list, with its names prefixed, beside the REST tool.
+    assert_eq!(
+        wait_for_tools(&gw, 3).await,
+        ["api___listItems", "up___echo", "up___pic"]
+    );
+    let list = rpc(&gw.url(), "tools/list", json!({})).await;
+    let pic = &list.result()["tools"][2];
+    assert_eq!(pic["outputSchema"], json!({"type": "object"}), "{pic}");
+
+    let r = call(&gw, "2025-06-18", "up___echo", json!({"text": "héllo"})).await;
+    let result = r.result();
+    assert_eq!(
+        result["content"],
+        json!([{"type": "text", "text": "héllo"}])
+    );
+    assert_eq!(result["structuredContent"], json!({"echoed": "héllo"}));
+    assert_eq!(result["isError"], false);
+    // The upstream's own `_meta` passes; its protocol keys (its serverInfo) do not.
+    assert_eq!(result["_meta"], json!({"example.com/trace": "t-1"}));
+
+    let calls = up.calls("tools/call");
+    assert_eq!(calls.len(), 1);
+    let c = &calls[0];
+    assert_eq!(c.body["params"]["name"], "echo", "the upstream's own name");
+    assert_eq!(c.body["params"]["arguments"], json!({"text": "héllo"}));
+    assert_eq!(c.header("mcp-protocol-version"), Some("2025-06-18"));
+    assert_eq!(c.header("authorization"), Some("Bearer upstream-secret"));
+    // The listing has its session; the caller got its own, made on its first call.
+    let listing_session = up.calls("tools/list")[0]
+        .header("mcp-session-id")
+        .map(str::to_string);
+    assert_eq!(listing_session.as_deref(), Some("upstream-session-0"));
+    assert_eq!(c.header("mcp-session-id"), Some("upstream-session-1"));
+    assert_eq!(up.calls("initialize").len(), 2);
+    // A second call of the same client reuses its session.
+    call(&gw, "2025-06-18", "up___echo", json!({"text": "again"})).await;
+    assert_eq!(
+        up.calls("tools/call")[1].header("mcp-session-id"),
+        Some("upstream-session-1")
+    );
+    assert_eq!(up.calls("initialize").len(), 2);
+
+    // Every content type passes through as written; a 2025-03-26 client, which has no
+    // resource links, gets the link as text.
+    let r = call(&gw, "2025-06-18", "up___pic", json!({})).await;
+    let content = r.result()["content"].as_array().unwrap().clone();
+    assert_eq!(
+        content[0],
+        json!({"type": "image", "data": "iVBORw0KGgo=", "mimeType": "image/png"})
+    );
+    assert_eq!(content[1]["type"], "resource_link");
+    assert_eq!(content[2]["resource"]["text"], "inline");
+    let r = call(&gw, "2025-03-26", "up___pic", json!({})).await;
+    assert_eq!(
+        r.result()["content"][1],
+        json!({"type": "text", "text": "Resource link: a.txt (file:///tmp/a.txt)"})
+    );
+    // The REST target still works beside it.
+    let r = call(&gw, "2025-06-18", "api___listItems", json!({})).await;
+    assert_eq!(r.result()["isError"], false, "{}", r.text);
+
+    let ready = client()
+        .get(format!("{}/ready", gw.base()))
+        .send()
+        .await
+        .unwrap();
+    let ready: Value = ready.json().await.unwrap();
+    let up_status = ready["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "up")
+        .unwrap()
+        .clone();
+    assert_eq!(up_status["status"], "READY");
+    assert_eq!(up_status["tools"], 2);
+}
+
+#[tokio::test]
+async fn a_stateless_sse_upstream_of_2026_07_28() {
+    let up = upstream::start(Behaviour {
+        modern: true,
+        sse: true,
+        sessions: false,
+        ..Behaviour::default()
+    })
+    .await;
+    let gw = gateway(&up.url, None).await;
+    assert_eq!(wait_for_tools(&gw, 2).await, ["up___echo", "up___pic"]);
+    let r = call(&gw, "2025-11-25", "up___echo", json!({"text": "a b"})).await;
+    assert_eq!(r.result()["content"][0]["text"], "a b", "{}", r.text);
+    // No handshake, no session; the 2026-07-28 headers and `_meta` on every request.
+    assert!(up.calls("initialize").is_empty());
+    let c = &up.calls("tools/call")[0];
+    assert_eq!(c.header("mcp-protocol-version"), Some("2026-07-28"));
+    assert_eq!(c.header("mcp-method"), Some("tools/call"));
+    assert_eq!(c.header("mcp-name"), Some("echo"));
+    assert!(c.header("mcp-session-id").is_none());
+    assert_eq!(
+        c.body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"],
+        "2026-07-28"
+    );
+    // The server's elicitation request on the stream was answered at once with an error.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let refusal = loop {
+        let found = up
+            .received
+            .lock()
+            .iter()
+            .find(|r| r.body["id"] == "srv-1")
+            .cloned();
+        if let Some(f) = found {
+            break f;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server's request was never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(refusal.body["error"]["code"], -32601);
+}
+
+async fn faulty(fault: Fault) -> (TestGateway, upstream::Upstream) {
+    let up = upstream::start(Behaviour::default()).await;
+    let gw = start_gateway(
+        &yaml(&up.url, None, ", limits: {maxResponseBodyBytes: 65536}"),
+        &env(&[("UPKEY", "k")]),
+    )
+    .await;
+    assert_eq!(wait_for_tools(&gw, 2).await.len(), 2);
+    up.behaviour.lock().fault = fault;
+    (gw, up)
+}
+
+/// Calls `up___echo` against a faulty upstream: an `isError` result containing `needle`
+/// within the deadline (1 s), and the gateway still answers.
+async fn expect_error(fault: Fault, needle: &str) {
+    let (gw, _up) = faulty(fault.clone()).await;
+    let started = Instant::now();
+    let r = call(&gw, "2025-06-18", "up___echo", json!({"text": "x"})).await;
+    let took = started.elapsed();
+    assert_eq!(r.result()["isError"], true, "{fault:?}: {}", r.text);
+    assert!(
+        r.result()["content"][0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains(needle),
+        "{fault:?}: expected `{needle}` in {}",
+        r.text
+    );
+    assert!(took < Duration::from_secs(3), "{fault:?} took {took:?}");
+    assert_eq!(rpc(&gw.url(), "tools/list", json!({})).await.status, 200);
+}
+
+#[tokio::test]
+async fn each_upstream_fault_is_a_clear_error_within_the_deadline() {
+    expect_error(Fault::Hang, "did not answer in time").await;
+    expect_error(Fault::EndlessSse, "did not answer in time").await;
+    expect_error(Fault::Reset, "the exchange with the upstream failed").await;
+    expect_error(Fault::Garbage, "cannot be read").await;
+    expect_error(Fault::Huge(200_000), "larger than 65536 bytes").await;
+    expect_error(
+        Fault::Unauthorized,
+        "refused the gateway's credentials (HTTP 401)",
+    )
+    .await;
+    expect_error(
+        Fault::Rpc(-32603, "boom"),
+        "the target answered with error -32603: boom",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_upstream_error_about_the_request_reaches_the_client_as_json_rpc() {
+    let (gw, _up) = faulty(Fault::Rpc(-32602, "Unknown argument `y`")).await;
+    let r = call(&gw, "2025-06-18", "up___echo", json!({"y": 1})).await;
+    assert_eq!(r.error_code(), Some(-32602), "{}", r.text);
+    assert_eq!(r.body["error"]["message"], "Unknown argument `y`");
+}
+
+#[tokio::test]
+async fn an_upstream_that_is_down_at_start_joins_later_and_clients_hear_of_it() {
+    let backend = start_backend().await;
+    // A port nobody listens on yet.
+    let parked = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = parked.local_addr().unwrap();
+    drop(parked);
+    let url = format!("http://{addr}/mcp");
+    let gw = gateway(&url, Some(&backend.url())).await;
+    // The other target is served; the missing one is FAILED with its reason.
+    assert_eq!(wait_for_tools(&gw, 1).await, ["api___listItems"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let up_status = loop {
+        let ready: Value = client()
+            .get(format!("{}/ready", gw.base()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let s = ready["targets"][0].clone();
+        if s["status"] == "FAILED" || Instant::now() > deadline {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(up_status["name"], "up");
+    assert_eq!(up_status["status"], "FAILED", "{up_status}");
+    assert!(
+        up_status["statusReasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("could not connect"),
+        "{up_status}"
+    );
+
+    // A 2026-07-28 client listens for list changes.
+    let listen = client()
+        .post(gw.url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "subscriptions/listen")
+        .body(
+            json!({"jsonrpc": "2.0", "id": "sub-1", "method": "subscriptions/listen",
+                   "params": {"_meta": modern_meta(), "notifications": {"toolsListChanged": true}}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listen.status(), 200);
+    assert!(
+        listen.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut next_data = sse_data(listen);
+    let ack = next_data().await;
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        "sub-1"
+    );
+    assert_eq!(
+        ack["params"]["notifications"],
+        json!({"toolsListChanged": true})
+    );
+
+    // A handshake-era client listens on GET with its session.
+    let session = open_session(&gw).await;
+    let get = client()
+        .get(gw.url())
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    let mut next_get = sse_data(get);
+
+    // The upstream comes up: its tools join, and both listeners hear of it.
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let _up = upstream::serve(listener, Behaviour::default()).await;
+    assert_eq!(
+        next_get().await,
+        json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+    );
+    let changed = next_data().await;
+    assert_eq!(changed["method"], "notifications/tools/list_changed");
+    assert_eq!(
+        changed["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        "sub-1"
+    );
+    assert_eq!(
+        wait_for_tools(&gw, 3).await,
+        ["api___listItems", "up___echo", "up___pic"]
+    );
+}
