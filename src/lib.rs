@@ -60,7 +60,8 @@ impl Gateway {
 
     /// Builds the targets (reading or fetching their OpenAPI documents) and the catalog.
     pub async fn build(config: Config, env: &dyn Env) -> Result<Self, Problems> {
-        let http = net::client(config.server.connect_timeout).map_err(|e| {
+        let egress = net::Egress::new(config.server.egress.clone());
+        let http = net::Client::new(config.server.connect_timeout, egress).map_err(|e| {
             let mut p = Problems::default();
             p.push("", format!("cannot create the HTTP client: {e}"));
             p

@@ -104,7 +104,7 @@ struct Loaded {
 
 pub struct KeyStore {
     discovery_url: String,
-    http: reqwest::Client,
+    http: crate::net::Client,
     fetch_timeout: Duration,
     loaded: RwLock<Loaded>,
     /// Serialises loads; holds when the last unknown-`kid` refresh started.
@@ -112,7 +112,7 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
-    pub fn new(discovery_url: String, http: reqwest::Client, fetch_timeout: Duration) -> Self {
+    pub fn new(discovery_url: String, http: crate::net::Client, fetch_timeout: Duration) -> Self {
         Self {
             discovery_url,
             http,
@@ -287,7 +287,8 @@ impl KeyStore {
         }
         let resp = self
             .http
-            .get(parsed)
+            .request(http::Method::GET, parsed)
+            .map_err(|e| format!("GET {url}: {}", crate::common::error_chain(&e)))?
             .header(http::header::ACCEPT, "application/json")
             .send()
             .await

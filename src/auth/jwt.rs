@@ -46,7 +46,7 @@ struct Verified {
 
 impl JwtAuthorizer {
     /// Creates the authorizer and starts loading the provider's keys.
-    pub fn start(settings: JwtSettings, http: reqwest::Client) -> Arc<Self> {
+    pub fn start(settings: JwtSettings, http: crate::net::Client) -> Arc<Self> {
         let keys = Arc::new(KeyStore::new(
             settings.discovery_url.clone(),
             http,

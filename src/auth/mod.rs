@@ -109,7 +109,7 @@ impl Authorizer {
     /// `public_url` pins the host SigV4 callers must have signed for.
     pub fn new(
         settings: &AuthorizerSettings,
-        http: reqwest::Client,
+        http: crate::net::Client,
         public_url: Option<&str>,
     ) -> Self {
         match settings {

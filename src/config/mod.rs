@@ -164,6 +164,16 @@ pub struct ServerSettings {
     pub readiness_drain: Duration,
     pub export_timeout: Duration,
     pub shutdown_grace: Duration,
+    pub egress: EgressSettings,
+}
+
+/// `server.egress`, validated.
+#[derive(Debug, Clone, Default)]
+pub struct EgressSettings {
+    pub allow: Vec<ipnet::IpNet>,
+    pub deny: Vec<ipnet::IpNet>,
+    pub allow_metadata: bool,
+    pub allow_plain_http_credentials: bool,
 }
 
 #[derive(Debug, Clone)]

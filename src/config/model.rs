@@ -39,6 +39,21 @@ pub struct ServerSpec {
     pub trust_forwarded_headers: bool,
     pub limits: LimitsSpec,
     pub timeouts: TimeoutsSpec,
+    pub egress: EgressSpec,
+}
+
+/// `server.egress`: where the gateway may connect (documents, JWKS, targets, upstreams).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EgressSpec {
+    /// When set, only these networks may be reached.
+    pub allow_cidrs: Vec<String>,
+    /// Networks never reached (checked after the allow-list; wins over it).
+    pub deny_cidrs: Vec<String>,
+    /// Cloud metadata addresses (169.254.0.0/16, fd00:ec2::254) are refused unless true.
+    pub allow_metadata_addresses: bool,
+    /// Credentials go over plain `http://` only to loopback unless true.
+    pub allow_plain_http_credentials: bool,
 }
 
 impl Default for ServerSpec {
@@ -50,6 +65,7 @@ impl Default for ServerSpec {
             trust_forwarded_headers: false,
             limits: LimitsSpec::default(),
             timeouts: TimeoutsSpec::default(),
+            egress: EgressSpec::default(),
         }
     }
 }

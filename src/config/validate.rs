@@ -230,6 +230,7 @@ fn server(
             );
         }
     }
+    let egress = egress(&spec.egress, problems);
     Some(ServerSettings {
         listen: listen?,
         public_url: spec.public_url.map(|u| u.trim_end_matches('/').to_string()),
@@ -250,7 +251,36 @@ fn server(
         readiness_drain,
         export_timeout,
         shutdown_grace,
+        egress,
     })
+}
+
+/// `server.egress`: each CIDR parsed (a bare address is a /32 or /128).
+fn egress(spec: &EgressSpec, problems: &mut Problems) -> super::EgressSettings {
+    let parse = |list: &[String], field: &str, problems: &mut Problems| -> Vec<ipnet::IpNet> {
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let parsed = c
+                    .parse::<ipnet::IpNet>()
+                    .ok()
+                    .or_else(|| c.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from));
+                if parsed.is_none() {
+                    problems.push(
+                        format!("server.egress.{field}[{i}]"),
+                        "must be a CIDR such as 10.0.0.0/8 or fd00::/8, or an address",
+                    );
+                }
+                parsed
+            })
+            .collect()
+    };
+    super::EgressSettings {
+        allow: parse(&spec.allow_cidrs, "allowCidrs", problems),
+        deny: parse(&spec.deny_cidrs, "denyCidrs", problems),
+        allow_metadata: spec.allow_metadata_addresses,
+        allow_plain_http_credentials: spec.allow_plain_http_credentials,
+    }
 }
 
 fn gateway(

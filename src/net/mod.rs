@@ -8,11 +8,15 @@
 //! API key), so a DNS failure, a refused connection and a reset stay distinguishable to the
 //! one place that classifies them.
 
+pub mod egress;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::common::budget::{Budget, Held};
+pub use egress::{Egress, EgressError};
 
 /// What a server answered, read in full within its limit.
 #[derive(Debug)]
@@ -37,6 +41,8 @@ pub enum NetError {
     TooLarge(usize),
     #[error("the gateway holds maxInFlightBytes already; the response was not read")]
     Overloaded,
+    #[error("not sent")]
+    Egress(#[source] EgressError),
 }
 
 impl NetError {
@@ -53,15 +59,44 @@ impl NetError {
     }
 }
 
-/// The pooled client: no redirects (a redirect could carry credentials elsewhere), bounded
-/// connect time, idle connections kept for 90 s.
-pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(connect_timeout)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .user_agent(concat!("mcp-gateway/", env!("CARGO_PKG_VERSION")))
-        .build()
+/// The pooled client every outbound request goes through: no redirects (a redirect could
+/// carry credentials elsewhere), bounded connect time, idle connections kept for 90 s, and
+/// the egress policy on every address it connects to.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    egress: Arc<Egress>,
+}
+
+impl Client {
+    pub fn new(connect_timeout: Duration, egress: Egress) -> Result<Self, reqwest::Error> {
+        let egress = Arc::new(egress);
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("mcp-gateway/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(egress::PolicyResolver {
+                egress: egress.clone(),
+            }))
+            .build()?;
+        Ok(Self { http, egress })
+    }
+
+    /// A request to `url`, refused here when its host is an address the policy forbids
+    /// (names are checked when they resolve).
+    pub fn request(
+        &self,
+        method: http::Method,
+        url: url::Url,
+    ) -> Result<reqwest::RequestBuilder, NetError> {
+        self.egress.check_url(&url).map_err(NetError::Egress)?;
+        Ok(self.http.request(method, url))
+    }
+
+    pub fn egress(&self) -> &Egress {
+        &self.egress
+    }
 }
 
 /// Reads a response, refusing bodies over `limit` bytes without buffering them, and borrowing

@@ -20,7 +20,7 @@ use crate::targets::openapi::{Document, Operation};
 
 /// What GetExport needs.
 pub(super) struct Export<'a> {
-    pub client: &'a reqwest::Client,
+    pub client: &'a crate::net::Client,
     pub aws: &'a Arc<AwsCredentials>,
     pub region: &'a str,
     /// `AWS_ENDPOINT_URL_API_GATEWAY` or `AWS_ENDPOINT_URL`, when set.
@@ -66,7 +66,8 @@ impl Export<'_> {
         let fetch = async {
             let resp = self
                 .client
-                .get(req.url)
+                .request(http::Method::GET, req.url)
+                .map_err(|e| format!("GetExport: {}", crate::common::error_chain(&e)))?
                 .headers(req.headers)
                 .send()
                 .await

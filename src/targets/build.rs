@@ -36,7 +36,7 @@ pub struct Built {
 /// What every target shares: the pooled client, the in-flight byte budget, the reply limit.
 #[derive(Clone, Debug)]
 pub struct Shared {
-    pub client: reqwest::Client,
+    pub client: crate::net::Client,
     pub budget: Budget,
     pub max_response_bytes: usize,
 }
@@ -107,6 +107,35 @@ pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Bu
                 aws: aws.clone().expect("discovered when a target signs"),
             },
         };
+        if !matches!(credentials, outbound::Credentials::None) {
+            let urls: Vec<String> = match &prepared {
+                Prepared::Http(tools) => {
+                    let mut urls: Vec<String> = tools
+                        .iter()
+                        .filter_map(|t| match &t.route {
+                            Route::Http(r) => Some(r.base_url.clone()),
+                            Route::Mcp(_) => None,
+                        })
+                        .collect();
+                    urls.dedup();
+                    urls
+                }
+                Prepared::Mcp { settings, .. } => vec![settings.endpoint.to_string()],
+            };
+            let plain = urls.iter().find(|u| {
+                url::Url::parse(u).is_ok_and(|u| !shared.client.egress().credentials_allowed(&u))
+            });
+            if let Some(u) = plain {
+                let host = url::Url::parse(u)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_string))
+                    .unwrap_or_default();
+                problems.push(
+                    format!("{}.credentialProviderConfigurations[0]", settings.path),
+                    format!("the target's credentials would travel over plain http to {host}: use https, or set server.egress.allowPlainHttpCredentials"),
+                );
+            }
+        }
         let (adapter, tools): (Adapter, ToolSet) = match prepared {
             Prepared::Mcp {
                 settings: mcp,
@@ -160,7 +189,7 @@ enum Prepared {
 pub(super) struct Ctx<'a> {
     config: &'a Config,
     env: &'a dyn Env,
-    http: &'a reqwest::Client,
+    http: &'a crate::net::Client,
     aws: Option<Arc<AwsCredentials>>,
 }
 

@@ -184,6 +184,7 @@ impl CallError {
             }
             Self::Net(NetError::TooLarge(_)) => Class::new(Fault::Target, false),
             Self::Net(NetError::Overloaded) => Class::new(Fault::Gateway, true),
+            Self::Net(NetError::Egress(_)) => Class::new(Fault::Gateway, false),
             Self::Upstream(e) => e.class(),
             Self::Mismatch => Class::new(Fault::Gateway, false),
         }

@@ -29,7 +29,7 @@ pub struct Route {
 #[derive(Debug)]
 pub struct HttpAdapter {
     pub credentials: Credentials,
-    pub client: reqwest::Client,
+    pub client: crate::net::Client,
     pub max_response_bytes: usize,
     pub budget: Budget,
 }
@@ -61,7 +61,7 @@ impl HttpAdapter {
             self.credentials.apply(&mut req).await?;
             let mut builder = self
                 .client
-                .request(req.method, req.url)
+                .request(req.method, req.url)?
                 .headers(req.headers);
             if let Some(body) = req.body {
                 builder = builder.body(body);

@@ -58,7 +58,7 @@ pub struct Answer {
 #[derive(Debug)]
 pub struct Upstream {
     pub endpoint: Url,
-    client: reqwest::Client,
+    client: crate::net::Client,
     credentials: Credentials,
     limit: usize,
     budget: Budget,
@@ -116,7 +116,7 @@ pub struct Extra {
 impl Upstream {
     pub fn new(
         endpoint: Url,
-        client: reqwest::Client,
+        client: crate::net::Client,
         credentials: Credentials,
         limit: usize,
         budget: Budget,
@@ -258,6 +258,7 @@ impl Upstream {
             self.credentials.apply(&mut req).await.ok()?;
             self.client
                 .request(req.method, req.url)
+                .ok()?
                 .headers(req.headers)
                 .send()
                 .await
@@ -302,6 +303,7 @@ impl Upstream {
             let send = self
                 .client
                 .request(req.method, req.url)
+                .map_err(UpstreamError::Net)?
                 .headers(req.headers)
                 .send();
             tokio::time::timeout_at(deadline, send)
@@ -508,7 +510,11 @@ impl Upstream {
         };
         let send = async {
             self.credentials.apply(&mut req).await?;
-            let mut builder = self.client.post(req.url).headers(req.headers);
+            let mut builder = self
+                .client
+                .request(http::Method::POST, req.url)
+                .map_err(UpstreamError::Net)?
+                .headers(req.headers);
             if let Some(body) = req.body {
                 builder = builder.body(body);
             }

@@ -97,6 +97,7 @@ impl UpstreamError {
     pub fn class(&self) -> Class {
         let (fault, retryable, timed_out) = match self {
             Self::Net(NetError::Overloaded) => (Fault::Gateway, true, false),
+            Self::Net(NetError::Egress(_)) => (Fault::Gateway, false, false),
             Self::Net(NetError::ConnectTimeout(_)) | Self::Timeout => (Fault::Target, true, true),
             Self::Net(_) | Self::Cut | Self::NoResponse | Self::NotConnected => {
                 (Fault::Target, true, false)
