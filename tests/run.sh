@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit and integration tests (real sockets on 127.0.0.1), then the
-# end-to-end test in which the official MCP Python SDK drives the gateway binary and the
-# example backend, then a short soak under load. Installs the Python packages it needs into .venv on first use.
+# end-to-end tests in which the official MCP Python and TypeScript SDKs drive the gateway binary,
+# the example backend and upstream MCP servers built on those SDKs, then a short soak under load.
+# Installs the Python packages it needs into .venv on first use, and the npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,8 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+# The TypeScript SDK client and its reference server (server-everything), pinned by the lock file.
+(cd tests/e2e/ts && npm ci --silent --no-audit --no-fund)
 
 cargo test --all-targets
 cargo build --bin mcp-gateway --example petstore-backend --example bench

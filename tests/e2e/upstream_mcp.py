@@ -22,6 +22,7 @@ import socket
 import sys
 
 import uvicorn
+from pydantic import BaseModel
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ImageContent, ListToolsResult, TextContent
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -31,6 +32,10 @@ from starlette.responses import JSONResponse
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
+
+class Sum(BaseModel):
+    sum: int
+
 
 LAST_HEADERS = {}
 # Sessions that listed the tools: `grow` tells each of them (tools are global here).
@@ -63,8 +68,8 @@ def build(page_size: int, fillers: int) -> MCPServer:
         return text
 
     @server.tool(description="Adds two integers")
-    def add(a: int, b: int) -> dict:
-        return {"sum": a + b}
+    def add(a: int, b: int) -> Sum:
+        return Sum(sum=a + b)
 
     @server.tool(description="Returns a tiny PNG")
     def image() -> list:

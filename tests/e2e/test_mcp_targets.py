@@ -1,0 +1,289 @@
+"""End to end: the gateway federates upstream MCP servers built on the official Python SDK
+(stateful with sessions and a bearer token and paged tool lists; stateless with JSON replies;
+one that predates 2026-07-28) beside the example's API Gateway target, and the official Python
+SDK client drives it in both eras.
+
+Run from the repository root after `cargo build --bin mcp-gateway --example petstore-backend`.
+"""
+
+import asyncio
+import subprocess
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from test_python_sdk import ENV, ROOT, TARGET, _start
+
+UPSTREAM = ROOT / "tests" / "e2e" / "upstream_mcp.py"
+
+
+def _upstream(*flags):
+    proc, m = _start(
+        [sys.executable, str(UPSTREAM), *flags], ENV, r"listening on (http://\S+/mcp)"
+    )
+    return proc, m.group(1)
+
+
+@pytest.fixture(scope="module")
+def federation():
+    procs = []
+    backend, m = _start(
+        [str(TARGET / "examples" / "petstore-backend")],
+        {**ENV, "PETSTORE_LISTEN": "127.0.0.1:0"},
+        r"listening on (http://\S+)/dev",
+    )
+    procs.append(backend)
+    petstore = m.group(1)
+    stateful, stateful_url = _upstream("--page-size", "3", "--token", "up-token")
+    stateless, stateless_url = _upstream("--stateless", "--json")
+    legacy, legacy_url = _upstream("--legacy")
+    procs += [stateful, stateless, legacy]
+    export = ROOT / "examples" / "petstore" / "petstore-export.json"
+    config = f"""
+gateway:
+  name: federation
+  authorizerType: NONE
+  region: us-west-2
+  protocolConfiguration: {{mcp: {{supportedVersions: ["2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"]}}}}
+credentialProviders:
+  apiKeys: [{{name: upstream-token, apiKeyEnv: UPSTREAM_TOKEN}}]
+targets:
+  - name: pets
+    targetConfiguration:
+      mcp:
+        apiGateway:
+          restApiId: abc123defg
+          stage: dev
+          exportFile: {export}
+          invokeUrl: {petstore}/dev
+          apiGatewayToolConfiguration:
+            toolFilters: [{{filterPath: /pets, methods: [GET]}}]
+            toolOverrides: [{{name: List_Pets, path: /pets, method: GET}}]
+    credentialProviderConfigurations: [{{credentialProviderType: GATEWAY_IAM_ROLE}}]
+  - name: py
+    targetConfiguration: {{mcp: {{mcpServer: {{endpoint: "{stateful_url}"}}}}}}
+    credentialProviderConfigurations:
+      - credentialProviderType: API_KEY
+        credentialProvider: {{apiKeyCredentialProvider: {{providerArn: upstream-token}}}}
+  - name: pyless
+    targetConfiguration:
+      mcp:
+        mcpServer:
+          endpoint: "{stateless_url}"
+          mcpServerToolConfiguration:
+            toolFilters: [{{toolName: echo}}, {{toolName: "ad*"}}]
+            toolOverrides: [{{toolName: echo, name: say, description: Says it back}}]
+  - name: old
+    targetConfiguration: {{mcp: {{mcpServer: {{endpoint: "{legacy_url}"}}}}}}
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(config)
+        path = f.name
+    env = {**ENV, "UPSTREAM_TOKEN": "up-token"}
+    gateway, g = _start(
+        [str(TARGET / "mcp-gateway"), "--log-format", "json", "serve", "--config", path,
+         "--listen", "127.0.0.1:0"],
+        env,
+        r"listening on (http://\S+/mcp)",
+    )
+    logs = []
+    threading.Thread(target=lambda: [logs.append(l) for l in gateway.stderr], daemon=True).start()
+    url = g.group(1)
+    yield url
+    gateway.terminate()
+    assert gateway.wait(timeout=10) == 0, "the gateway exits cleanly on SIGTERM"
+    for p in procs:
+        p.terminate()
+        p.wait(timeout=10)
+    os.unlink(path)
+    assert not any("up-token" in line for line in logs), "the upstream token reached the logs"
+
+
+def _ready(url):
+    import urllib.request
+
+    with urllib.request.urlopen(url.replace("/mcp", "/ready")) as r:
+        return json.loads(r.read())
+
+
+async def _wait_for(client, name, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        names = {t.name for t in (await client.list_tools()).tools}
+        if name in names or time.monotonic() > deadline:
+            return names
+        await asyncio.sleep(0.1)
+
+
+async def _federated(url, mode):
+    async with Client(url, mode=mode, cache=None) as client:
+        names = await _wait_for(client, "old___echo")
+        names |= await _wait_for(client, "py___add")
+        names |= await _wait_for(client, "pyless___say")
+        for expected in [
+            "pets___List_Pets",
+            "py___add", "py___echo", "py___fail", "py___grow", "py___image", "py___slow", "py___whoami",
+            "pyless___say", "pyless___add",
+            "old___echo", "old___whoami",
+        ]:
+            assert expected in names, (expected, sorted(names), _ready(url))
+        # The allow-list leaves the rest of pyless out.
+        assert "pyless___image" not in names
+
+        added = await client.call_tool("py___add", {"a": 2, "b": 3})
+        assert not added.is_error, added
+        assert added.structured_content == {"sum": 5}
+
+        said = await client.call_tool("pyless___say", {"text": "héllo wörld"})
+        assert said.content[0].text == "héllo wörld"
+
+        image = await client.call_tool("py___image", {})
+        assert image.content[0].text == "a picture"
+        assert image.content[1].type == "image" and image.content[1].mime_type == "image/png"
+
+        failed = await client.call_tool("py___fail", {})
+        assert failed.is_error
+        assert "fail" in failed.content[0].text
+
+        # The stateful upstream got the bearer token; the legacy one its own session.
+        who = json.loads((await client.call_tool("py___whoami", {})).content[0].text)
+        assert who["authorization"] == "Bearer up-token"
+        old = json.loads((await client.call_tool("old___whoami", {})).content[0].text)
+        assert old["mcp-protocol-version"] in ("2025-11-25", "2025-06-18")
+        assert old.get("mcp-session-id")
+
+        pets = await client.call_tool("pets___List_Pets", {})
+        assert not pets.is_error, pets.content[0].text
+        return client.protocol_version
+
+
+def test_federation_handshake_client(federation):
+    assert asyncio.run(_federated(federation, "legacy")) == "2025-11-25"
+
+
+def test_federation_auto_client(federation):
+    assert asyncio.run(_federated(federation, "auto")) == "2026-07-28"
+
+
+def test_list_changed_reaches_a_listening_client(federation):
+    async def run():
+        heard = asyncio.Event()
+
+        async def on_message(message):
+            method = getattr(getattr(message, "root", message), "method", None)
+            if method == "notifications/tools/list_changed":
+                heard.set()
+
+        async with Client(federation, mode="legacy", message_handler=on_message, cache=None) as client:
+            await _wait_for(client, "py___grow")
+            grown = await client.call_tool("py___grow", {"name": "late_tool"})
+            assert not grown.is_error, grown
+            await asyncio.wait_for(heard.wait(), timeout=10)
+            names = await _wait_for(client, "py___late_tool")
+            assert "py___late_tool" in names
+            late = await client.call_tool("py___late_tool", {})
+            assert late.content[0].text == "I am late_tool"
+
+    asyncio.run(run())
+
+
+TS = ROOT / "tests" / "e2e" / "ts"
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def everything():
+    """The TypeScript SDK's reference server (`server-everything`) behind the gateway."""
+    port = _free_port()
+    server = subprocess.Popen(
+        ["node", "--import", "./loopback.mjs",
+         "node_modules/@modelcontextprotocol/server-everything/dist/index.js", "streamableHttp"],
+        cwd=TS, env={**ENV, "PORT": str(port)}, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = server.stderr.readline()
+        if "listening on port" in line:
+            break
+    else:
+        server.kill()
+        raise RuntimeError("server-everything did not start")
+    threading.Thread(target=lambda: [None for _ in server.stderr], daemon=True).start()
+    config = f"""
+gateway: {{name: everything-gw, authorizerType: NONE}}
+targets:
+  - name: everything
+    targetConfiguration: {{mcp: {{mcpServer: {{endpoint: "http://127.0.0.1:{port}/mcp"}}}}}}
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(config)
+        path = f.name
+    gateway, g = _start(
+        [str(TARGET / "mcp-gateway"), "serve", "--config", path, "--listen", "127.0.0.1:0"],
+        ENV,
+        r"listening on (http://\S+/mcp)",
+    )
+    threading.Thread(target=lambda: [None for _ in gateway.stderr], daemon=True).start()
+    yield g.group(1)
+    gateway.terminate()
+    assert gateway.wait(timeout=10) == 0
+    server.terminate()
+    server.wait(timeout=10)
+    os.unlink(path)
+
+
+def _wait_ready(url, target, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = {t["name"]: t for t in _ready(url)["targets"]}
+        if status[target]["status"] == "READY":
+            return status[target]
+        time.sleep(0.1)
+    raise AssertionError(_ready(url))
+
+
+def test_typescript_client_through_the_gateway_to_the_reference_server(everything):
+    status = _wait_ready(everything, "everything")
+    assert status["tools"] >= 10, status
+    done = subprocess.run(
+        ["node", "client.mjs", everything], cwd=TS, env=ENV, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert "everything___echo" in out["tools"] and "everything___get-sum" in out["tools"]
+    assert out["echo"]["content"][0]["text"] == "Echo: hello from TS"
+    assert "42" in out["sum"]["content"][0]["text"]
+    image = [c for c in out["image"]["content"] if c["type"] == "image"][0]
+    assert image["mimeType"] == "image/png" and len(image["data"]) > 100
+    assert out["structured"]["structuredContent"]["conditions"], out["structured"]
+    links = [c for c in out["links"]["content"] if c["type"] == "resource_link"]
+    assert len(links) == 2, out["links"]
+
+
+def test_python_client_through_the_gateway_to_the_reference_server(everything):
+    _wait_ready(everything, "everything")
+
+    async def run():
+        async with Client(everything, mode="legacy") as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            assert tools["everything___get-structured-content"].output_schema is not None
+            r = await client.call_tool("everything___get-structured-content", {"location": "New York"})
+            assert r.structured_content["temperature"] is not None
+            r = await client.call_tool("everything___trigger-long-running-operation", {"duration": 1, "steps": 2})
+            assert not r.is_error, r
+
+    asyncio.run(run())
