@@ -145,6 +145,8 @@ pub struct Live {
     current: ArcSwap<Catalog>,
     targets: Vec<Arc<Target>>,
     generation: watch::Sender<u64>,
+    /// One refresh of `DYNAMIC` targets at a time; others wait for it and use its result.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Live {
@@ -164,6 +166,7 @@ impl Live {
             current: ArcSwap::from_pointee(first),
             targets,
             generation: watch::Sender::new(1),
+            refreshing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -206,6 +209,28 @@ impl Live {
         next
     }
 
+    /// Whether any target lists its tools live (`listingMode: DYNAMIC`).
+    pub fn has_dynamic(&self) -> bool {
+        self.targets.iter().any(|t| t.is_dynamic())
+    }
+
+    /// Lists the `DYNAMIC` targets' tools again from their upstreams (each within its
+    /// timeout; one that fails keeps its last list) and rebuilds the snapshot.
+    pub async fn refresh_dynamic(&self) {
+        let Ok(_one) = self.refreshing.try_lock() else {
+            // A refresh is running: wait for it and serve what it publishes.
+            let _done = self.refreshing.lock().await;
+            return;
+        };
+        let lists = self
+            .targets
+            .iter()
+            .filter(|t| t.is_dynamic())
+            .map(|t| t.relist());
+        futures_util::future::join_all(lists).await;
+        self.rebuild();
+    }
+
     /// Rebuilds whenever a target's tools change, until `cancel` fires. A burst of changes
     /// becomes one rebuild.
     pub async fn run(self: Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
@@ -228,5 +253,94 @@ impl Live {
             let generation = self.rebuild();
             tracing::info!(generation, tools = self.load().len(), "catalog rebuilt");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::targets::http::plan::CallPlan;
+    use crate::targets::http::{HttpAdapter, Route as HttpRoute};
+    use crate::targets::tool::Listing;
+    use crate::targets::{Adapter, Route};
+
+    fn tool(name: &str) -> Arc<Tool> {
+        let route = Route::Http(HttpRoute {
+            base_url: "http://127.0.0.1:9".into(),
+            plan: CallPlan {
+                method: http::Method::GET,
+                path_template: "/".into(),
+                bindings: Vec::new(),
+                body: None,
+            },
+        });
+        let listing = Listing {
+            description: name.into(),
+            input_schema: json!({"type": "object"}),
+            extra: Default::default(),
+        };
+        Arc::new(Tool::new(name.into(), "GET /".into(), listing, route).unwrap())
+    }
+
+    fn target(name: &str, tools: &[&str]) -> Arc<Target> {
+        let adapter = Adapter::Http(HttpAdapter {
+            credentials: crate::outbound::Credentials::None,
+            client: crate::net::Client::new(Duration::from_secs(1), Default::default()).unwrap(),
+            max_response_bytes: 1024,
+            budget: crate::common::budget::Budget::new(1024),
+        });
+        let set = tools.iter().map(|t| tool(t)).collect();
+        Arc::new(Target::new(
+            name.into(),
+            Duration::from_secs(1),
+            adapter,
+            set,
+        ))
+    }
+
+    fn names(page: &[&RawValue]) -> Vec<String> {
+        page.iter()
+            .map(|r| {
+                serde_json::from_str::<serde_json::Value>(r.get()).unwrap()["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cursors_name_the_last_tool_and_survive_a_swap() {
+        let a = target("a", &["a___1", "a___3", "a___5"]);
+        let b = target("b", &["b___1"]);
+        let live = Live::new(vec![a.clone(), b]);
+        let first = live.load_full();
+        let (page, next) = first.page(None, 2);
+        assert_eq!(names(&page), ["a___1", "a___3"]);
+        let next = Cursor::decode(&next.unwrap().encode()).unwrap();
+        // The target's tools change between pages: one before the cursor, one after it.
+        a.offer(vec![tool("a___0"), tool("a___1"), tool("a___4"), tool("a___5")].into());
+        assert_eq!(live.rebuild(), 2);
+        let second = live.load_full();
+        let (page, more) = second.page(Some(&next), 2);
+        assert_eq!(
+            names(&page),
+            ["a___4", "a___5"],
+            "nothing skipped or repeated"
+        );
+        let (page, more) = second.page(more.as_ref(), 2);
+        assert_eq!(names(&page), ["b___1"]);
+        assert!(more.is_none());
+        // The snapshot a call started on is unchanged.
+        assert_eq!(first.len(), 4);
+        assert!(first.get("a___4").is_none());
+        assert_eq!(first.generation(), 1);
+        // An unchanged tool list is not a new generation.
+        assert_eq!(live.rebuild(), 2);
+        assert_eq!(Cursor::decode("not a cursor"), None);
     }
 }

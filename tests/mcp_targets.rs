@@ -385,3 +385,24 @@ async fn an_upstream_that_is_down_at_start_joins_later_and_clients_hear_of_it() 
         ["api___listItems", "up___echo", "up___pic"]
     );
 }
+
+#[tokio::test]
+async fn a_dynamic_target_is_listed_again_for_each_first_page() {
+    let up = upstream::start(Behaviour::default()).await;
+    let yaml = yaml(&up.url, None, "").replace(
+        "mcpServer: {endpoint: ",
+        "mcpServer: {listingMode: DYNAMIC, endpoint: ",
+    );
+    assert!(yaml.contains("DYNAMIC"));
+    let gw = start_gateway(&yaml, &env(&[("UPKEY", "k")])).await;
+    assert_eq!(wait_for_tools(&gw, 2).await, ["up___echo", "up___pic"]);
+    // No list_changed from this upstream: the next first page asks it again.
+    up.behaviour.lock().late_tool = true;
+    let listed = up.calls("tools/list").len();
+    let names = tool_names(&rpc(&gw.url(), "tools/list", json!({})).await);
+    assert_eq!(up.calls("tools/list").len(), listed + 2, "{names:?}");
+    assert_eq!(
+        tool_names(&rpc(&gw.url(), "tools/list", json!({})).await),
+        ["up___echo", "up___late", "up___pic"]
+    );
+}

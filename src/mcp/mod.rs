@@ -168,7 +168,7 @@ impl McpService {
             }
         };
         let result = match (method.as_str(), era.modern) {
-            ("tools/list", _) => self.tools_list(&id, &params, &era),
+            ("tools/list", _) => self.tools_list(&id, &params, &era).await,
             ("tools/call", _) => {
                 self.tools_call(&id, &params, &era, headers, principal)
                     .await
@@ -442,7 +442,7 @@ impl McpService {
 
     /// The response to `tools/list`: one page, written in one pass from the pre-serialised
     /// listings (a page of 10,000 tools is never parsed or copied).
-    fn tools_list(
+    async fn tools_list(
         &self,
         id: &Id,
         params: &Map<String, Value>,
@@ -474,6 +474,10 @@ impl McpService {
                 ));
             }
         };
+        // `listingMode: DYNAMIC` targets are listed again for each first page.
+        if cursor.is_none() && self.catalog.has_dynamic() {
+            self.catalog.refresh_dynamic().await;
+        }
         let catalog = self.catalog.load();
         let (tools, next) = catalog.page(cursor.as_ref(), self.page_size);
         // The listings, their commas, and room for the envelope and the page's other fields.

@@ -137,6 +137,22 @@ impl Target {
         }
     }
 
+    /// Whether the target lists its tools live, for each client's first `tools/list` page.
+    pub fn is_dynamic(&self) -> bool {
+        match &self.adapter {
+            Adapter::Mcp(a) => a.is_dynamic(),
+            Adapter::Http(_) => false,
+        }
+    }
+
+    /// Lists the tools again from the target itself, now (a `DYNAMIC` MCP server); a
+    /// failure keeps the last list and is reported in the status.
+    pub async fn relist(&self) {
+        if let Adapter::Mcp(a) = &self.adapter {
+            mcp_server::relist(self, a).await;
+        }
+    }
+
     /// Calls `tool` of this target; `args` is the arguments object. Everything that can wait
     /// runs under `ctx.deadline`.
     pub async fn call(

@@ -42,6 +42,8 @@ pub struct Behaviour {
     pub sse: bool,
     /// Hands out session ids on `initialize`.
     pub sessions: bool,
+    /// Lists a third tool, `late`.
+    pub late_tool: bool,
 }
 
 impl Default for Behaviour {
@@ -51,6 +53,7 @@ impl Default for Behaviour {
             modern: false,
             sse: false,
             sessions: true,
+            late_tool: false,
         }
     }
 }
@@ -235,7 +238,13 @@ async fn handle(mut stream: TcpStream, up: Upstream) -> Option<()> {
                 json!({"tools": [{"name": "echo", "description": "Echoes", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}}], "nextCursor": "page-2"})
             }
             Some(_) => {
-                json!({"tools": [{"name": "pic", "description": "A picture", "inputSchema": {"type": "object"}, "outputSchema": {"type": "object"}}]})
+                let mut tools = vec![
+                    json!({"name": "pic", "description": "A picture", "inputSchema": {"type": "object"}, "outputSchema": {"type": "object"}}),
+                ];
+                if b.late_tool {
+                    tools.push(json!({"name": "late", "inputSchema": {"type": "object"}}));
+                }
+                json!({ "tools": tools })
             }
         },
         "tools/call" => match &b.fault {

@@ -174,6 +174,12 @@ impl McpAdapter {
         }
     }
 
+    /// `listingMode: DYNAMIC` (and the tools are not fixed by `mcpToolSchema`).
+    pub fn is_dynamic(&self) -> bool {
+        self.settings.listing_mode == crate::config::model::ListingMode::Dynamic
+            && self.fixed.is_none()
+    }
+
     /// Whether the tools come from `mcpToolSchema` rather than from the upstream.
     pub fn is_fixed(&self) -> bool {
         self.fixed.is_some()
@@ -432,6 +438,27 @@ fn own_meta(meta: &RawValue) -> Option<Box<RawValue>> {
         return None;
     }
     serde_json::value::to_raw_value(&map).ok()
+}
+
+/// Lists `target`'s tools now and publishes them; a failure keeps the last list.
+pub async fn relist(target: &Target, adapter: &McpAdapter) {
+    match adapter.list(Instant::now() + target.timeout).await {
+        Ok((tools, left_out)) => {
+            target.offer(tools);
+            target.set_status(Status {
+                state: State::Ready,
+                reasons: left_out,
+            });
+        }
+        Err(e) => {
+            let reason = crate::common::error_chain(&e);
+            tracing::warn!(target = %target.name, error = %reason, "listing the upstream's tools failed");
+            target.set_status(Status {
+                state: State::Failed,
+                reasons: vec![reason],
+            });
+        }
+    }
 }
 
 /// Keeps a target's tools current until `cancel`: agree, list, publish, listen for
