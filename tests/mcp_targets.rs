@@ -406,3 +406,50 @@ async fn a_dynamic_target_is_listed_again_for_each_first_page() {
         ["up___echo", "up___late", "up___pic"]
     );
 }
+
+#[tokio::test]
+async fn upstream_progress_reaches_a_client_that_asked_for_it() {
+    let up = upstream::start(Behaviour {
+        sse: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let gw = gateway(&up.url, None).await;
+    wait_for_tools(&gw, 2).await;
+    let resp = client()
+        .post(gw.url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+                "name": "up___echo", "arguments": {"text": "p"}, "_meta": {"progressToken": "tok-9"}}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut next = sse_data(resp);
+    let progress = next().await;
+    assert_eq!(
+        progress,
+        json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
+            "progressToken": "tok-9", "progress": 0.5, "total": 1, "message": "halfway"}})
+    );
+    let result = next().await;
+    assert_eq!(result["id"], 5);
+    assert_eq!(result["result"]["content"][0]["text"], "p");
+    // The upstream saw a token of the gateway's, not the client's.
+    let sent = &up.calls("tools/call")[0].body["params"]["_meta"]["progressToken"];
+    assert!(sent.is_u64(), "{sent}");
+    // Without a token, the same call answers with plain JSON.
+    let r = call(&gw, "2025-06-18", "up___echo", json!({"text": "q"})).await;
+    assert_eq!(r.result()["content"][0]["text"], "q");
+}

@@ -412,29 +412,34 @@ async fn mcp_post(State(state): State<Arc<AppState>>, req: Request) -> Response 
             }
         }
     };
-    match state.mcp.handle_post(headers, &body, &principal).await {
+    // A call that may report progress, from a client that takes SSE, runs beside its
+    // response so the progress can stream before the result.
+    if accepts_event_stream(headers) && mcp::may_want_progress(&body) {
+        let headers = parts.headers.clone();
+        return with_progress(state, headers, body, principal, _held).await;
+    }
+    let outcome = state
+        .mcp
+        .handle_post(headers, &body, &principal, None)
+        .await;
+    outcome_response(&state, outcome, sse)
+}
+
+/// What the client gets for an outcome: 202, the JSON-RPC body (as JSON, or as one SSE
+/// event for a client that takes only SSE), or a notification stream.
+fn outcome_response(state: &Arc<AppState>, outcome: Outcome, sse: bool) -> Response {
+    match outcome {
         Outcome::Accepted => StatusCode::ACCEPTED.into_response(),
-        Outcome::Stream(listener) => notification_stream(&state, listener),
+        Outcome::Stream(listener) => notification_stream(state, listener),
         Outcome::Reply {
             status,
             body,
             session_id,
         } => {
             let mut resp = if sse {
-                let mut event = Vec::with_capacity(body.len() + 24);
-                event.extend_from_slice(b"event: message\ndata: ");
-                event.extend_from_slice(&body);
-                event.extend_from_slice(b"\n\n");
+                let mut r = (status, Body::from(sse_event(&body))).into_response();
                 drop(body);
-                let mut r = (status, Body::from(event)).into_response();
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/event-stream"),
-                );
-                r.headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-                r.headers_mut()
-                    .insert("x-accel-buffering", HeaderValue::from_static("no"));
+                event_stream_headers(r.headers_mut());
                 r
             } else {
                 Json::with_status(status, body)
@@ -445,6 +450,112 @@ async fn mcp_post(State(state): State<Arc<AppState>>, req: Request) -> Response 
             resp
         }
     }
+}
+
+/// One SSE `message` event carrying `data`.
+fn sse_event(data: &[u8]) -> Vec<u8> {
+    let mut event = Vec::with_capacity(data.len() + 24);
+    event.extend_from_slice(b"event: message\ndata: ");
+    event.extend_from_slice(data);
+    event.extend_from_slice(b"\n\n");
+    event
+}
+
+fn event_stream_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+}
+
+/// Whether the client takes an SSE response (it may prefer JSON too).
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            matches!(
+                t.split(';').next().unwrap_or("").trim(),
+                "text/event-stream" | "text/*" | "*/*"
+            )
+        })
+}
+
+/// Runs the request in a task of its own (aborted if the client goes away) and answers with
+/// what comes first: the outcome, answered as usual; or a progress notification, after
+/// which the response is an SSE stream of the progress and then the result.
+async fn with_progress(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+    principal: crate::auth::Principal,
+    held: Held,
+) -> Response {
+    /// Aborts the request's task when the response is dropped.
+    struct Running(tokio::task::JoinHandle<Outcome>);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+    let run = state.clone();
+    let mut running = Running(tokio::spawn(async move {
+        let _held = held;
+        run.mcp
+            .handle_post(&headers, &body, &principal, Some(&tx))
+            .await
+    }));
+    let first = tokio::select! {
+        biased;
+        note = rx.recv() => note,
+        done = &mut running.0 => {
+            return match done {
+                Ok(outcome) => outcome_response(&state, outcome, false),
+                Err(_) => overloaded("The request was cut short: retry"),
+            };
+        }
+    };
+    let Some(first) = first else {
+        // The sender is gone: the outcome is ready.
+        return match (&mut running.0).await {
+            Ok(outcome) => outcome_response(&state, outcome, false),
+            Err(_) => overloaded("The request was cut short: retry"),
+        };
+    };
+    enum Step {
+        Notes(Running, tokio::sync::mpsc::Receiver<Vec<u8>>),
+        Done,
+    }
+    let head = futures_util::stream::once(async move {
+        Ok::<_, std::convert::Infallible>(Bytes::from(sse_event(&first)))
+    });
+    let rest = futures_util::stream::unfold(Step::Notes(running, rx), |step| async move {
+        let Step::Notes(mut running, mut rx) = step else {
+            return None;
+        };
+        match rx.recv().await {
+            Some(note) => Some((Ok(Bytes::from(sse_event(&note))), Step::Notes(running, rx))),
+            // Every note is out: the result is last.
+            None => match (&mut running.0).await {
+                Ok(Outcome::Reply { body, .. }) => {
+                    Some((Ok(Bytes::from(sse_event(&body))), Step::Done))
+                }
+                _ => None,
+            },
+        }
+    });
+    let mut resp = (
+        StatusCode::OK,
+        Body::from_stream(futures_util::StreamExt::chain(head, rest)),
+    )
+        .into_response();
+    event_stream_headers(resp.headers_mut());
+    resp
 }
 
 /// `Some(false)`: answer JSON; `Some(true)`: the client takes only SSE; `None`: neither.
@@ -488,18 +599,7 @@ async fn mcp_get(
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    let accepts_sse = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| {
-            matches!(
-                t.split(';').next().unwrap_or("").trim(),
-                "text/event-stream" | "text/*" | "*/*"
-            )
-        });
-    if !accepts_sse {
+    if !accepts_event_stream(&headers) {
         return StatusCode::NOT_ACCEPTABLE.into_response();
     }
     match state.mcp.listen(&headers, &principal) {
@@ -537,11 +637,7 @@ fn notification_stream(state: &Arc<AppState>, listener: mcp::notify::Listener) -
             () = state.closing.cancelled() => None,
             next = state.mcp.next(&mut open.listener) => {
                 let data = next?;
-                let mut event = Vec::with_capacity(data.len() + 24);
-                event.extend_from_slice(b"event: message\ndata: ");
-                event.extend_from_slice(&data);
-                event.extend_from_slice(b"\n\n");
-                Some((Ok::<_, std::convert::Infallible>(Bytes::from(event)), Some(open)))
+                Some((Ok::<_, std::convert::Infallible>(Bytes::from(sse_event(&data))), Some(open)))
             }
             () = tokio::time::sleep(KEEP_ALIVE) => {
                 if !state.mcp.still_open(&open.listener) {

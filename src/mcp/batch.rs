@@ -53,7 +53,7 @@ impl McpService {
         let replies = join_all(
             items
                 .iter()
-                .map(|m| self.message(headers, m, principal, true)),
+                .map(|m| self.message(headers, m, principal, true, None)),
         )
         .await;
         let bodies: Vec<Vec<u8>> = replies

@@ -28,6 +28,7 @@ use crate::auth::Principal;
 use crate::catalog::{Cursor, Live};
 use crate::config::GatewaySettings;
 use crate::targets::CallContext;
+use crate::targets::context::Progress;
 use jsonrpc::{Id, Incoming, RpcError};
 use session::{SessionError, Sessions};
 use version::ProtocolVersion;
@@ -113,16 +114,19 @@ impl McpService {
     }
 
     /// Handles the body of a `POST /mcp`: one message, or a batch (2025-03-26 only).
+    /// `progress`, when given, takes the progress notifications of a `tools/call` that asks
+    /// for them (the response then streams them before the result).
     pub async fn handle_post(
         &self,
         headers: &http::HeaderMap,
         body: &[u8],
         principal: &Principal,
+        progress: Option<&tokio::sync::mpsc::Sender<Vec<u8>>>,
     ) -> Outcome {
         match jsonrpc::parse_body(body) {
             Err(e) => Outcome::error(None, e, false),
             Ok(jsonrpc::Body::One(message)) => self
-                .message(headers, message, principal, false)
+                .message(headers, message, principal, false, progress)
                 .await
                 .unwrap_or(Outcome::Accepted),
             Ok(jsonrpc::Body::Batch(items)) => self.batch(headers, &items, principal).await,
@@ -136,6 +140,7 @@ impl McpService {
         message: &RawValue,
         principal: &Principal,
         in_batch: bool,
+        progress: Option<&tokio::sync::mpsc::Sender<Vec<u8>>>,
     ) -> Option<Outcome> {
         let (id, method, params) = match jsonrpc::classify(message) {
             Ok(Incoming::Request { id, method, params }) => {
@@ -170,7 +175,7 @@ impl McpService {
         let result = match (method.as_str(), era.modern) {
             ("tools/list", _) => self.tools_list(&id, &params, &era).await,
             ("tools/call", _) => {
-                self.tools_call(&id, &params, &era, headers, principal)
+                self.tools_call(&id, &params, &era, headers, principal, progress)
                     .await
             }
             ("server/discover", true) => Ok(jsonrpc::success(&id, &self.discover())),
@@ -499,6 +504,7 @@ impl McpService {
         era: &Era<'_>,
         headers: &http::HeaderMap,
         principal: &Principal,
+        progress: Option<&tokio::sync::mpsc::Sender<Vec<u8>>>,
     ) -> Result<Vec<u8>, RpcError> {
         let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
             RpcError::new(
@@ -523,16 +529,38 @@ impl McpService {
         let entry = catalog.get(name).ok_or_else(|| {
             RpcError::new(jsonrpc::INVALID_PARAMS, format!("Unknown tool: {name}"))
         })?;
+        // Progress, when the client gave a token and its response can carry notifications.
+        let progress = progress
+            .zip(progress_token(params))
+            .map(|(tx, token)| Progress {
+                token,
+                tx: tx.clone(),
+            });
         let ctx = CallContext {
             principal,
             headers,
             request_id: id.as_json(),
             session: era.session,
             deadline: tokio::time::Instant::now() + entry.target.timeout,
+            progress: progress.as_ref(),
         };
         let outcome = entry.target.call(&ctx, &entry.tool, args).await;
         results::tool_response(id, name, outcome, era.version, self.settings.debug_errors)
     }
+}
+
+/// The `progressToken` of a request's `_meta`: a string or a number.
+fn progress_token(params: &Map<String, Value>) -> Option<Box<RawValue>> {
+    match params.get("_meta")?.get("progressToken")? {
+        t @ (Value::String(_) | Value::Number(_)) => serde_json::value::to_raw_value(t).ok(),
+        _ => None,
+    }
+}
+
+/// Whether a request body may ask for progress (a cheap look for the key before any
+/// parsing; the dispatch decides).
+pub fn may_want_progress(body: &[u8]) -> bool {
+    memchr::memmem::find(body, b"\"progressToken\"").is_some()
 }
 
 fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {

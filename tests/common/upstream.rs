@@ -326,7 +326,7 @@ async fn handle(mut stream: TcpStream, up: Upstream) -> Option<()> {
         // A progress notification and a request the gateway must refuse come first.
         let body = format!(
             "event: message\ndata: {}\n\nevent: message\ndata: {}\n\nevent: message\ndata: {reply}\n\n",
-            json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 1, "progress": 0.5}}),
+            json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": message["params"]["_meta"]["progressToken"].clone(), "progress": 0.5, "total": 1, "message": "halfway"}}),
             json!({"jsonrpc": "2.0", "id": "srv-1", "method": "elicitation/create", "params": {"message": "?", "requestedSchema": {"type": "object"}}}),
         );
         respond(

@@ -283,7 +283,17 @@ def test_python_client_through_the_gateway_to_the_reference_server(everything):
             assert tools["everything___get-structured-content"].output_schema is not None
             r = await client.call_tool("everything___get-structured-content", {"location": "New York"})
             assert r.structured_content["temperature"] is not None
-            r = await client.call_tool("everything___trigger-long-running-operation", {"duration": 1, "steps": 2})
+            seen = []
+
+            async def on_progress(progress, total, message):
+                seen.append((progress, total))
+
+            r = await client.call_tool(
+                "everything___trigger-long-running-operation", {"duration": 1, "steps": 2},
+                progress_callback=on_progress,
+            )
             assert not r.is_error, r
+            # The reference server's progress, relayed through the gateway.
+            assert seen and seen[-1][1] == 2, seen
 
     asyncio.run(run())

@@ -31,6 +31,7 @@ use crate::common::budget::{Budget, Held};
 use crate::common::version::ProtocolVersion;
 use crate::net::{self, NetError};
 use crate::outbound::{Credentials, Request};
+use crate::targets::context::Progress;
 
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
@@ -76,6 +77,31 @@ struct Message {
     result: Option<Box<RawValue>>,
     #[serde(default)]
     error: Option<WireError>,
+    #[serde(default)]
+    params: Option<Box<RawValue>>,
+}
+
+/// Passes an upstream's progress on to the client, with the client's own token, when it is
+/// about the request the gateway made (its token is that request's id).
+fn relay_progress(params: &RawValue, token: u64, sink: &Progress) {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Upstream<'a> {
+        #[serde(borrow)]
+        progress_token: &'a RawValue,
+        #[serde(borrow)]
+        progress: &'a RawValue,
+        #[serde(default, borrow)]
+        total: Option<&'a RawValue>,
+        #[serde(default)]
+        message: Option<String>,
+    }
+    let Ok(p) = serde_json::from_str::<Upstream<'_>>(params.get()) else {
+        return;
+    };
+    if p.progress_token.get().trim() == token.to_string() {
+        sink.send(p.progress, p.total, p.message.as_deref());
+    }
 }
 
 #[derive(Deserialize)]
@@ -105,12 +131,15 @@ struct WithMeta<'a, P: Serialize> {
     meta: Option<Value>,
 }
 
-/// Headers a request carries beyond the transport's own (`Mcp-Name`, `Mcp-Param-*`).
+/// What a request carries beyond the transport's own: `Mcp-Name`, `Mcp-Param-*`, and the
+/// relay of the upstream's progress to the client.
 #[derive(Debug, Default)]
 pub struct Extra {
     /// The name `Mcp-Name` carries (a tool's upstream name, a prompt, a resource URI).
     pub name: Option<String>,
     pub headers: http::HeaderMap,
+    /// The client's progress sink; the upstream gets a token of the gateway's own.
+    pub progress: Option<Progress>,
 }
 
 impl Upstream {
@@ -329,13 +358,28 @@ impl Upstream {
         method: &str,
         params: &P,
     ) -> Result<Vec<u8>, UpstreamError> {
-        let meta = agreement.version.is_modern().then(|| {
+        self.body_with(agreement, id, method, params, None)
+    }
+
+    /// The body, with `progressToken` in `_meta` when progress is relayed.
+    fn body_with<P: Serialize>(
+        &self,
+        agreement: &Agreement,
+        id: Option<u64>,
+        method: &str,
+        params: &P,
+        progress_token: Option<u64>,
+    ) -> Result<Vec<u8>, UpstreamError> {
+        let mut meta = agreement.version.is_modern().then(|| {
             json!({
                 META_VERSION: agreement.version.as_str(),
                 META_CLIENT_INFO: {"name": "mcp-gateway", "version": env!("CARGO_PKG_VERSION")},
                 META_CLIENT_CAPABILITIES: {},
             })
         });
+        if let Some(token) = progress_token {
+            meta.get_or_insert_with(|| json!({}))["progressToken"] = json!(token);
+        }
         serde_json::to_vec(&Outgoing {
             jsonrpc: "2.0",
             id,
@@ -357,7 +401,15 @@ impl Upstream {
         want_session: bool,
     ) -> Result<(Answer, Option<String>), UpstreamError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let body = self.body(agreement, Some(id), method, params)?;
+        // The request's own id is the progress token the upstream sees.
+        let relay = extra.progress.clone().map(|p| (id, p));
+        let body = self.body_with(
+            agreement,
+            Some(id),
+            method,
+            params,
+            relay.as_ref().map(|r| r.0),
+        )?;
         let work = async {
             let resp = self.send(agreement, method, body, extra, deadline).await?;
             check_status(resp.status(), agreement)?;
@@ -375,7 +427,7 @@ impl Upstream {
                 session: session.clone().or_else(|| agreement.session.clone()),
             };
             let answer = if is_sse(&resp) {
-                self.read_stream(resp, id, &reply_agreement, deadline)
+                self.read_stream(resp, id, &reply_agreement, relay.as_ref(), deadline)
                     .await?
             } else {
                 let reply = net::read_reply(resp, self.limit, &self.budget)
@@ -398,6 +450,7 @@ impl Upstream {
         resp: reqwest::Response,
         id: u64,
         agreement: &Agreement,
+        relay: Option<&(u64, Progress)>,
         deadline: Instant,
     ) -> Result<Answer, UpstreamError> {
         let mut events = Events::new(resp, self.limit);
@@ -428,7 +481,12 @@ impl Upstream {
                     return Ok(answer);
                 }
                 (None, Some(m)) if m == "notifications/tools/list_changed" => tools_changed = true,
-                // Progress and log notifications: not relayed yet.
+                (None, Some(m)) if m == "notifications/progress" => {
+                    if let (Some((token, sink)), Some(params)) = (relay, &message.params) {
+                        relay_progress(params, *token, sink);
+                    }
+                }
+                // Log notifications: not relayed yet.
                 (None, _) => {}
             }
         }

@@ -344,6 +344,7 @@ impl McpAdapter {
         let mut extra = Extra {
             name: Some(route.name.clone()),
             headers: http::HeaderMap::new(),
+            progress: ctx.progress.cloned(),
         };
         if agreement.version.is_modern() {
             for (header, path) in &route.params {
