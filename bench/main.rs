@@ -12,6 +12,8 @@
 
 #![forbid(unsafe_code)]
 
+mod federation;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -294,10 +296,15 @@ targets:
         ),
     )
     .unwrap();
+    launch(args, &dir.join("gateway.yaml"))
+}
+
+/// Runs the gateway binary on the config at `config`; returns once it listens.
+fn launch(args: &Args, config: &Path) -> (Gateway, Duration) {
     let started = Instant::now();
     let mut child = Command::new(&args.gateway)
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(dir.join("gateway.yaml"))
+        .arg(config)
         .env("BENCH_KEY", "bench-api-key")
         .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
         .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
@@ -622,6 +629,12 @@ fn main() {
             let to = argv.next().expect("--serve-relay URL");
             return serve_helper(|_| relay(to));
         }
+        Some("--serve-upstream") => {
+            let spec = argv
+                .next()
+                .expect("--serve-upstream MODE,TOOLS,PATHS,CHURN");
+            return serve_helper(|_| federation::app(&spec));
+        }
         _ => {}
     }
     let code = tokio::runtime::Runtime::new().unwrap().block_on(bench());
@@ -787,8 +800,24 @@ async fn bench() -> i32 {
         catalog.push((tools, startup, loaded_rss, rss, peak));
     }
 
+    let federated = if args.selected("MCP target") {
+        federation_rows(&args, &dir, concurrencies, &backend).await
+    } else {
+        (Vec::new(), Vec::new())
+    };
+
     println!("\n### tools/call (gateway vs. the same request straight to the backend)\n");
     print_rows(&rows);
+    if !federated.0.is_empty() {
+        println!(
+            "\n### MCP-server targets (gateway vs. the same request straight to the upstream)\n"
+        );
+        print_rows(&federated.0);
+        println!();
+        for line in &federated.1 {
+            println!("{line}");
+        }
+    }
     println!("\n### tools/list (gateway vs. a backend serving a static body of the same size)\n");
     print_rows(&list_rows);
     println!("\n### Start-up and memory\n");
@@ -972,4 +1001,262 @@ fn inbound_connections(pid: u32, port: u16) -> usize {
             f.len() > 9 && f[1].ends_with(&port_hex) && f[3] != "0A" && inodes.contains(f[9])
         })
         .count()
+}
+
+/// The MCP-server target rows, and the lines of figures that are not rows (memory, swaps).
+async fn federation_rows(
+    args: &Args,
+    dir: &Path,
+    concurrencies: &[usize],
+    backend: &str,
+) -> (Vec<Row>, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    let write = |name: &str, yaml: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, yaml).unwrap();
+        path
+    };
+    let target = |name: &str, url: &str| {
+        format!(
+            "  - name: {name}\n    targetConfiguration: {{mcp: {{mcpServer: {{endpoint: \"{url}\"}}}}}}\n"
+        )
+    };
+    let head = "server: {limits: {maxConcurrentRequests: 4096, toolsListPageSize: 10000}}\ngateway: {name: bench-federation, authorizerType: NONE}\ntargets:\n";
+
+    // 1. tools/call through one MCP-server target, against the same call to the upstream.
+    let (upstream, _up) = spawn_helper("--serve-upstream", "modern,10,1,steady");
+    let (gw, _) = launch(
+        args,
+        &write(
+            "one.yaml",
+            format!("{head}{}", target("up", &format!("{upstream}/mcp/0"))),
+        ),
+    );
+    wait_for_tools(&gw.url, 10).await;
+    let args_json = json!({"text": "hello"});
+    let through = mcp(
+        &gw.url,
+        call("up___tool_1", args_json.clone(), true),
+        "2026-07-28",
+        None,
+        "tools/call",
+        Some("up___tool_1"),
+    );
+    let direct = mcp(
+        &format!("{upstream}/mcp/0"),
+        call("tool_1", args_json, true),
+        "2026-07-28",
+        None,
+        "tools/call",
+        Some("tool_1"),
+    );
+    for &c in concurrencies {
+        rows.push(
+            measure(
+                "MCP target: tools/call, Rust upstream (2026-07-28, stateless)",
+                &through,
+                &direct,
+                c,
+                args.seconds,
+                gw.pid,
+            )
+            .await,
+        );
+    }
+    drop(gw);
+
+    // 2. tools/list across 10 upstreams x 100 tools, from the cached catalog.
+    let (many, _many) = spawn_helper("--serve-upstream", "modern,100,10,steady");
+    let targets: String = (0..10)
+        .map(|i| target(&format!("up{i}"), &format!("{many}/mcp/{i}")))
+        .collect();
+    let (gw, startup) = launch(args, &write("ten.yaml", format!("{head}{targets}")));
+    wait_for_tools(&gw.url, 1000).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle_rss, _) = memory_mib(gw.pid);
+    let list = mcp(
+        &gw.url,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        "2025-06-18",
+        None,
+        "tools/list",
+        None,
+    );
+    let page = body_len(&list).await;
+    // The baseline: a backend serving a static body of the same size.
+    let static_page = Load {
+        method: reqwest::Method::GET,
+        url: format!("{backend}/dev/static/{page}"),
+        headers: vec![],
+        body: None,
+    };
+    for &c in &concurrencies[..concurrencies.len().min(2)] {
+        rows.push(
+            measure(
+                &format!(
+                    "MCP targets: tools/list, 10 upstreams x 100 tools ({} KiB page)",
+                    page / 1024
+                ),
+                &list,
+                &static_page,
+                c,
+                args.seconds,
+                gw.pid,
+            )
+            .await,
+        );
+    }
+    lines.push(format!("- 10 MCP-server targets x 100 tools: start-up to listening {:.0} ms; RSS idle with the 1,000 tools listed {idle_rss:.1} MiB.", startup.as_secs_f64() * 1e3));
+    drop(gw);
+
+    // 3. A catalog swap every 100 ms under c=64: zero errors, and readers never wait.
+    let (churn, _churn) = spawn_helper("--serve-upstream", "modern,10,1,churn");
+    let (gw, _) = launch(
+        args,
+        &write(
+            "churn.yaml",
+            format!("{head}{}", target("up", &format!("{churn}/mcp/0"))),
+        ),
+    );
+    wait_for_tools(&gw.url, 10).await;
+    let call_churn = mcp(
+        &gw.url,
+        call("up___tool_1", json!({"text": "x"}), true),
+        "2026-07-28",
+        None,
+        "tools/call",
+        Some("up___tool_1"),
+    );
+    let g0 = generation(&gw.url).await;
+    let swapping = run(&call_churn, 64, args.seconds).await;
+    let g1 = generation(&gw.url).await;
+    let listing = run(
+        &mcp(
+            &gw.url,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+            "2025-06-18",
+            None,
+            "tools/list",
+            None,
+        ),
+        64,
+        args.seconds,
+    )
+    .await;
+    let g2 = generation(&gw.url).await;
+    drop(gw);
+    let (steady, _steady) = spawn_helper("--serve-upstream", "modern,10,1,steady");
+    let (gw, _) = launch(
+        args,
+        &write(
+            "steady.yaml",
+            format!("{head}{}", target("up", &format!("{steady}/mcp/0"))),
+        ),
+    );
+    wait_for_tools(&gw.url, 10).await;
+    let call_steady = mcp(
+        &gw.url,
+        call("up___tool_1", json!({"text": "x"}), true),
+        "2026-07-28",
+        None,
+        "tools/call",
+        Some("up___tool_1"),
+    );
+    let still = run(&call_steady, 64, args.seconds).await;
+    drop(gw);
+    lines.push(format!(
+        "- Catalog swaps every 100 ms under c=64: {} swaps during {:.0} s of tools/call and {} during as long of tools/list; errors {} and {}; tools/call {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs while swapping against {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs with no swaps (ratio {:.2}).",
+        g1 - g0, args.seconds, g2 - g1, swapping.errors, listing.errors,
+        swapping.rps, swapping.p50_us, swapping.p99_us, still.rps, still.p50_us, still.p99_us, swapping.rps / still.rps.max(1.0)
+    ));
+
+    // 4. Memory with 1,000 client sessions, each with its own upstream session.
+    let (hs, _hs) = spawn_helper("--serve-upstream", "handshake,10,1,steady");
+    let (gw, _) = launch(
+        args,
+        &write(
+            "sessions.yaml",
+            format!("{head}{}", target("up", &format!("{hs}/mcp/0"))),
+        ),
+    );
+    wait_for_tools(&gw.url, 10).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (before, _) = memory_mib(gw.pid);
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (client, url) = (client.clone(), gw.url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0;
+            for _ in 0..20 {
+                let sid = session(&url).await;
+                let resp = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json")
+                    .header("mcp-protocol-version", "2025-06-18")
+                    .header("mcp-session-id", &sid)
+                    .body(call("up___tool_1", json!({"text": "s"}), false).to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                ok += (resp.status().is_success() && !memchr_is_error(&resp.bytes().await.unwrap()))
+                    as usize;
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (after, peak) = memory_mib(gw.pid);
+    lines.push(format!(
+        "- 1,000 client sessions, each with its own upstream session (handshake-era upstream): {ok} of 1000 calls succeeded; RSS {before:.1} MiB before, {after:.1} MiB after (peak {peak:.1} MiB): {:.1} KiB per client session.",
+        (after - before) * 1024.0 / 1000.0
+    ));
+    (rows, lines)
+}
+
+/// Waits until the gateway lists `count` tools.
+async fn wait_for_tools(url: &str, count: usize) {
+    let list = mcp(
+        url,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        "2025-06-18",
+        None,
+        "tools/list",
+        None,
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    while Instant::now() < deadline {
+        let mut req = client.post(url);
+        for (k, v) in &list.headers {
+            req = req.header(*k, v);
+        }
+        if let Ok(r) = req.body(list.body.clone().unwrap()).send().await
+            && let Ok(v) = r.json::<Value>().await
+            && v["result"]["tools"]
+                .as_array()
+                .is_some_and(|t| t.len() >= count)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the gateway at {url} did not list {count} tools");
+}
+
+/// The catalog generation `/ready` reports.
+async fn generation(url: &str) -> u64 {
+    let v: Value = reqwest::get(url.replace("/mcp", "/ready"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["catalogGeneration"].as_u64().unwrap_or(0)
 }

@@ -144,6 +144,7 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
         .collect();
     let body = serde_json::json!({
         "status": if serving { "ready" } else { "not ready" },
+        "catalogGeneration": state.mcp.catalog.load().generation(),
         "targets": listed,
     });
     let status = if serving {

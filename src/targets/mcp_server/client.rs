@@ -33,9 +33,6 @@ use crate::net::{self, NetError};
 use crate::outbound::{Credentials, Request};
 use crate::targets::context::Progress;
 
-const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
-const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 /// Messages read from one SSE response before giving up on it (notifications are skipped).
 const MAX_EVENTS: usize = 10_000;
 
@@ -128,8 +125,31 @@ struct WithMeta<'a, P: Serialize> {
     #[serde(flatten)]
     params: &'a P,
     #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
-    meta: Option<Value>,
+    meta: Option<Meta>,
 }
+
+/// The `_meta` of a request: the 2026-07-28 fields, written once, or built for this request.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Meta {
+    Static(#[serde(serialize_with = "raw")] &'static str),
+    Built(Value),
+}
+
+fn raw<S: serde::Serializer>(text: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+    match serde_json::from_str::<&RawValue>(text) {
+        Ok(r) => r.serialize(s),
+        Err(e) => Err(serde::ser::Error::custom(e)),
+    }
+}
+
+/// What 2026-07-28 requests carry in `_meta`, as JSON text.
+const MODERN_META: &str = concat!(
+    r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28","#,
+    r#""io.modelcontextprotocol/clientInfo":{"name":"mcp-gateway","version":""#,
+    env!("CARGO_PKG_VERSION"),
+    r#""},"io.modelcontextprotocol/clientCapabilities":{}}"#
+);
 
 /// What a request carries beyond the transport's own: `Mcp-Name`, `Mcp-Param-*`, and the
 /// relay of the upstream's progress to the client.
@@ -248,9 +268,12 @@ impl Upstream {
         deadline: Instant,
     ) -> Result<(), UpstreamError> {
         let body = self.body(agreement, None, method, &json!({}))?;
-        let resp = self
-            .send(agreement, method, body, Extra::default(), deadline)
-            .await?;
+        let resp = tokio::time::timeout_at(
+            deadline,
+            self.send(agreement, method, body, Extra::default()),
+        )
+        .await
+        .map_err(|_| UpstreamError::Timeout)??;
         check_status(resp.status(), agreement)?;
         Ok(())
     }
@@ -308,19 +331,15 @@ impl Upstream {
             let params = json!({"notifications": {"toolsListChanged": true}});
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let body = self.body(agreement, Some(id), "subscriptions/listen", &params)?;
-            self.send(
-                agreement,
-                "subscriptions/listen",
-                body,
-                Extra::default(),
-                deadline,
-            )
-            .await?
+            let send = self.send(agreement, "subscriptions/listen", body, Extra::default());
+            tokio::time::timeout_at(deadline, send)
+                .await
+                .map_err(|_| UpstreamError::Timeout)??
         } else {
             let mut req = Request {
                 method: http::Method::GET,
                 url: self.endpoint.clone(),
-                headers: self.transport_headers(agreement, "", &Extra::default()),
+                headers: self.transport_headers(agreement, "", Extra::default()),
                 body: None,
             };
             req.headers.insert(
@@ -370,16 +389,19 @@ impl Upstream {
         params: &P,
         progress_token: Option<u64>,
     ) -> Result<Vec<u8>, UpstreamError> {
-        let mut meta = agreement.version.is_modern().then(|| {
-            json!({
-                META_VERSION: agreement.version.as_str(),
-                META_CLIENT_INFO: {"name": "mcp-gateway", "version": env!("CARGO_PKG_VERSION")},
-                META_CLIENT_CAPABILITIES: {},
-            })
-        });
-        if let Some(token) = progress_token {
-            meta.get_or_insert_with(|| json!({}))["progressToken"] = json!(token);
-        }
+        let meta = match (agreement.version.is_modern(), progress_token) {
+            (false, None) => None,
+            (true, None) => Some(Meta::Static(MODERN_META)),
+            (modern, Some(token)) => {
+                let mut m = if modern {
+                    serde_json::from_str(MODERN_META).unwrap_or_else(|_| json!({}))
+                } else {
+                    json!({})
+                };
+                m["progressToken"] = json!(token);
+                Some(Meta::Built(m))
+            }
+        };
         serde_json::to_vec(&Outgoing {
             jsonrpc: "2.0",
             id,
@@ -411,7 +433,7 @@ impl Upstream {
             relay.as_ref().map(|r| r.0),
         )?;
         let work = async {
-            let resp = self.send(agreement, method, body, extra, deadline).await?;
+            let resp = self.send(agreement, method, body, extra).await?;
             check_status(resp.status(), agreement)?;
             let session = want_session
                 .then(|| {
@@ -427,7 +449,7 @@ impl Upstream {
                 session: session.clone().or_else(|| agreement.session.clone()),
             };
             let answer = if is_sse(&resp) {
-                self.read_stream(resp, id, &reply_agreement, relay.as_ref(), deadline)
+                self.read_stream(resp, id, &reply_agreement, relay.as_ref())
                     .await?
             } else {
                 let reply = net::read_reply(resp, self.limit, &self.budget)
@@ -444,14 +466,14 @@ impl Upstream {
             .map_err(|_| UpstreamError::Timeout)?
     }
 
-    /// Reads an SSE response until the message that answers `id`.
+    /// Reads an SSE response until the message that answers `id` (inside an exchange, under
+    /// its deadline).
     async fn read_stream(
         &self,
         resp: reqwest::Response,
         id: u64,
         agreement: &Agreement,
         relay: Option<&(u64, Progress)>,
-        deadline: Instant,
     ) -> Result<Answer, UpstreamError> {
         let mut events = Events::new(resp, self.limit);
         let mut held = Held::default();
@@ -473,7 +495,7 @@ impl Upstream {
             match (&message.id, &message.method) {
                 // A request from the server: it cannot be relayed yet, so refuse it at once.
                 (Some(request_id), Some(method)) => {
-                    self.refuse(agreement, request_id, method, deadline).await;
+                    self.refuse(agreement, request_id, method).await;
                 }
                 (Some(_), None) => {
                     let mut answer = answer_of(message, id, held)?;
@@ -494,7 +516,8 @@ impl Upstream {
     }
 
     /// Answers a server's request with "method not found".
-    async fn refuse(&self, agreement: &Agreement, id: &RawValue, method: &str, deadline: Instant) {
+    /// (Runs inside an exchange, under its deadline.)
+    async fn refuse(&self, agreement: &Agreement, id: &RawValue, method: &str) {
         #[derive(Serialize)]
         struct Refusal<'a> {
             jsonrpc: &'static str,
@@ -507,9 +530,7 @@ impl Upstream {
             error: json!({"code": -32601, "message": format!("mcp-gateway does not relay `{method}` to its clients")}),
         });
         if let Ok(body) = body {
-            let _ = self
-                .send(agreement, "", body, Extra::default(), deadline)
-                .await;
+            let _ = self.send(agreement, "", body, Extra::default()).await;
         }
     }
 
@@ -517,9 +538,9 @@ impl Upstream {
         &self,
         agreement: &Agreement,
         method: &str,
-        extra: &Extra,
+        extra: Extra,
     ) -> http::HeaderMap {
-        let mut h = extra.headers.clone();
+        let mut h = extra.headers;
         h.insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/json"),
@@ -552,18 +573,18 @@ impl Upstream {
         h
     }
 
+    /// Sends one POST; the caller bounds it (and what follows) by its deadline.
     async fn send(
         &self,
         agreement: &Agreement,
         method: &str,
         body: Vec<u8>,
         extra: Extra,
-        deadline: Instant,
     ) -> Result<reqwest::Response, UpstreamError> {
         let mut req = Request {
             method: http::Method::POST,
             url: self.endpoint.clone(),
-            headers: self.transport_headers(agreement, method, &extra),
+            headers: self.transport_headers(agreement, method, extra),
             body: Some(body),
         };
         let send = async {
@@ -581,9 +602,7 @@ impl Upstream {
                 .await
                 .map_err(|e| UpstreamError::Net(NetError::from_reqwest(e)))
         };
-        tokio::time::timeout_at(deadline, send)
-            .await
-            .map_err(|_| UpstreamError::Timeout)?
+        send.await
     }
 }
 
