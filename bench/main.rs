@@ -501,6 +501,28 @@ fn mcp(
     }
 }
 
+/// `tools/list` (2025-06-18, no session) at `url`.
+fn tools_list(url: &str) -> Load {
+    mcp(
+        url,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        "2025-06-18",
+        None,
+        "tools/list",
+        None,
+    )
+}
+
+/// The backend's static body of `len` bytes: the baseline of a page of that size.
+fn static_body(backend: &str, len: usize) -> Load {
+    Load {
+        method: reqwest::Method::GET,
+        url: format!("{backend}/dev/static/{len}"),
+        headers: vec![],
+        body: None,
+    }
+}
+
 fn call(tool: &str, args: Value, modern: bool) -> Value {
     let mut params = json!({"name": tool, "arguments": args});
     if modern {
@@ -777,21 +799,9 @@ async fn bench() -> i32 {
         let (gw, startup) = start_gateway(&args, &dir, &document(&backend, tools - 2), false, None);
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (loaded_rss, _) = memory_mib(gw.pid);
-        let list = mcp(
-            &gw.url,
-            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-            "2025-06-18",
-            None,
-            "tools/list",
-            None,
-        );
+        let list = tools_list(&gw.url);
         let page = body_len(&list).await;
-        let direct = Load {
-            method: reqwest::Method::GET,
-            url: format!("{backend}/dev/static/{page}"),
-            headers: vec![],
-            body: None,
-        };
+        let direct = static_body(&backend, page);
         for &c in &concurrencies[..concurrencies.len().min(2)] {
             let name = format!("tools/list, {tools} tools ({} KiB page)", page / 1024);
             list_rows.push(measure(&name, &list, &direct, c, args.seconds, gw.pid).await);
@@ -1075,22 +1085,10 @@ async fn federation_rows(
     wait_for_tools(&gw.url, 1000).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (idle_rss, _) = memory_mib(gw.pid);
-    let list = mcp(
-        &gw.url,
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-        "2025-06-18",
-        None,
-        "tools/list",
-        None,
-    );
+    let list = tools_list(&gw.url);
     let page = body_len(&list).await;
     // The baseline: a backend serving a static body of the same size.
-    let static_page = Load {
-        method: reqwest::Method::GET,
-        url: format!("{backend}/dev/static/{page}"),
-        headers: vec![],
-        body: None,
-    };
+    let static_page = static_body(backend, page);
     for &c in &concurrencies[..concurrencies.len().min(2)] {
         rows.push(
             measure(
@@ -1131,19 +1129,7 @@ async fn federation_rows(
     let g0 = generation(&gw.url).await;
     let swapping = run(&call_churn, 64, args.seconds).await;
     let g1 = generation(&gw.url).await;
-    let listing = run(
-        &mcp(
-            &gw.url,
-            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-            "2025-06-18",
-            None,
-            "tools/list",
-            None,
-        ),
-        64,
-        args.seconds,
-    )
-    .await;
+    let listing = run(&tools_list(&gw.url), 64, args.seconds).await;
     let g2 = generation(&gw.url).await;
     drop(gw);
     let (steady, _steady) = spawn_helper("--serve-upstream", "modern,10,1,steady");
@@ -1222,14 +1208,7 @@ async fn federation_rows(
 
 /// Waits until the gateway lists `count` tools.
 async fn wait_for_tools(url: &str, count: usize) {
-    let list = mcp(
-        url,
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-        "2025-06-18",
-        None,
-        "tools/list",
-        None,
-    );
+    let list = tools_list(url);
     let deadline = Instant::now() + Duration::from_secs(30);
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     while Instant::now() < deadline {
