@@ -142,6 +142,40 @@ async fn federates_a_handshake_upstream_beside_an_openapi_target() {
         Some("upstream-session-1")
     );
     assert_eq!(up.calls("initialize").len(), 2);
+    // A client with its own gateway session gets its own upstream session.
+    let session = open_session(&gw).await;
+    let r = post(
+        &gw.url(),
+        &json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": "up___echo", "arguments": {"text": "mine"}}}),
+        &[("mcp-protocol-version", "2025-06-18"), ("mcp-session-id", &session)],
+    )
+    .await;
+    assert_eq!(r.result()["content"][0]["text"], "mine", "{}", r.text);
+    assert_eq!(
+        up.calls("tools/call")[2].header("mcp-session-id"),
+        Some("upstream-session-2")
+    );
+    // Ending the gateway session ends its upstream session.
+    let deleted = client()
+        .delete(gw.url())
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !up
+        .received
+        .lock()
+        .iter()
+        .any(|r| r.method == "DELETE" && r.header("mcp-session-id") == Some("upstream-session-2"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the upstream session was not ended"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // Every content type passes through as written; a 2025-03-26 client, which has no
     // resource links, gets the link as text.
@@ -452,4 +486,62 @@ async fn upstream_progress_reaches_a_client_that_asked_for_it() {
     // Without a token, the same call answers with plain JSON.
     let r = call(&gw, "2025-06-18", "up___echo", json!({"text": "q"})).await;
     assert_eq!(r.result()["content"][0]["text"], "q");
+}
+
+#[tokio::test]
+async fn x_mcp_header_arguments_are_checked_and_mirrored() {
+    let up = upstream::start(Behaviour {
+        modern: true,
+        sessions: false,
+        ..Behaviour::default()
+    })
+    .await;
+    let gw = gateway(&up.url, None).await;
+    wait_for_tools(&gw, 2).await;
+    let list = rpc(&gw.url(), "tools/list", json!({})).await;
+    assert_eq!(
+        list.result()["tools"][0]["inputSchema"]["properties"]["text"]["x-mcp-header"],
+        "Text",
+        "the annotation is listed as the upstream wrote it"
+    );
+    let modern_call = async |header: Option<&str>| {
+        let mut req = client()
+            .post(gw.url())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "up___echo");
+        if let Some(v) = header {
+            req = req.header("mcp-param-text", v);
+        }
+        let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+            "_meta": modern_meta(), "name": "up___echo", "arguments": {"text": "Grüße"}}});
+        into_reply(req.body(body.to_string()).send().await.unwrap()).await
+    };
+    // Without the header, or with another value: the transport's HeaderMismatch.
+    let r = modern_call(None).await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, Some(-32020)),
+        "{}",
+        r.text
+    );
+    let r = modern_call(Some("other")).await;
+    assert_eq!(r.error_code(), Some(-32020), "{}", r.text);
+    // With it (base64, as the value is not ASCII): served, and mirrored to the upstream.
+    let encoded = {
+        use base64::Engine;
+        format!(
+            "=?base64?{}?=",
+            base64::engine::general_purpose::STANDARD.encode("Grüße")
+        )
+    };
+    let r = modern_call(Some(&encoded)).await;
+    assert_eq!(r.result()["content"][0]["text"], "Grüße", "{}", r.text);
+    let sent = up.calls("tools/call");
+    assert_eq!(
+        sent.last().unwrap().header("mcp-param-text"),
+        Some(encoded.as_str())
+    );
 }

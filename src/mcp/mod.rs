@@ -208,7 +208,14 @@ impl McpService {
         };
         match self.sessions.check(id, &principal.id) {
             Ok(session) => match self.sessions.end(&session) {
-                Ok(()) => http::StatusCode::NO_CONTENT,
+                Ok(()) => {
+                    // Its upstream sessions end with it.
+                    let key = CallContext::session_key(id);
+                    for target in self.catalog.targets() {
+                        target.forget_client(&key);
+                    }
+                    http::StatusCode::NO_CONTENT
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "a session could not be ended");
                     http::StatusCode::SERVICE_UNAVAILABLE
@@ -529,6 +536,9 @@ impl McpService {
         let entry = catalog.get(name).ok_or_else(|| {
             RpcError::new(jsonrpc::INVALID_PARAMS, format!("Unknown tool: {name}"))
         })?;
+        if era.modern {
+            check_param_headers(headers, entry.tool.route.header_params(), args)?;
+        }
         // Progress, when the client gave a token and its response can carry notifications.
         let progress = progress
             .zip(progress_token(params))
@@ -547,6 +557,32 @@ impl McpService {
         let outcome = entry.target.call(&ctx, &entry.tool, args).await;
         results::tool_response(id, name, outcome, era.version, self.settings.debug_errors)
     }
+}
+
+/// A 2026-07-28 server that reads the body checks the `Mcp-Param-*` headers of the tool's
+/// `x-mcp-header` arguments against it: each argument given must have its header, equal to it
+/// once decoded.
+fn check_param_headers(
+    headers: &http::HeaderMap,
+    params: &[(http::HeaderName, Vec<String>)],
+    args: &Value,
+) -> Result<(), RpcError> {
+    for (name, path) in params {
+        let Some(expected) = crate::targets::mcp_server::param_value(args, path) else {
+            continue;
+        };
+        let sent = header(headers, name.as_str()).map(decode_header_value);
+        if sent != Some(Some(expected)) {
+            return Err(RpcError::new(
+                jsonrpc::HEADER_MISMATCH,
+                format!(
+                    "Header mismatch: the {name} header must carry the argument `{}`",
+                    path.join(".")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The `progressToken` of a request's `_meta`: a string or a number.

@@ -149,7 +149,7 @@ pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Bu
                     shared.budget.clone(),
                 );
                 let adapter = McpAdapter::new(upstream, mcp, &settings.name, fixed);
-                (Adapter::Mcp(Box::new(adapter)), Vec::new().into())
+                (Adapter::Mcp(Arc::new(adapter)), Vec::new().into())
             }
             Prepared::Http(tools) => {
                 let adapter = Adapter::Http(HttpAdapter {

@@ -73,8 +73,13 @@ impl CallContext<'_> {
     /// client's session, else its principal.
     pub fn client_key(&self) -> String {
         match self.session {
-            Some(s) => format!("session:{s}"),
+            Some(s) => Self::session_key(s),
             None => format!("principal:{}", self.principal.id),
         }
+    }
+
+    /// The client key of a gateway session.
+    pub fn session_key(session: &str) -> String {
+        format!("session:{session}")
     }
 }

@@ -47,7 +47,7 @@ pub struct Target {
 #[derive(Debug)]
 pub enum Adapter {
     Http(http::HttpAdapter),
-    Mcp(Box<mcp_server::McpAdapter>),
+    Mcp(Arc<mcp_server::McpAdapter>),
 }
 
 /// Where one tool's calls go, in the terms of its target's kind.
@@ -57,13 +57,24 @@ pub enum Route {
     Mcp(mcp_server::Route),
 }
 
-/// AgentCore's `TargetStatus` values the gateway reports.
+impl Route {
+    /// Arguments mirrored in `Mcp-Param-*` headers (2026-07-28 `x-mcp-header`): the header
+    /// and the argument's property path. Empty for kinds that have none.
+    pub fn header_params(&self) -> &[(::http::HeaderName, Vec<String>)] {
+        match self {
+            Self::Mcp(r) => &r.params,
+            Self::Http(_) => &[],
+        }
+    }
+}
+
+/// AgentCore's `TargetStatus` values the gateway reports (the control plane adds the
+/// `UPDATING`, `SYNCHRONIZING` and `DELETING` transitions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
     Creating,
     Ready,
     Failed,
-    Synchronizing,
 }
 
 impl State {
@@ -72,7 +83,6 @@ impl State {
             Self::Creating => "CREATING",
             Self::Ready => "READY",
             Self::Failed => "FAILED",
-            Self::Synchronizing => "SYNCHRONIZING",
         }
     }
 }
@@ -150,6 +160,14 @@ impl Target {
     pub async fn relist(&self) {
         if let Adapter::Mcp(a) = &self.adapter {
             mcp_server::relist(self, a).await;
+        }
+    }
+
+    /// Ends what the target keeps for one client (its upstream session), in the background:
+    /// the client's gateway session has ended.
+    pub fn forget_client(&self, key: &str) {
+        if let Adapter::Mcp(a) = &self.adapter {
+            a.forget_client(key, self.timeout);
         }
     }
 

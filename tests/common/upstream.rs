@@ -235,7 +235,13 @@ async fn handle(mut stream: TcpStream, up: Upstream) -> Option<()> {
         }
         "tools/list" => match message["params"]["cursor"].as_str() {
             None => {
-                json!({"tools": [{"name": "echo", "description": "Echoes", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}}], "nextCursor": "page-2"})
+                // A 2026-07-28 server mirrors `text` into `Mcp-Param-Text`.
+                let text = if b.modern {
+                    json!({"type": "string", "x-mcp-header": "Text"})
+                } else {
+                    json!({"type": "string"})
+                };
+                json!({"tools": [{"name": "echo", "description": "Echoes", "inputSchema": {"type": "object", "properties": {"text": text}}}], "nextCursor": "page-2"})
             }
             Some(_) => {
                 let mut tools = vec![

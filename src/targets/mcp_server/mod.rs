@@ -180,11 +180,6 @@ impl McpAdapter {
             && self.fixed.is_none()
     }
 
-    /// Whether the tools come from `mcpToolSchema` rather than from the upstream.
-    pub fn is_fixed(&self) -> bool {
-        self.fixed.is_some()
-    }
-
     /// The tools of `mcpToolSchema`, curated; the reasons for any left out.
     pub fn fixed_tools(&self) -> Option<(ToolSet, Vec<String>)> {
         let fixed = self.fixed.as_ref()?;
@@ -301,6 +296,23 @@ impl McpAdapter {
         self.clients.lock().by_client.remove(&ctx.client_key());
     }
 
+    /// Forgets a client's upstream session and ends it at the upstream (`DELETE`, best
+    /// effort, within `timeout`, off the caller's path).
+    pub fn forget_client(self: &Arc<Self>, key: &str, timeout: Duration) {
+        let Some((cell, _)) = self.clients.lock().by_client.remove(key) else {
+            return;
+        };
+        let Some(agreement) = cell.get().cloned() else {
+            return;
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            this.upstream
+                .end(&agreement, Instant::now() + timeout)
+                .await;
+        });
+    }
+
     /// Runs one `tools/call` on the upstream.
     pub async fn call(
         &self,
@@ -372,7 +384,7 @@ impl McpAdapter {
 
 /// An argument's value for its `Mcp-Param-*` header: strings as they are, integers and
 /// booleans as text; absent, `null` or any other type sends no header.
-fn param_value(args: &Value, path: &[String]) -> Option<String> {
+pub fn param_value(args: &Value, path: &[String]) -> Option<String> {
     let mut v = args;
     for key in path {
         v = v.get(key)?;
