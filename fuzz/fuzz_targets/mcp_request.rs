@@ -59,5 +59,5 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let principal = Principal::anonymous();
-    let _ = rt.block_on(state.mcp.handle_post(&headers, body, &principal));
+    let _ = rt.block_on(state.mcp.handle_post(&headers, body, &principal, None));
 });
