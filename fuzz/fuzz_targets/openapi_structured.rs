@@ -11,15 +11,32 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use mcp_gateway::targets::http::{self, request};
-use mcp_gateway::targets::tool::{Listing, Tool};
 use mcp_gateway::targets::Route;
+use mcp_gateway::targets::http::{self, request};
 use mcp_gateway::targets::openapi::{Document, tool};
+use mcp_gateway::targets::tool::{Listing, Tool};
 use serde_json::{Map, Value, json};
 
 const NAMES: &[&str] = &[
-    "id", "q", "body", "name", "Accept", "Content-Type", "x-api-key", "a b", "ü", "..", ".",
-    "%2e%2e", "", "{id}", "query_id", "body_id", "$ref", "a/b", "Authorization",
+    "id",
+    "q",
+    "body",
+    "name",
+    "Accept",
+    "Content-Type",
+    "x-api-key",
+    "a b",
+    "ü",
+    "..",
+    ".",
+    "%2e%2e",
+    "",
+    "{id}",
+    "query_id",
+    "body_id",
+    "$ref",
+    "a/b",
+    "Authorization",
 ];
 const BASE: &str = "http://127.0.0.1:9/base/v1";
 
@@ -29,13 +46,22 @@ fn name(i: u8) -> &'static str {
 
 #[derive(Arbitrary, Debug)]
 enum Schema {
-    String { format: Option<u8>, max_length: Option<u8> },
-    Integer { minimum: Option<i64> },
+    String {
+        format: Option<u8>,
+        max_length: Option<u8>,
+    },
+    Integer {
+        minimum: Option<i64>,
+    },
     Number(f64),
     Boolean,
     Null,
     Array(Box<Schema>),
-    Object { properties: Vec<(u8, Schema)>, required: Vec<u8>, additional: Option<bool> },
+    Object {
+        properties: Vec<(u8, Schema)>,
+        required: Vec<u8>,
+        additional: Option<bool>,
+    },
     Ref(u8),
     AllOf(Vec<Schema>),
     OneOf(Vec<Schema>),
@@ -74,9 +100,15 @@ impl Schema {
             Schema::Boolean => json!({"type": "boolean"}),
             Schema::Null => json!({"type": "null"}),
             Schema::Array(items) => json!({"type": "array", "items": items.json(d)}),
-            Schema::Object { properties, required, additional } => {
-                let props: Map<String, Value> =
-                    properties.iter().map(|(n, s)| (name(*n).to_string(), s.json(d))).collect();
+            Schema::Object {
+                properties,
+                required,
+                additional,
+            } => {
+                let props: Map<String, Value> = properties
+                    .iter()
+                    .map(|(n, s)| (name(*n).to_string(), s.json(d)))
+                    .collect();
                 let mut names: Vec<&str> = required.iter().map(|r| name(*r)).collect();
                 names.sort_unstable();
                 names.dedup();
@@ -168,7 +200,11 @@ impl Arg {
             Arg::Bool(b) => json!(b),
             Arg::Null => Value::Null,
             Arg::List(v) => json!(v),
-            Arg::Obj(v) => Value::Object(v.iter().map(|(k, s)| (name(*k).to_string(), json!(s))).collect()),
+            Arg::Obj(v) => Value::Object(
+                v.iter()
+                    .map(|(k, s)| (name(*k).to_string(), json!(s)))
+                    .collect(),
+            ),
         }
     }
 }
@@ -203,8 +239,15 @@ fn document(input: &Input) -> Value {
                     "in": location,
                     "required": p.required, "schema": p.schema.json(0)});
                 if let Some(s) = p.style {
-                    let style = ["simple", "form", "label", "matrix", "spaceDelimited",
-                        "pipeDelimited", "deepObject"][s as usize % 7];
+                    let style = [
+                        "simple",
+                        "form",
+                        "label",
+                        "matrix",
+                        "spaceDelimited",
+                        "pipeDelimited",
+                        "deepObject",
+                    ][s as usize % 7];
                     v["style"] = json!(style);
                 }
                 if let Some(e) = p.explode {
@@ -216,12 +259,17 @@ fn document(input: &Input) -> Value {
         let mut operation = json!({"operationId": format!("op{k}"), "parameters": params,
             "responses": {"200": {"description": "ok"}}});
         if let Some(b) = &op.body {
-            let media = ["application/json", "application/x-www-form-urlencoded",
-                "application/xml", "application/merge-patch+json"][b.media as usize % 4];
+            let media = [
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "application/xml",
+                "application/merge-patch+json",
+            ][b.media as usize % 4];
             operation["requestBody"] = json!({"required": b.required,
                 "content": {media: {"schema": b.schema.json(0)}}});
         }
-        let method = ["get", "put", "post", "delete", "patch", "head", "options"][op.method as usize % 7];
+        let method =
+            ["get", "put", "post", "delete", "patch", "head", "options"][op.method as usize % 7];
         let item = paths.entry(path).or_insert_with(|| json!({}));
         item[method] = operation;
     }
@@ -282,7 +330,11 @@ fuzz_target!(|input: Input| {
                 req.url
             );
             assert!(
-                req.url.path_segments().into_iter().flatten().all(|s| s != "." && s != ".."),
+                req.url
+                    .path_segments()
+                    .into_iter()
+                    .flatten()
+                    .all(|s| s != "." && s != ".."),
                 "{}: dot segment in {}",
                 op.label(),
                 req.url
