@@ -238,6 +238,8 @@ impl Live {
         if watches.is_empty() {
             return;
         }
+        // What a target offered before these watches existed.
+        self.rebuild();
         loop {
             let changed =
                 futures_util::future::select_all(watches.iter_mut().map(|w| Box::pin(w.changed())));

@@ -545,3 +545,52 @@ async fn x_mcp_header_arguments_are_checked_and_mirrored() {
         Some(encoded.as_str())
     );
 }
+
+#[tokio::test]
+async fn mcp_server_config_problems_are_located() {
+    let yaml = "gateway: {name: g, authorizerType: NONE}\n\
+        targets:\n\
+        \x20 - name: up\n\
+        \x20   targetConfiguration: {mcp: {mcpServer: {endpoint: 'ftp://x/mcp', resourcePriority: 1001, \
+        mcpToolSchema: {s3: {uri: 's3://b/k'}}, mcpServerToolConfiguration: {toolFilters: [{toolName: 'a*b*'}], \
+        toolOverrides: [{toolName: x, name: 'bad name'}, {toolName: x}]}}}}\n";
+    let e = build(yaml, &env(&[])).await.err().expect("refused");
+    for needle in [
+        "targets[0].targetConfiguration.mcp.mcpServer.endpoint",
+        "targets[0].targetConfiguration.mcp.mcpServer.resourcePriority",
+        "targets[0].targetConfiguration.mcp.mcpServer.mcpToolSchema.s3",
+        "mcpServerToolConfiguration.toolFilters[0].toolName",
+        "mcpServerToolConfiguration.toolOverrides[0].name",
+        "mcpServerToolConfiguration.toolOverrides[1].toolName",
+    ] {
+        assert!(e.contains(needle), "`{needle}` not in:\n{e}");
+    }
+    // A fixed tool list that is not one.
+    let yaml = "gateway: {name: g, authorizerType: NONE}\n\
+        targets:\n\
+        \x20 - name: up\n\
+        \x20   targetConfiguration: {mcp: {mcpServer: {endpoint: 'http://127.0.0.1:9/mcp', mcpToolSchema: {inlinePayload: '{\"tools\": 3}'}}}}\n";
+    let e = build(yaml, &env(&[])).await.err().expect("refused");
+    assert!(
+        e.contains("targets[0].targetConfiguration.mcp.mcpServer.mcpToolSchema.inlinePayload"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_fixed_tool_schema_is_served_without_asking_the_upstream_for_it() {
+    let up = upstream::start(Behaviour::default()).await;
+    let tools = r#"[{"name": "echo", "description": "Fixed", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}}]"#;
+    let yaml = yaml(&up.url, None, "").replace(
+        "mcpServer: {endpoint: ",
+        "mcpServer: {mcpToolSchema: {inlinePayload: '${TOOLS}'}, endpoint: ",
+    );
+    let gw = start_gateway(&yaml, &env(&[("UPKEY", "k"), ("TOOLS", tools)])).await;
+    assert_eq!(wait_for_tools(&gw, 1).await, ["up___echo"]);
+    let r = call(&gw, "2025-06-18", "up___echo", json!({"text": "fixed"})).await;
+    assert_eq!(r.result()["content"][0]["text"], "fixed", "{}", r.text);
+    assert!(
+        up.calls("tools/list").is_empty(),
+        "the list comes from the config"
+    );
+}

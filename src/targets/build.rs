@@ -149,7 +149,19 @@ pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Bu
                     shared.budget.clone(),
                 );
                 let adapter = McpAdapter::new(upstream, mcp, &settings.name, fixed);
-                (Adapter::Mcp(Arc::new(adapter)), Vec::new().into())
+                // Fixed tools (`mcpToolSchema`) are served from the start, as a document's are.
+                let tools = match adapter.fixed_tools() {
+                    Some((tools, left_out)) => {
+                        built.warnings.extend(
+                            left_out
+                                .into_iter()
+                                .map(|w| format!("target {}: {w}", settings.name)),
+                        );
+                        tools
+                    }
+                    None => Vec::new().into(),
+                };
+                (Adapter::Mcp(Arc::new(adapter)), tools)
             }
             Prepared::Http(tools) => {
                 let adapter = Adapter::Http(HttpAdapter {

@@ -480,8 +480,8 @@ pub async fn run(target: Arc<Target>, cancel: CancellationToken) {
     let super::Adapter::Mcp(adapter) = &target.adapter else {
         return;
     };
-    if let Some((tools, left_out)) = adapter.fixed_tools() {
-        target.offer(tools);
+    // Fixed tools were offered when the target was built; only their reasons are reported.
+    if let Some((_, left_out)) = adapter.fixed_tools() {
         target.set_status(Status {
             state: State::Ready,
             reasons: left_out,
