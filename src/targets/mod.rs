@@ -11,6 +11,7 @@
 
 pub mod api_gateway;
 pub mod build;
+pub mod class;
 pub mod context;
 pub mod http;
 pub mod mcp_server;
@@ -28,8 +29,9 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+pub use class::{Class, Fault};
 pub use context::CallContext;
-pub use output::{ArgProblem, CallError, Class, Fault, ToolOutput};
+pub use output::{ArgProblem, CallError, ToolOutput};
 pub use tool::{Tool, ToolSet};
 
 /// A target at run time.

@@ -13,7 +13,8 @@ use bytes::Bytes;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::mcp_server::UpstreamError;
+use super::class::{Class, Fault};
+use super::mcp_server::error::UpstreamError;
 use super::tool::SchemaError;
 use crate::common::budget::Held;
 use crate::net::NetError;
@@ -130,45 +131,6 @@ pub enum CallError {
     Upstream(#[from] UpstreamError),
     #[error("the tool's route does not belong to its target's kind")]
     Mismatch,
-}
-
-/// Who failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// The caller: its arguments or its request. Its own fix.
-    Client,
-    /// The target: down, slow, too large, or answering nonsense.
-    Target,
-    /// The gateway: its credentials, its budget, its configuration.
-    Gateway,
-}
-
-/// The one classification of a failed call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Class {
-    pub fault: Fault,
-    /// Whether the same call, later, may succeed.
-    pub retryable: bool,
-    /// A deadline passed (the client hears "did not answer in time").
-    pub timed_out: bool,
-}
-
-impl Class {
-    const fn new(fault: Fault, retryable: bool) -> Self {
-        Self {
-            fault,
-            retryable,
-            timed_out: false,
-        }
-    }
-
-    const fn timeout() -> Self {
-        Self {
-            fault: Fault::Target,
-            retryable: true,
-            timed_out: true,
-        }
-    }
 }
 
 impl CallError {

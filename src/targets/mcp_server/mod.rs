@@ -16,6 +16,7 @@
 
 pub mod client;
 mod curate;
+pub mod error;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,14 +32,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::context::CallContext;
-use super::output::{Class, Content, Fault, Json, ToolOutput, is_json_object};
+use super::output::{Content, Json, ToolOutput, is_json_object};
 use super::tool::ToolSet;
 use super::{State, Status, Target};
 use crate::config::McpServerSettings;
-use crate::net::NetError;
-use crate::outbound::OutboundError;
 use client::{Agreement, Extra, Upstream};
 pub use curate::Curation;
+pub use error::UpstreamError;
 
 /// Pages of `tools/list` read from one upstream before giving up.
 const MAX_PAGES: usize = 100;
@@ -46,82 +46,6 @@ const MAX_PAGES: usize = 100;
 pub const MAX_TOOLS: usize = 10_000;
 /// Client sessions one upstream keeps at once; the least recently used goes first.
 const MAX_CLIENT_SESSIONS: usize = 10_000;
-
-/// Why an upstream exchange failed.
-#[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
-    #[error("the exchange with the upstream failed")]
-    Net(#[source] NetError),
-    #[error("outbound credentials")]
-    Credentials(#[from] OutboundError),
-    #[error("the upstream refused the gateway's credentials (HTTP {0})")]
-    Unauthorized(http::StatusCode),
-    #[error("the upstream answered HTTP {0}")]
-    Status(http::StatusCode),
-    #[error("the upstream no longer knows the session")]
-    SessionGone,
-    #[error("the upstream sent {0} that cannot be read")]
-    Malformed(&'static str),
-    #[error("the upstream's message is larger than {0} bytes")]
-    TooLarge(usize),
-    #[error("the upstream's stream was cut before the response")]
-    Cut,
-    #[error("the upstream's stream ended without the response")]
-    NoResponse,
-    #[error("the upstream speaks no protocol version the gateway does")]
-    Version,
-    #[error("the upstream did not answer in time")]
-    Timeout,
-    #[error("the upstream answered with error {code}: {message}")]
-    Rpc {
-        code: i64,
-        message: String,
-        data: Option<Box<RawValue>>,
-    },
-    #[error("the upstream asked for client input (`input_required`), which is not relayed yet")]
-    InputRequired,
-    #[error("the upstream lists more than {0} tools")]
-    TooManyTools(usize),
-    #[error("the target has not connected to its upstream yet")]
-    NotConnected,
-}
-
-impl UpstreamError {
-    pub(crate) fn from_net(e: NetError) -> Self {
-        match e {
-            NetError::TooLarge(n) => Self::TooLarge(n),
-            other => Self::Net(other),
-        }
-    }
-
-    pub fn class(&self) -> Class {
-        let (fault, retryable, timed_out) = match self {
-            Self::Net(NetError::Overloaded) => (Fault::Gateway, true, false),
-            Self::Net(NetError::Egress(_)) => (Fault::Gateway, false, false),
-            Self::Net(NetError::ConnectTimeout(_)) | Self::Timeout => (Fault::Target, true, true),
-            Self::Net(_) | Self::Cut | Self::NoResponse | Self::NotConnected => {
-                (Fault::Target, true, false)
-            }
-            Self::SessionGone => (Fault::Target, true, false),
-            Self::Status(s) => (Fault::Target, s.is_server_error(), false),
-            Self::Credentials(_) | Self::Unauthorized(_) => (Fault::Gateway, false, false),
-            Self::Malformed(_) | Self::TooLarge(_) | Self::Version | Self::TooManyTools(_) => {
-                (Fault::Target, false, false)
-            }
-            Self::InputRequired => (Fault::Gateway, false, false),
-            // Invalid params and invalid request are about what the client sent.
-            Self::Rpc { code, .. } if matches!(*code, -32602 | -32600) => {
-                (Fault::Client, false, false)
-            }
-            Self::Rpc { .. } => (Fault::Target, false, false),
-        };
-        Class {
-            fault,
-            retryable,
-            timed_out,
-        }
-    }
-}
 
 /// How to call one upstream tool.
 #[derive(Debug)]
