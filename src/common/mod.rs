@@ -8,6 +8,7 @@ pub mod encode;
 pub mod headers;
 pub mod names;
 pub mod random;
+pub mod uri_template;
 pub mod version;
 
 /// An error and its causes on one line.

@@ -17,6 +17,7 @@
 pub mod client;
 mod curate;
 pub mod error;
+pub mod sse;
 
 use std::collections::HashMap;
 use std::sync::Arc;
