@@ -1,13 +1,18 @@
-//! The catalog: every tool the gateway serves, as one immutable snapshot behind an
-//! [`ArcSwap`]. Readers load the current snapshot without a lock and keep it for the whole
-//! request, so a call that started on generation N finishes on N even if the catalog is
-//! rebuilt meanwhile. Tools are sorted by name (a deterministic `tools/list` order), found by
-//! name in O(1), and listed from their pre-serialised JSON. Cursors name the last tool of a
-//! page, not an offset, so paging stays correct when tools come and go between pages.
+//! The catalog: every tool, prompt, resource and resource template the gateway serves, as
+//! one immutable snapshot behind an [`ArcSwap`]. Readers load the current snapshot without a
+//! lock and keep it for the whole request, so a call that started on generation N finishes
+//! on N even if the catalog is rebuilt meanwhile. Each list is sorted by its key (name, URI
+//! or URI template: a deterministic order), found by key in O(1), and written from the
+//! pre-serialised listings. Cursors name the last item of a page, not an offset, so paging
+//! stays correct when items come and go between pages.
 //!
-//! [`Live`] owns the swap: it rebuilds the snapshot from the targets' current tool sets when
-//! any of them changes, bumps the generation, and tells subscribers (the sessions that
-//! listen for `notifications/tools/list_changed`).
+//! Resources keep their URIs, so two targets may serve one: the lower `resourcePriority`
+//! wins, then the target whose name sorts first (see [`Catalog::new`]); the same rule, after
+//! the more specific template, routes a URI that only a template describes.
+//!
+//! [`Live`] owns the swap: it rebuilds the snapshot when any target's offer changes, bumps
+//! the generation, and tells subscribers which lists changed (the sessions that listen for
+//! `notifications/*/list_changed`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +22,24 @@ use base64::Engine;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 
+use crate::targets::surface::{Prompt, Resource, Template};
 use crate::targets::{Target, Tool};
+
+/// One item and the target that serves it.
+#[derive(Debug)]
+pub struct Owned<T> {
+    pub item: Arc<T>,
+    pub target: Arc<Target>,
+}
+
+impl<T> Clone for Owned<T> {
+    fn clone(&self) -> Self {
+        Self {
+            item: self.item.clone(),
+            target: self.target.clone(),
+        }
+    }
+}
 
 /// One tool and the target that serves it.
 #[derive(Debug, Clone)]
@@ -26,83 +48,274 @@ pub struct Entry {
     pub target: Arc<Target>,
 }
 
-/// A snapshot of every tool.
-#[derive(Debug, Default)]
-pub struct Catalog {
-    generation: u64,
-    entries: Vec<Entry>,
+/// What a list holds: a key it is sorted, paged and found by, and a listing written as is.
+pub trait Listed {
+    fn key(&self) -> &str;
+    fn listing(&self) -> &RawValue;
+}
+
+impl Listed for Entry {
+    fn key(&self) -> &str {
+        &self.tool.name
+    }
+    fn listing(&self) -> &RawValue {
+        self.tool.listing()
+    }
+}
+
+impl Listed for Owned<Prompt> {
+    fn key(&self) -> &str {
+        &self.item.name
+    }
+    fn listing(&self) -> &RawValue {
+        &self.item.listing
+    }
+}
+
+impl Listed for Owned<Resource> {
+    fn key(&self) -> &str {
+        &self.item.uri
+    }
+    fn listing(&self) -> &RawValue {
+        &self.item.listing
+    }
+}
+
+impl Listed for Owned<Template> {
+    fn key(&self) -> &str {
+        &self.item.uri_template
+    }
+    fn listing(&self) -> &RawValue {
+        &self.item.listing
+    }
+}
+
+fn owned<T>(item: &Arc<T>, target: &Arc<Target>) -> Owned<T> {
+    Owned {
+        item: item.clone(),
+        target: target.clone(),
+    }
+}
+
+/// Items sorted by key (one per key), found by key in O(1), paged by cursor.
+#[derive(Debug)]
+pub struct Sorted<E> {
+    items: Vec<E>,
     index: HashMap<Arc<str>, usize>,
 }
 
-impl Catalog {
-    /// The snapshot of `targets` as they offer their tools now. Names are distinct across
-    /// targets (each carries its target's name as a prefix, and target names are distinct).
-    pub fn new(generation: u64, targets: &[Arc<Target>]) -> Self {
-        let mut entries: Vec<Entry> = targets
-            .iter()
-            .flat_map(|target| {
-                target
-                    .tools()
-                    .iter()
-                    .map(|tool| Entry {
-                        tool: tool.clone(),
-                        target: target.clone(),
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        entries.sort_by(|a, b| a.tool.name.cmp(&b.tool.name));
-        entries.dedup_by(|a, b| a.tool.name == b.tool.name);
-        let index = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (Arc::from(e.tool.name.as_str()), i))
-            .collect();
+impl<E> Default for Sorted<E> {
+    fn default() -> Self {
         Self {
-            generation,
-            entries,
-            index,
+            items: Vec::new(),
+            index: HashMap::new(),
         }
     }
+}
 
-    pub fn generation(&self) -> u64 {
-        self.generation
+impl<E: Listed> Sorted<E> {
+    /// `items` in key order; of several with one key, the first in `rank` order is kept.
+    fn new(mut items: Vec<E>, rank: impl Fn(&E, &E) -> std::cmp::Ordering) -> Self {
+        items.sort_by(|a, b| a.key().cmp(b.key()).then_with(|| rank(a, b)));
+        items.dedup_by(|later, first| later.key() == first.key());
+        let index = items
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (Arc::from(e.key()), i))
+            .collect();
+        Self { items, index }
     }
 
-    pub fn get(&self, name: &str) -> Option<&Entry> {
-        self.index.get(name).map(|&i| &self.entries[i])
+    pub fn get(&self, key: &str) -> Option<&E> {
+        self.index.get(key).map(|&i| &self.items[i])
     }
 
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
+    pub fn items(&self) -> &[E] {
+        &self.items
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.items.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.items.is_empty()
     }
 
-    /// Up to `count` listings after the tool named by `cursor` (from the start without one),
+    /// Up to `count` listings after the item named by `cursor` (from the start without one),
     /// and the cursor of the next page when more follow.
     pub fn page(&self, cursor: Option<&Cursor>, count: usize) -> (Vec<&RawValue>, Option<Cursor>) {
         let start = match cursor {
             None => 0,
-            Some(c) => self
-                .entries
-                .partition_point(|e| e.tool.name.as_str() <= c.after.as_str()),
+            Some(c) => self.items.partition_point(|e| e.key() <= c.after.as_str()),
         };
-        let end = start.saturating_add(count.max(1)).min(self.entries.len());
-        let page: Vec<&RawValue> = self.entries[start..end]
-            .iter()
-            .map(|e| e.tool.listing())
-            .collect();
-        let next = (end < self.entries.len()).then(|| Cursor {
-            after: self.entries[end - 1].tool.name.clone(),
+        let end = start.saturating_add(count.max(1)).min(self.items.len());
+        let page: Vec<&RawValue> = self.items[start..end].iter().map(E::listing).collect();
+        let next = (end < self.items.len()).then(|| Cursor {
+            after: self.items[end - 1].key().to_string(),
         });
         (page, next)
+    }
+
+    /// Whether `other` lists the same items from the same targets, byte for byte.
+    fn same_as(&self, other: &Self, target: impl Fn(&E) -> *const Target) -> bool {
+        self.items.len() == other.items.len()
+            && self
+                .items
+                .iter()
+                .zip(&other.items)
+                .all(|(a, b)| target(a) == target(b) && a.listing().get() == b.listing().get())
+    }
+}
+
+/// What some target may offer, for the capabilities the gateway advertises: a target whose
+/// upstream has not said yet counts as offering everything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sources {
+    pub prompts: bool,
+    pub resources: bool,
+    pub completions: bool,
+}
+
+/// The generation at which each list last changed (and the catalog's own).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Versions {
+    pub generation: u64,
+    pub tools: u64,
+    pub prompts: u64,
+    /// Resources and resource templates.
+    pub resources: u64,
+}
+
+/// A snapshot of everything the gateway lists.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    versions: Versions,
+    tools: Sorted<Entry>,
+    pub prompts: Sorted<Owned<Prompt>>,
+    pub resources: Sorted<Owned<Resource>>,
+    pub templates: Sorted<Owned<Template>>,
+    pub sources: Sources,
+}
+
+impl Catalog {
+    /// The snapshot of `targets` as they offer now. Tool and prompt names are distinct
+    /// across targets (each carries its target's name as a prefix, and target names are
+    /// distinct). Of two targets that serve one resource URI (or template), the lower
+    /// `resourcePriority` wins, then the target whose name sorts first.
+    pub fn new(generation: u64, targets: &[Arc<Target>]) -> Self {
+        let offers: Vec<_> = targets.iter().map(|t| (t, t.offered())).collect();
+        let mut tools = Vec::new();
+        let mut prompts = Vec::new();
+        let mut resources = Vec::new();
+        let mut templates = Vec::new();
+        let mut sources = Sources::default();
+        for (target, offer) in &offers {
+            tools.extend(offer.tools.iter().map(|tool| Entry {
+                tool: tool.clone(),
+                target: (*target).clone(),
+            }));
+            let extras = &offer.extras;
+            prompts.extend(extras.prompts.iter().map(|p| owned(p, target)));
+            resources.extend(extras.resources.iter().map(|r| owned(r, target)));
+            templates.extend(extras.templates.iter().map(|t| owned(t, target)));
+            match offer.extras.caps {
+                None => {
+                    sources.prompts = true;
+                    sources.resources = true;
+                    sources.completions = true;
+                }
+                Some(c) => {
+                    sources.prompts |= c.prompts;
+                    sources.resources |= c.resources;
+                    sources.completions |= c.completions;
+                }
+            }
+        }
+        let by_priority = |a: &Arc<Target>, b: &Arc<Target>| {
+            (a.resource_priority(), &a.name).cmp(&(b.resource_priority(), &b.name))
+        };
+        Self {
+            versions: Versions {
+                generation,
+                tools: generation,
+                prompts: generation,
+                resources: generation,
+            },
+            tools: Sorted::new(tools, |_, _| std::cmp::Ordering::Equal),
+            prompts: Sorted::new(prompts, |_, _| std::cmp::Ordering::Equal),
+            resources: Sorted::new(resources, |a, b| by_priority(&a.target, &b.target)),
+            templates: Sorted::new(templates, |a, b| by_priority(&a.target, &b.target)),
+            sources,
+        }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.versions.generation
+    }
+
+    pub fn versions(&self) -> Versions {
+        self.versions
+    }
+
+    pub fn tools(&self) -> &Sorted<Entry> {
+        &self.tools
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.tools.get(name)
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        self.tools.items()
+    }
+
+    pub fn len(&self) -> usize {
+        self.tools.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+    }
+
+    /// A page of tools (see [`Sorted::page`]).
+    pub fn page(&self, cursor: Option<&Cursor>, count: usize) -> (Vec<&RawValue>, Option<Cursor>) {
+        self.tools.page(cursor, count)
+    }
+
+    /// The target that serves `uri`: the one that lists it, else the one with a template
+    /// that matches it (the lowest `resourcePriority`, then the most literal text, then the
+    /// target's name), else the one target that serves resources at all.
+    pub fn resource_owner(&self, uri: &str) -> Option<&Arc<Target>> {
+        if let Some(r) = self.resources.get(uri) {
+            return Some(&r.target);
+        }
+        let matched = self
+            .templates
+            .items()
+            .iter()
+            .filter(|t| t.item.pattern.as_ref().is_some_and(|p| p.matches(uri)))
+            .min_by(|a, b| {
+                let specific = |t: &Owned<Template>| {
+                    std::cmp::Reverse(t.item.pattern.as_ref().map_or(0, |p| p.specificity()))
+                };
+                (a.target.resource_priority(), specific(a), &a.target.name).cmp(&(
+                    b.target.resource_priority(),
+                    specific(b),
+                    &b.target.name,
+                ))
+            });
+        if let Some(t) = matched {
+            return Some(&t.target);
+        }
+        let mut serving = self
+            .resources
+            .items()
+            .iter()
+            .map(|r| &r.target)
+            .chain(self.templates.items().iter().map(|t| &t.target));
+        let first = serving.next()?;
+        serving.all(|t| Arc::ptr_eq(t, first)).then_some(first)
     }
 }
 
@@ -144,7 +357,7 @@ impl Cursor {
 pub struct Live {
     current: ArcSwap<Catalog>,
     targets: Vec<Arc<Target>>,
-    generation: watch::Sender<u64>,
+    versions: watch::Sender<Versions>,
     /// One refresh of `DYNAMIC` targets at a time; others wait for it and use its result.
     refreshing: tokio::sync::Mutex<()>,
 }
@@ -152,7 +365,7 @@ pub struct Live {
 impl std::fmt::Debug for Live {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Live")
-            .field("generation", &*self.generation.borrow())
+            .field("versions", &*self.versions.borrow())
             .field("tools", &self.current.load().len())
             .finish_non_exhaustive()
     }
@@ -163,9 +376,9 @@ impl Live {
     pub fn new(targets: Vec<Arc<Target>>) -> Self {
         let first = Catalog::new(1, &targets);
         Self {
+            versions: watch::Sender::new(first.versions),
             current: ArcSwap::from_pointee(first),
             targets,
-            generation: watch::Sender::new(1),
             refreshing: tokio::sync::Mutex::new(()),
         }
     }
@@ -184,28 +397,47 @@ impl Live {
         &self.targets
     }
 
-    /// Tells when the catalog changes; the value is the generation.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.generation.subscribe()
+    /// Tells when the catalog changes, and which lists did.
+    pub fn subscribe(&self) -> watch::Receiver<Versions> {
+        self.versions.subscribe()
     }
 
-    /// Rebuilds the snapshot from the targets' current tools and publishes it when the
-    /// tool list differs from the current one. Returns the generation now served.
+    /// Rebuilds the snapshot from what the targets offer now and publishes it when a list
+    /// differs from the current one. Returns the generation now served.
     pub fn rebuild(&self) -> u64 {
         let current = self.current.load();
-        let next = current.generation + 1;
-        let rebuilt = Catalog::new(next, &self.targets);
-        let same = rebuilt.entries.len() == current.entries.len()
+        let next = current.versions.generation + 1;
+        let mut rebuilt = Catalog::new(next, &self.targets);
+        let was = current.versions;
+        let tools_same = rebuilt.tools.items.len() == current.tools.items.len()
             && rebuilt
-                .entries
+                .tools
+                .items
                 .iter()
-                .zip(current.entries.iter())
+                .zip(current.tools.items.iter())
                 .all(|(a, b)| Arc::ptr_eq(&a.tool, &b.tool));
-        if same {
-            return current.generation;
+        let owner = |t: &Arc<Target>| Arc::as_ptr(t);
+        let prompts_same = rebuilt
+            .prompts
+            .same_as(&current.prompts, |e| owner(&e.target));
+        let resources_same = rebuilt
+            .resources
+            .same_as(&current.resources, |e| owner(&e.target))
+            && rebuilt
+                .templates
+                .same_as(&current.templates, |e| owner(&e.target));
+        if tools_same && prompts_same && resources_same && rebuilt.sources == current.sources {
+            return was.generation;
         }
+        rebuilt.versions = Versions {
+            generation: next,
+            tools: if tools_same { was.tools } else { next },
+            prompts: if prompts_same { was.prompts } else { next },
+            resources: if resources_same { was.resources } else { next },
+        };
+        let versions = rebuilt.versions;
         self.current.store(Arc::new(rebuilt));
-        self.generation.send_replace(next);
+        self.versions.send_replace(versions);
         next
     }
 
@@ -234,7 +466,7 @@ impl Live {
     /// Rebuilds whenever a target's tools change, until `cancel` fires. A burst of changes
     /// becomes one rebuild.
     pub async fn run(self: Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
-        let mut watches: Vec<_> = self.targets.iter().map(|t| t.watch_tools()).collect();
+        let mut watches: Vec<_> = self.targets.iter().map(|t| t.watch_offer()).collect();
         if watches.is_empty() {
             return;
         }
@@ -253,7 +485,15 @@ impl Live {
                 w.borrow_and_update();
             }
             let generation = self.rebuild();
-            tracing::info!(generation, tools = self.load().len(), "catalog rebuilt");
+            let now = self.load();
+            tracing::info!(
+                generation,
+                tools = now.len(),
+                prompts = now.prompts.len(),
+                resources = now.resources.len(),
+                templates = now.templates.len(),
+                "catalog rebuilt"
+            );
         }
     }
 }

@@ -191,9 +191,15 @@ mod tests {
 
     #[test]
     fn simple_expressions_stop_at_slashes() {
-        assert!(m("test://static/resource/{id}", "test://static/resource/42"));
+        assert!(m(
+            "test://static/resource/{id}",
+            "test://static/resource/42"
+        ));
         assert!(m("users://{id}/profile", "users://a%20b/profile"));
-        assert!(!m("test://static/resource/{id}", "test://static/resource/4/2"));
+        assert!(!m(
+            "test://static/resource/{id}",
+            "test://static/resource/4/2"
+        ));
         assert!(!m("test://static/resource/{id}", "test://other/42"));
         // An undefined variable expands to nothing.
         assert!(m("test://static/resource/{id}", "test://static/resource/"));

@@ -6,12 +6,17 @@
 //!   checked against the body.
 //!
 //! [`McpService::handle_post`] decides the era and version of a request, checks its headers,
-//! and dispatches `initialize`, `server/discover`, `ping`, `tools/list` and `tools/call`. It
-//! knows the live catalog and hands each call to its target with a [`CallContext`], never
-//! HTTP routing or a target's kind.
+//! and dispatches it: `initialize`, `server/discover`, `ping` and `subscriptions/listen` here;
+//! the lists in [`lists`]; `tools/call` in [`tools`]; `prompts/get`, `resources/read` and
+//! `completion/complete` in [`forward`]. It knows the live catalog and hands each request to
+//! its target with a [`CallContext`], never HTTP routing or a target's kind. Prompts,
+//! resources and completions are advertised, and served, only when some target may offer
+//! them.
 
 mod batch;
+mod forward;
 pub mod jsonrpc;
+mod lists;
 pub mod notify;
 pub mod results;
 pub mod session;
@@ -29,6 +34,7 @@ use crate::catalog::Live;
 use crate::config::GatewaySettings;
 use crate::targets::CallContext;
 use jsonrpc::{Id, Incoming, RpcError};
+use lists::List;
 use session::{SessionError, Sessions};
 use version::ProtocolVersion;
 
@@ -171,8 +177,27 @@ impl McpService {
                 });
             }
         };
+        let sources = self.catalog.load().sources;
+        let ask = forward::Ask {
+            id: &id,
+            era: &era,
+            headers,
+            principal,
+        };
         let result = match (method.as_str(), era.modern) {
-            ("tools/list", _) => self.tools_list(&id, &params, &era).await,
+            ("tools/list", _) => self.list(&id, &params, &era, List::Tools).await,
+            ("prompts/list", _) if sources.prompts => {
+                self.list(&id, &params, &era, List::Prompts).await
+            }
+            ("prompts/get", _) if sources.prompts => self.prompts_get(&ask, &params).await,
+            ("resources/list", _) if sources.resources => {
+                self.list(&id, &params, &era, List::Resources).await
+            }
+            ("resources/templates/list", _) if sources.resources => {
+                self.list(&id, &params, &era, List::Templates).await
+            }
+            ("resources/read", _) if sources.resources => self.resources_read(&ask, &params).await,
+            ("completion/complete", _) if sources.completions => self.complete(&ask, &params).await,
             ("tools/call", _) => {
                 self.tools_call(&id, &params, &era, headers, principal, progress)
                     .await
@@ -417,7 +442,7 @@ impl McpService {
         };
         let mut result = json!({
             "protocolVersion": version.as_str(),
-            "capabilities": {"tools": {"listChanged": true}},
+            "capabilities": self.capabilities(),
             "serverInfo": self.server_info(),
         });
         if let Some(i) = &self.settings.instructions {
@@ -432,6 +457,24 @@ impl McpService {
         }
     }
 
+    /// What the gateway can do: tools always; prompts, resources and completions when some
+    /// target may offer them (one whose upstream has not said yet counts).
+    fn capabilities(&self) -> Value {
+        let sources = self.catalog.load().sources;
+        let mut caps = Map::new();
+        caps.insert("tools".into(), json!({"listChanged": true}));
+        if sources.prompts {
+            caps.insert("prompts".into(), json!({"listChanged": true}));
+        }
+        if sources.resources {
+            caps.insert("resources".into(), json!({"listChanged": true}));
+        }
+        if sources.completions {
+            caps.insert("completions".into(), json!({}));
+        }
+        Value::Object(caps)
+    }
+
     fn server_info(&self) -> Value {
         json!({"name": self.settings.name, "version": env!("CARGO_PKG_VERSION")})
     }
@@ -440,7 +483,7 @@ impl McpService {
         let mut result = json!({
             "resultType": "complete",
             "supportedVersions": self.supported_list(),
-            "capabilities": {"tools": {"listChanged": true}},
+            "capabilities": self.capabilities(),
             "_meta": {"io.modelcontextprotocol/serverInfo": self.server_info()},
             "ttlMs": LIST_TTL_MS,
             "cacheScope": "public",

@@ -200,14 +200,46 @@ fn passed_through(e: &CallError) -> Option<RpcError> {
     ) {
         return None;
     }
-    let mut rpc = RpcError::new(*code, message.clone());
-    if let Some(d) = data
-        .as_deref()
-        .and_then(|d| serde_json::from_str::<Value>(d.get()).ok())
-    {
-        rpc = rpc.with_data(d);
+    Some(upstream_rpc(*code, message, data.as_deref()))
+}
+
+/// An upstream's JSON-RPC error, as it sent it.
+fn upstream_rpc(code: i64, message: &str, data: Option<&RawValue>) -> RpcError {
+    let rpc = RpcError::new(code, message);
+    match data.and_then(|d| serde_json::from_str::<Value>(d.get()).ok()) {
+        Some(d) => rpc.with_data(d),
+        None => rpc,
     }
-    Some(rpc)
+}
+
+/// The JSON-RPC error for a forwarded request that failed (`what` names it: "Prompt x",
+/// "Resource y"): the upstream's own JSON-RPC error as it sent it (the client asked the
+/// upstream, through the gateway); otherwise the words of a failed call, as a JSON-RPC
+/// internal error.
+pub fn forwarded_failure(what: &str, e: &CallError, debug: bool) -> RpcError {
+    if let CallError::Upstream(UpstreamError::Rpc {
+        code,
+        message,
+        data,
+    }) = e
+    {
+        return upstream_rpc(*code, message, data.as_deref());
+    }
+    let class = e.class();
+    log_failure(what, e, class);
+    let generic = if class.timed_out {
+        format!("{what} failed: the target did not answer in time.")
+    } else if let Some(said) = target_said(e) {
+        format!("{what} failed: {said}")
+    } else {
+        format!("{what} failed: an internal error occurred while calling the target.")
+    };
+    let message = if debug {
+        format!("{generic} Detail: {}", error_chain(e))
+    } else {
+        generic
+    };
+    RpcError::new(jsonrpc::INTERNAL_ERROR, message)
 }
 
 /// MCP's `URLElicitationRequiredError`.

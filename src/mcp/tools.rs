@@ -1,71 +1,16 @@
-//! `tools/list` and `tools/call`: a page of the live catalog, written from the
-//! pre-serialised listings; and a call handed to its tool's target with a [`CallContext`],
-//! its result (or failure) put in the client's era by [`results`](super::results).
+//! `tools/call`: the call handed to its tool's target with a [`CallContext`], its result (or
+//! failure) put in the client's era by [`results`](super::results).
 
-use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::jsonrpc::{self, Id, RpcError};
-use super::{Era, LIST_TTL_MS, McpService, decode_header_value, header, results};
+use super::{Era, McpService, decode_header_value, header, results};
 use crate::auth::Principal;
-use crate::catalog::Cursor;
 use crate::targets::CallContext;
 use crate::targets::context::Progress;
 
 impl McpService {
-    /// The response to `tools/list`: one page, written in one pass from the pre-serialised
-    /// listings (a page of 10,000 tools is never parsed or copied).
-    pub(super) async fn tools_list(
-        &self,
-        id: &Id,
-        params: &Map<String, Value>,
-        era: &Era<'_>,
-    ) -> Result<Vec<u8>, RpcError> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page<'a> {
-            tools: Vec<&'a RawValue>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            next_cursor: Option<String>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            result_type: Option<&'static str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            ttl_ms: Option<u64>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            cache_scope: Option<&'static str>,
-        }
-        let cursor = match params.get("cursor") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(c)) => Some(
-                Cursor::decode(c)
-                    .ok_or_else(|| RpcError::new(jsonrpc::INVALID_PARAMS, "Invalid cursor"))?,
-            ),
-            Some(_) => {
-                return Err(RpcError::new(
-                    jsonrpc::INVALID_PARAMS,
-                    "`cursor` must be a string",
-                ));
-            }
-        };
-        // `listingMode: DYNAMIC` targets are listed again for each first page.
-        if cursor.is_none() && self.catalog.has_dynamic() {
-            self.catalog.refresh_dynamic().await;
-        }
-        let catalog = self.catalog.load();
-        let (tools, next) = catalog.page(cursor.as_ref(), self.page_size);
-        // The listings, their commas, and room for the envelope and the page's other fields.
-        let size = tools.iter().map(|t| t.get().len() + 1).sum::<usize>() + 512;
-        let page = Page {
-            next_cursor: next.map(|c| c.encode()),
-            tools,
-            result_type: era.modern.then_some("complete"),
-            ttl_ms: era.modern.then_some(LIST_TTL_MS),
-            cache_scope: era.modern.then_some("public"),
-        };
-        Ok(jsonrpc::success_sized(id, &page, size))
-    }
-
     pub(super) async fn tools_call(
         &self,
         id: &Id,

@@ -18,6 +18,7 @@ pub mod mcp_server;
 pub mod openapi;
 pub mod output;
 mod select;
+pub mod surface;
 pub mod tool;
 
 use std::future::Future;
@@ -32,6 +33,7 @@ use tokio::time::Instant;
 pub use class::{Class, Fault};
 pub use context::CallContext;
 pub use output::{ArgProblem, CallError, ToolOutput};
+pub use surface::Extras;
 pub use tool::{Tool, ToolSet};
 
 /// A target at run time.
@@ -41,8 +43,15 @@ pub struct Target {
     /// How long one call may take, everything included.
     pub timeout: Duration,
     pub adapter: Adapter,
-    tools: watch::Sender<ToolSet>,
+    offer: watch::Sender<Offer>,
     status: ArcSwap<Status>,
+}
+
+/// What a target offers now: its tools, and (MCP servers) its prompts and resources.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub tools: ToolSet,
+    pub extras: Arc<Extras>,
 }
 
 /// The kinds of target, each with its own module.
@@ -69,6 +78,9 @@ impl Route {
         }
     }
 }
+
+/// AgentCore's default `resourcePriority`.
+pub const DEFAULT_RESOURCE_PRIORITY: u16 = 1000;
 
 /// AgentCore's `TargetStatus` values the gateway reports (the control plane adds the
 /// `UPDATING`, `SYNCHRONIZING` and `DELETING` transitions).
@@ -112,11 +124,20 @@ impl Target {
         } else {
             State::Ready
         };
+        // An MCP server says what else it offers once it is connected (unless its tools are
+        // fixed by `mcpToolSchema`, which stands in for its whole listing).
+        let extras = match &adapter {
+            Adapter::Mcp(a) if a.fixed_tools().is_none() => Extras::unknown(),
+            _ => Extras::none(),
+        };
         Self {
             name,
             timeout,
             adapter,
-            tools: watch::Sender::new(tools),
+            offer: watch::Sender::new(Offer {
+                tools,
+                extras: Arc::new(extras),
+            }),
             status: ArcSwap::from_pointee(Status {
                 state,
                 reasons: Vec::new(),
@@ -126,17 +147,39 @@ impl Target {
 
     /// The tools the target offers now.
     pub fn tools(&self) -> ToolSet {
-        self.tools.borrow().clone()
+        self.offer.borrow().tools.clone()
     }
 
-    /// Tells when the offered tools change.
-    pub fn watch_tools(&self) -> watch::Receiver<ToolSet> {
-        self.tools.subscribe()
+    /// Everything the target offers now.
+    pub fn offered(&self) -> Offer {
+        self.offer.borrow().clone()
     }
 
-    /// Replaces the offered tools (readers of the catalog see it at the next rebuild).
+    /// Tells when what the target offers changes.
+    pub fn watch_offer(&self) -> watch::Receiver<Offer> {
+        self.offer.subscribe()
+    }
+
+    /// Replaces the offered tools, keeping the rest (readers of the catalog see it at the
+    /// next rebuild).
     pub fn offer(&self, tools: ToolSet) {
-        self.tools.send_replace(tools);
+        self.offer.send_modify(|o| o.tools = tools);
+    }
+
+    /// Replaces everything the target offers.
+    pub fn offer_all(&self, tools: ToolSet, extras: Extras) {
+        self.offer.send_replace(Offer {
+            tools,
+            extras: Arc::new(extras),
+        });
+    }
+
+    /// `resourcePriority`: of two targets that serve one resource URI, the lower wins.
+    pub fn resource_priority(&self) -> u16 {
+        match &self.adapter {
+            Adapter::Mcp(a) => a.settings.resource_priority,
+            Adapter::Http(_) => DEFAULT_RESOURCE_PRIORITY,
+        }
     }
 
     pub fn status(&self) -> Arc<Status> {
@@ -188,6 +231,38 @@ impl Target {
             }
             // A tool is built by its own target's kind; a mismatch is a gateway bug.
             (Adapter::Http(_), _) | (Adapter::Mcp(_), _) => Err(CallError::Mismatch),
+        }
+    }
+}
+
+impl Target {
+    /// Sends an MCP request other than `tools/call` (`prompts/get`, `resources/read`,
+    /// `completion/complete`) to this target's upstream, under `ctx.deadline`; `name` is
+    /// what `Mcp-Name` carries. Only MCP-server targets take them.
+    pub async fn mcp_request<P: serde::Serialize>(
+        &self,
+        ctx: &CallContext<'_>,
+        method: &str,
+        params: &P,
+        name: Option<&str>,
+    ) -> Result<mcp_server::client::Answer, CallError> {
+        match &self.adapter {
+            Adapter::Mcp(a) => {
+                within(ctx.deadline, async {
+                    Ok(a.request(ctx, method, params, name).await?)
+                })
+                .await
+            }
+            Adapter::Http(_) => Err(CallError::Mismatch),
+        }
+    }
+
+    /// What the target's upstream said it can do: `None` until it has (or for kinds that
+    /// are not MCP servers, which offer nothing beyond tools).
+    pub fn caps(&self) -> Option<surface::Caps> {
+        match &self.adapter {
+            Adapter::Mcp(a) => a.caps(),
+            Adapter::Http(_) => None,
         }
     }
 }

@@ -32,15 +32,28 @@ use crate::common::version::ProtocolVersion;
 use crate::net::{self, NetError};
 use crate::outbound::{Credentials, Request};
 use crate::targets::context::Progress;
+use crate::targets::surface::Caps;
 
 /// Messages read from one SSE response before giving up on it (notifications are skipped).
 const MAX_EVENTS: usize = 10_000;
 
-/// What was agreed with the server: the version, and the session when it handed one out.
+/// What was agreed with the server: the version, the session when it handed one out, and
+/// what it said it can do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agreement {
     pub version: ProtocolVersion,
     pub session: Option<String>,
+    pub caps: Caps,
+}
+
+/// Whether a notification says one of the server's lists changed.
+pub fn is_list_changed(method: &str) -> bool {
+    matches!(
+        method,
+        "notifications/tools/list_changed"
+            | "notifications/prompts/list_changed"
+            | "notifications/resources/list_changed"
+    )
 }
 
 /// A result, with the bytes it holds in the budget.
@@ -48,8 +61,8 @@ pub struct Agreement {
 pub struct Answer {
     pub result: Box<RawValue>,
     pub held: Held,
-    /// The server said `notifications/tools/list_changed` on the way.
-    pub tools_changed: bool,
+    /// The server said one of its lists changed on the way (see [`is_list_changed`]).
+    pub lists_changed: bool,
 }
 
 /// One upstream MCP server.
@@ -186,6 +199,7 @@ impl Upstream {
         let modern = Agreement {
             version: ProtocolVersion::V2026_07_28,
             session: None,
+            caps: Caps::default(),
         };
         match self
             .request(
@@ -203,6 +217,8 @@ impl Upstream {
                 struct Discovered {
                     #[serde(default)]
                     supported_versions: Vec<String>,
+                    #[serde(default)]
+                    capabilities: Option<Value>,
                 }
                 let found: Discovered = serde_json::from_str(answer.result.get())
                     .map_err(|_| UpstreamError::Malformed("a server/discover result"))?;
@@ -211,7 +227,10 @@ impl Upstream {
                     .iter()
                     .any(|v| v == ProtocolVersion::V2026_07_28.as_str())
                 {
-                    return Ok(modern);
+                    return Ok(Agreement {
+                        caps: Caps::of(found.capabilities.as_ref()),
+                        ..modern
+                    });
                 }
             }
             // The credentials or the network fail the same way for the handshake: say so now.
@@ -233,6 +252,7 @@ impl Upstream {
         let handshake = Agreement {
             version: offered,
             session: None,
+            caps: Caps::default(),
         };
         let (answer, session) = self
             .exchange(
@@ -248,13 +268,19 @@ impl Upstream {
         #[serde(rename_all = "camelCase")]
         struct Initialized {
             protocol_version: String,
+            #[serde(default)]
+            capabilities: Option<Value>,
         }
         let init: Initialized = serde_json::from_str(answer.result.get())
             .map_err(|_| UpstreamError::Malformed("an initialize result"))?;
         let version = ProtocolVersion::parse(&init.protocol_version)
             .filter(|v| !v.is_modern())
             .ok_or(UpstreamError::Version)?;
-        let agreement = Agreement { version, session };
+        let agreement = Agreement {
+            version,
+            session,
+            caps: Caps::of(init.capabilities.as_ref()),
+        };
         self.notify(&agreement, "notifications/initialized", deadline)
             .await?;
         Ok(agreement)
@@ -328,7 +354,11 @@ impl Upstream {
         deadline: Instant,
     ) -> Result<Option<Events>, UpstreamError> {
         let resp = if agreement.version.is_modern() {
-            let params = json!({"notifications": {"toolsListChanged": true}});
+            let params = json!({"notifications": {
+                "toolsListChanged": true,
+                "promptsListChanged": agreement.caps.prompts,
+                "resourcesListChanged": agreement.caps.resources,
+            }});
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let body = self.body(agreement, Some(id), "subscriptions/listen", &params)?;
             let send = self.send(agreement, "subscriptions/listen", body, Extra::default());
@@ -447,6 +477,7 @@ impl Upstream {
             let reply_agreement = Agreement {
                 version: agreement.version,
                 session: session.clone().or_else(|| agreement.session.clone()),
+                caps: agreement.caps,
             };
             let answer = if is_sse(&resp) {
                 self.read_stream(resp, id, &reply_agreement, relay.as_ref())
@@ -477,7 +508,7 @@ impl Upstream {
     ) -> Result<Answer, UpstreamError> {
         let mut events = Events::new(resp, self.limit);
         let mut held = Held::default();
-        let mut tools_changed = false;
+        let mut lists_changed = false;
         for _ in 0..MAX_EVENTS {
             let Some(data) = events.next().await? else {
                 return Err(UpstreamError::NoResponse);
@@ -499,10 +530,10 @@ impl Upstream {
                 }
                 (Some(_), None) => {
                     let mut answer = answer_of(message, id, held)?;
-                    answer.tools_changed = tools_changed;
+                    answer.lists_changed = lists_changed;
                     return Ok(answer);
                 }
-                (None, Some(m)) if m == "notifications/tools/list_changed" => tools_changed = true,
+                (None, Some(m)) if is_list_changed(m) => lists_changed = true,
                 (None, Some(m)) if m == "notifications/progress" => {
                     if let (Some((token, sink)), Some(params)) = (relay, &message.params) {
                         relay_progress(params, *token, sink);
@@ -640,7 +671,7 @@ fn answer_of(message: Message, id: u64, held: Held) -> Result<Answer, UpstreamEr
         (Some(result), None) => Ok(Answer {
             result,
             held,
-            tools_changed: false,
+            lists_changed: false,
         }),
         (None, Some(e)) => Err(UpstreamError::Rpc {
             code: e.code,

@@ -41,8 +41,8 @@ pub enum UpstreamError {
     },
     #[error("the upstream asked for client input (`input_required`), which is not relayed yet")]
     InputRequired,
-    #[error("the upstream lists more than {0} tools")]
-    TooManyTools(usize),
+    #[error("the upstream lists more than {0} items of one kind")]
+    TooManyItems(usize),
     #[error("the target has not connected to its upstream yet")]
     NotConnected,
 }
@@ -66,7 +66,7 @@ impl UpstreamError {
             Self::SessionGone => (Fault::Target, true, false),
             Self::Status(s) => (Fault::Target, s.is_server_error(), false),
             Self::Credentials(_) | Self::Unauthorized(_) => (Fault::Gateway, false, false),
-            Self::Malformed(_) | Self::TooLarge(_) | Self::Version | Self::TooManyTools(_) => {
+            Self::Malformed(_) | Self::TooLarge(_) | Self::Version | Self::TooManyItems(_) => {
                 (Fault::Target, false, false)
             }
             Self::InputRequired => (Fault::Gateway, false, false),

@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::CallContext;
 use super::output::{Content, Json, ToolOutput, is_json_object};
+use super::surface::{Caps, Extras};
 use super::tool::ToolSet;
 use super::{State, Status, Target};
 use crate::config::McpServerSettings;
@@ -47,6 +48,14 @@ const MAX_PAGES: usize = 100;
 pub const MAX_TOOLS: usize = 10_000;
 /// Client sessions one upstream keeps at once; the least recently used goes first.
 const MAX_CLIENT_SESSIONS: usize = 10_000;
+
+/// Everything one upstream offers, curated, and why anything was left out.
+#[derive(Debug)]
+pub struct Listed {
+    pub tools: ToolSet,
+    pub extras: Extras,
+    pub reasons: Vec<String>,
+}
 
 /// How to call one upstream tool.
 #[derive(Debug)]
@@ -130,14 +139,15 @@ impl McpAdapter {
         self.agreement.store(None);
     }
 
-    /// Lists every page of the upstream's tools and curates them.
-    pub async fn list(&self, deadline: Instant) -> Result<(ToolSet, Vec<String>), UpstreamError> {
+    /// Lists everything the upstream offers (every page of its tools, and of its prompts,
+    /// resources and resource templates when it has them) and curates it.
+    pub async fn list(&self, target: &str, deadline: Instant) -> Result<Listed, UpstreamError> {
         let agreement = self.agreement(deadline).await?;
-        match self.list_with(&agreement, deadline).await {
+        match self.list_with(target, &agreement, deadline).await {
             Err(UpstreamError::SessionGone) => {
                 self.forget();
                 let agreement = self.agreement(deadline).await?;
-                self.list_with(&agreement, deadline).await
+                self.list_with(target, &agreement, deadline).await
             }
             other => other,
         }
@@ -145,17 +155,73 @@ impl McpAdapter {
 
     async fn list_with(
         &self,
+        target: &str,
         agreement: &Agreement,
         deadline: Instant,
-    ) -> Result<(ToolSet, Vec<String>), UpstreamError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page {
-            #[serde(default)]
-            tools: Vec<Value>,
-            #[serde(default)]
-            next_cursor: Option<String>,
-        }
+    ) -> Result<Listed, UpstreamError> {
+        let caps = agreement.caps;
+        let tools = self
+            .pages(agreement, "tools/list", "tools", deadline)
+            .await?;
+        let (tools, mut reasons) = self.curation.tools(tools.into_iter());
+        let mut more = |found: Result<Vec<Value>, UpstreamError>, what: &str| match found {
+            Ok(items) => items,
+            // The tools are served even when the rest cannot be listed.
+            Err(e) => {
+                reasons.push(format!(
+                    "listing the upstream's {what} failed: {}",
+                    crate::common::error_chain(&e)
+                ));
+                Vec::new()
+            }
+        };
+        let prompts = if caps.prompts {
+            more(
+                self.pages(agreement, "prompts/list", "prompts", deadline)
+                    .await,
+                "prompts",
+            )
+        } else {
+            Vec::new()
+        };
+        let (resources, templates) = if caps.resources {
+            (
+                more(
+                    self.pages(agreement, "resources/list", "resources", deadline)
+                        .await,
+                    "resources",
+                ),
+                more(
+                    self.pages(
+                        agreement,
+                        "resources/templates/list",
+                        "resourceTemplates",
+                        deadline,
+                    )
+                    .await,
+                    "resource templates",
+                ),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let (extras, left_out) = Extras::from_upstream(target, caps, prompts, resources, templates);
+        reasons.extend(left_out);
+        Ok(Listed {
+            tools,
+            extras,
+            reasons,
+        })
+    }
+
+    /// Every page of one of the upstream's lists: the items under `field`.
+    async fn pages(
+        &self,
+        agreement: &Agreement,
+        method: &str,
+        field: &str,
+        deadline: Instant,
+    ) -> Result<Vec<Value>, UpstreamError> {
         let mut all: Vec<Value> = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -165,21 +231,28 @@ impl McpAdapter {
             };
             let answer = self
                 .upstream
-                .request(agreement, "tools/list", &params, Extra::default(), deadline)
+                .request(agreement, method, &params, Extra::default(), deadline)
                 .await?;
-            let page: Page = serde_json::from_str(answer.result.get())
-                .map_err(|_| UpstreamError::Malformed("a tools/list result"))?;
-            all.extend(page.tools);
-            if all.len() > MAX_TOOLS {
-                return Err(UpstreamError::TooManyTools(MAX_TOOLS));
+            let mut page: serde_json::Map<String, Value> =
+                serde_json::from_str(answer.result.get())
+                    .map_err(|_| UpstreamError::Malformed("a list result"))?;
+            match page.remove(field) {
+                Some(Value::Array(items)) => all.extend(items),
+                None | Some(Value::Null) => {}
+                Some(_) => return Err(UpstreamError::Malformed("a list result")),
             }
-            match page.next_cursor.filter(|c| !c.is_empty()) {
-                Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
-                _ => return Ok(self.curation.tools(all.into_iter())),
+            if all.len() > MAX_TOOLS {
+                return Err(UpstreamError::TooManyItems(MAX_TOOLS));
+            }
+            match page.remove("nextCursor") {
+                Some(Value::String(c)) if !c.is_empty() && Some(&c) != cursor.as_ref() => {
+                    cursor = Some(c);
+                }
+                _ => return Ok(all),
             }
         }
         Err(UpstreamError::Malformed(
-            "a tools/list that pages on past the page limit",
+            "a list that pages on past the page limit",
         ))
     }
 
@@ -245,8 +318,66 @@ impl McpAdapter {
         route: &Route,
         args: &Value,
     ) -> Result<ToolOutput, UpstreamError> {
+        #[derive(Serialize)]
+        struct Params<'a> {
+            name: &'a str,
+            arguments: &'a Value,
+        }
+        let params = Params {
+            name: &route.name,
+            arguments: args,
+        };
+        let extra = |agreement: &Agreement| {
+            let mut extra = Extra {
+                name: Some(route.name.clone()),
+                headers: http::HeaderMap::new(),
+                progress: ctx.progress.cloned(),
+            };
+            if agreement.version.is_modern() {
+                for (header, path) in &route.params {
+                    if let Some(v) = param_value(args, path) {
+                        extra
+                            .headers
+                            .insert(header.clone(), client::header_value(&v));
+                    }
+                }
+            }
+            extra
+        };
+        output(self.forward(ctx, "tools/call", &params, extra).await?)
+    }
+
+    /// Sends `method` for a client (`prompts/get`, `resources/read`, `completion/complete`);
+    /// `name` is what `Mcp-Name` carries. The result is as the upstream wrote it.
+    pub async fn request<P: Serialize>(
+        &self,
+        ctx: &CallContext<'_>,
+        method: &str,
+        params: &P,
+        name: Option<&str>,
+    ) -> Result<client::Answer, UpstreamError> {
+        let extra = |_: &Agreement| Extra {
+            name: name.map(str::to_string),
+            headers: http::HeaderMap::new(),
+            progress: ctx.progress.cloned(),
+        };
+        self.forward(ctx, method, params, extra).await
+    }
+
+    /// One request under the client's upstream session; a session the upstream forgot is
+    /// replaced once.
+    async fn forward<P: Serialize>(
+        &self,
+        ctx: &CallContext<'_>,
+        method: &str,
+        params: &P,
+        extra: impl Fn(&Agreement) -> Extra,
+    ) -> Result<client::Answer, UpstreamError> {
         let agreement = self.for_client(ctx).await?;
-        match self.call_with(&agreement, ctx, route, args).await {
+        match self
+            .send(&agreement, ctx, method, params, extra(&agreement))
+            .await
+        {
             Err(UpstreamError::SessionGone) => {
                 // The upstream restarted or expired the session: a new one, once.
                 if agreement.session
@@ -260,50 +391,34 @@ impl McpAdapter {
                 }
                 self.drop_client(ctx);
                 let agreement = self.for_client(ctx).await?;
-                self.call_with(&agreement, ctx, route, args).await
+                self.send(&agreement, ctx, method, params, extra(&agreement))
+                    .await
             }
             other => other,
         }
     }
 
-    async fn call_with(
+    async fn send<P: Serialize>(
         &self,
         agreement: &Agreement,
         ctx: &CallContext<'_>,
-        route: &Route,
-        args: &Value,
-    ) -> Result<ToolOutput, UpstreamError> {
-        #[derive(Serialize)]
-        struct Params<'a> {
-            name: &'a str,
-            arguments: &'a Value,
-        }
-        let mut extra = Extra {
-            name: Some(route.name.clone()),
-            headers: http::HeaderMap::new(),
-            progress: ctx.progress.cloned(),
-        };
-        if agreement.version.is_modern() {
-            for (header, path) in &route.params {
-                if let Some(v) = param_value(args, path) {
-                    extra
-                        .headers
-                        .insert(header.clone(), client::header_value(&v));
-                }
-            }
-        }
-        let params = Params {
-            name: &route.name,
-            arguments: args,
-        };
+        method: &str,
+        params: &P,
+        extra: Extra,
+    ) -> Result<client::Answer, UpstreamError> {
         let answer = self
             .upstream
-            .request(agreement, "tools/call", &params, extra, ctx.deadline)
+            .request(agreement, method, params, extra, ctx.deadline)
             .await?;
-        if answer.tools_changed {
+        if answer.lists_changed {
             self.relist.notify_one();
         }
-        output(answer)
+        Ok(answer)
+    }
+
+    /// What the upstream said it can do, once connected.
+    pub fn caps(&self) -> Option<Caps> {
+        self.agreement.load().as_ref().map(|a| a.caps)
     }
 }
 
@@ -365,7 +480,7 @@ fn output(answer: client::Answer) -> Result<ToolOutput, UpstreamError> {
 /// The upstream's `_meta` without the protocol's own keys (`io.modelcontextprotocol/...`,
 /// such as the upstream's `serverInfo`): those describe the hop from the upstream to the
 /// gateway, not the result, and the gateway's client has its own.
-fn own_meta(meta: &RawValue) -> Option<Box<RawValue>> {
+pub fn own_meta(meta: &RawValue) -> Option<Box<RawValue>> {
     const PROTOCOL: &str = "io.modelcontextprotocol/";
     let mut map: serde_json::Map<String, Value> = serde_json::from_str(meta.get()).ok()?;
     if !map.keys().any(|k| k.starts_with(PROTOCOL)) {
@@ -378,28 +493,47 @@ fn own_meta(meta: &RawValue) -> Option<Box<RawValue>> {
     serde_json::value::to_raw_value(&map).ok()
 }
 
-/// Lists `target`'s tools now and publishes them; a failure keeps the last list.
+/// Publishes a listing: the target offers it and is `READY` (with the reasons for anything
+/// left out).
+fn publish(target: &Target, listed: Listed) {
+    tracing::info!(
+        target = %target.name,
+        tools = listed.tools.len(),
+        prompts = listed.extras.prompts.len(),
+        resources = listed.extras.resources.len(),
+        templates = listed.extras.templates.len(),
+        "upstream listed"
+    );
+    target.offer_all(listed.tools, listed.extras);
+    target.set_status(Status {
+        state: State::Ready,
+        reasons: listed.reasons,
+    });
+}
+
+fn failed(target: &Target, reason: String) {
+    target.set_status(Status {
+        state: State::Failed,
+        reasons: vec![reason],
+    });
+}
+
+/// Lists `target`'s offer now and publishes it; a failure keeps the last one.
 pub async fn relist(target: &Target, adapter: &McpAdapter) {
-    match adapter.list(Instant::now() + target.timeout).await {
-        Ok((tools, left_out)) => {
-            target.offer(tools);
-            target.set_status(Status {
-                state: State::Ready,
-                reasons: left_out,
-            });
-        }
+    match adapter
+        .list(&target.name, Instant::now() + target.timeout)
+        .await
+    {
+        Ok(listed) => publish(target, listed),
         Err(e) => {
             let reason = crate::common::error_chain(&e);
-            tracing::warn!(target = %target.name, error = %reason, "listing the upstream's tools failed");
-            target.set_status(Status {
-                state: State::Failed,
-                reasons: vec![reason],
-            });
+            tracing::warn!(target = %target.name, error = %reason, "listing the upstream failed");
+            failed(target, reason);
         }
     }
 }
 
-/// Keeps a target's tools current until `cancel`: agree, list, publish, listen for
+/// Keeps a target's offer current until `cancel`: agree, list, publish, listen for
 /// `list_changed`; on failure, `FAILED` with the reason and a jittered retry.
 pub async fn run(target: Arc<Target>, cancel: CancellationToken) {
     let super::Adapter::Mcp(adapter) = &target.adapter else {
@@ -416,15 +550,10 @@ pub async fn run(target: Arc<Target>, cancel: CancellationToken) {
     let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
     loop {
         let deadline = Instant::now() + target.timeout;
-        match adapter.list(deadline).await {
-            Ok((tools, left_out)) => {
+        match adapter.list(&target.name, deadline).await {
+            Ok(listed) => {
                 backoff.reset();
-                tracing::info!(target = %target.name, tools = tools.len(), "upstream tools listed");
-                target.offer(tools);
-                target.set_status(Status {
-                    state: State::Ready,
-                    reasons: left_out,
-                });
+                publish(&target, listed);
                 // Until the stream ends: a list_changed lists again.
                 if listen(&target, adapter, &cancel).await.is_break() {
                     return;
@@ -434,10 +563,7 @@ pub async fn run(target: Arc<Target>, cancel: CancellationToken) {
                 let reason = crate::common::error_chain(&e);
                 tracing::warn!(target = %target.name, error = %reason, "upstream MCP server unavailable; retrying");
                 adapter.forget();
-                target.set_status(Status {
-                    state: State::Failed,
-                    reasons: vec![reason],
-                });
+                failed(&target, reason);
             }
         }
         tokio::select! {
@@ -489,25 +615,18 @@ async fn listen(
                     serde_json::from_slice::<Note>(&data)
                         .ok()
                         .and_then(|n| n.method)
-                        .is_some_and(|m| m == "notifications/tools/list_changed")
+                        .is_some_and(|m| client::is_list_changed(&m))
                 }
-                // The stream ended or broke: list again (tools may have changed meanwhile).
+                // The stream ended or broke: list again (lists may have changed meanwhile).
                 Ok(None) | Err(_) => return Continue(()),
             },
         };
         if changed {
             let deadline = Instant::now() + target.timeout;
-            match adapter.list(deadline).await {
-                Ok((tools, left_out)) => {
-                    tracing::info!(target = %target.name, tools = tools.len(), "upstream tools changed");
-                    target.offer(tools);
-                    target.set_status(Status {
-                        state: State::Ready,
-                        reasons: left_out,
-                    });
-                }
+            match adapter.list(&target.name, deadline).await {
+                Ok(listed) => publish(target, listed),
                 Err(e) => {
-                    tracing::warn!(target = %target.name, error = %crate::common::error_chain(&e), "listing changed tools failed");
+                    tracing::warn!(target = %target.name, error = %crate::common::error_chain(&e), "listing the changed upstream failed");
                     return Continue(());
                 }
             }

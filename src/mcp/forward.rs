@@ -1,0 +1,299 @@
+//! Requests the gateway routes to the one upstream that owns their subject, and answers with
+//! the upstream's result as it wrote it:
+//! - `prompts/get`: by the prompt's name (`{target}___{prompt}`, sent upstream as `prompt`);
+//! - `resources/read`: by URI, as the catalog decides ([`Catalog::resource_owner`]);
+//! - `completion/complete`: by the prompt, or by the resource template (or URI) named in
+//!   `ref`.
+//!
+//! The result is put in the client's era: the upstream's era fields (`resultType`, `ttlMs`,
+//! `cacheScope`) and the protocol's own `_meta` keys are dropped, and a 2026-07-28 client gets
+//! the gateway's. An upstream's JSON-RPC error reaches the client as it was sent.
+//!
+//! [`Catalog::resource_owner`]: crate::catalog::Catalog::resource_owner
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+
+use super::jsonrpc::{self, Id, RpcError};
+use super::{Era, McpService, results};
+use crate::auth::Principal;
+use crate::targets::mcp_server::own_meta;
+use crate::targets::{CallContext, CallError, Target};
+
+/// MCP's error for a resource no one serves.
+pub const RESOURCE_NOT_FOUND: i64 = -32002;
+
+/// The request being forwarded, and who asks.
+pub(super) struct Ask<'a> {
+    pub id: &'a Id,
+    pub era: &'a Era<'a>,
+    pub headers: &'a http::HeaderMap,
+    pub principal: &'a Principal,
+}
+
+/// How the result is cached by a 2026-07-28 client.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cache {
+    /// No cache fields (`prompts/get`, `completion/complete`).
+    None,
+    /// `ttlMs` and `cacheScope`, the upstream's when it gave them (`resources/read`).
+    Upstream,
+}
+
+impl McpService {
+    pub(super) async fn prompts_get(
+        &self,
+        ask: &Ask<'_>,
+        params: &Map<String, Value>,
+    ) -> Result<Vec<u8>, RpcError> {
+        #[derive(Serialize)]
+        struct Params<'a> {
+            name: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            arguments: Option<&'a Value>,
+        }
+        let name = required_str(params, "name", "the prompt name")?;
+        let arguments = match params.get("arguments") {
+            None | Some(Value::Null) => None,
+            Some(a @ Value::Object(_)) => Some(a),
+            Some(_) => {
+                return Err(invalid("`arguments` must be an object"));
+            }
+        };
+        let catalog = self.catalog.load_full();
+        let prompt = catalog
+            .prompts
+            .get(name)
+            .ok_or_else(|| invalid(format!("Unknown prompt: {name}")))?;
+        let upstream = Params {
+            name: &prompt.item.upstream,
+            arguments,
+        };
+        let what = format!("Prompt {name}");
+        self.forward(
+            ask,
+            &prompt.target,
+            "prompts/get",
+            &upstream,
+            Some(&prompt.item.upstream),
+            &what,
+            Cache::None,
+        )
+        .await
+    }
+
+    pub(super) async fn resources_read(
+        &self,
+        ask: &Ask<'_>,
+        params: &Map<String, Value>,
+    ) -> Result<Vec<u8>, RpcError> {
+        let uri = required_str(params, "uri", "the resource URI")?;
+        let catalog = self.catalog.load_full();
+        let target = catalog.resource_owner(uri).ok_or_else(|| not_found(uri))?;
+        let what = format!("Resource {uri}");
+        self.forward(
+            ask,
+            target,
+            "resources/read",
+            &json!({"uri": uri}),
+            Some(uri),
+            &what,
+            Cache::Upstream,
+        )
+        .await
+    }
+
+    pub(super) async fn complete(
+        &self,
+        ask: &Ask<'_>,
+        params: &Map<String, Value>,
+    ) -> Result<Vec<u8>, RpcError> {
+        let reference = params
+            .get("ref")
+            .and_then(Value::as_object)
+            .ok_or_else(|| invalid("`ref` (a prompt or resource reference) is required"))?;
+        let argument = params
+            .get("argument")
+            .filter(|a| a.is_object())
+            .ok_or_else(|| invalid("`argument` ({name, value}) is required"))?;
+        let catalog = self.catalog.load_full();
+        let (target, upstream_ref): (&Arc<Target>, Value) =
+            match reference.get("type").and_then(Value::as_str) {
+                Some("ref/prompt") => {
+                    let name = required_str(reference, "name", "the prompt name")
+                        .map_err(|_| invalid("`ref.name` (the prompt name) is required"))?;
+                    let prompt = catalog
+                        .prompts
+                        .get(name)
+                        .ok_or_else(|| invalid(format!("Unknown prompt: {name}")))?;
+                    let mut r = reference.clone();
+                    r.insert("name".into(), json!(prompt.item.upstream));
+                    (&prompt.target, Value::Object(r))
+                }
+                Some("ref/resource") => {
+                    let uri = required_str(reference, "uri", "the resource URI")
+                        .map_err(|_| invalid("`ref.uri` (a URI or URI template) is required"))?;
+                    let target = match catalog.templates.get(uri) {
+                        Some(t) => &t.target,
+                        None => catalog.resource_owner(uri).ok_or_else(|| not_found(uri))?,
+                    };
+                    (target, Value::Object(reference.clone()))
+                }
+                _ => {
+                    return Err(invalid(
+                        "`ref.type` must be \"ref/prompt\" or \"ref/resource\"",
+                    ));
+                }
+            };
+        // An upstream that offers no completions has none to give.
+        if target.caps().is_some_and(|c| !c.completions) {
+            let mut result = json!({"completion": {"values": [], "hasMore": false}});
+            if ask.era.modern {
+                result["resultType"] = json!("complete");
+            }
+            return Ok(jsonrpc::success(ask.id, &result));
+        }
+        let mut upstream = Map::new();
+        upstream.insert("ref".into(), upstream_ref);
+        upstream.insert("argument".into(), argument.clone());
+        if let Some(c) = params.get("context").filter(|c| c.is_object()) {
+            upstream.insert("context".into(), c.clone());
+        }
+        self.forward(
+            ask,
+            target,
+            "completion/complete",
+            &upstream,
+            None,
+            "Completion",
+            Cache::None,
+        )
+        .await
+    }
+
+    /// Sends `method` to `target` for the client and writes the client's response.
+    #[allow(clippy::too_many_arguments)]
+    async fn forward<P: Serialize>(
+        &self,
+        ask: &Ask<'_>,
+        target: &Target,
+        method: &str,
+        params: &P,
+        name: Option<&str>,
+        what: &str,
+        cache: Cache,
+    ) -> Result<Vec<u8>, RpcError> {
+        let ctx = CallContext {
+            principal: ask.principal,
+            headers: ask.headers,
+            request_id: ask.id.as_json(),
+            session: ask.era.session,
+            deadline: tokio::time::Instant::now() + target.timeout,
+            progress: None,
+        };
+        let debug = self.settings.debug_errors;
+        let answer = target
+            .mcp_request(&ctx, method, params, name)
+            .await
+            .map_err(|e| results::forwarded_failure(what, &e, debug))?;
+        let result = in_era(&answer.result, ask.era.modern, cache)
+            .map_err(|e| results::forwarded_failure(what, &e, debug))?;
+        let size = answer.result.get().len() + 256;
+        Ok(jsonrpc::success_sized(ask.id, &result, size))
+    }
+}
+
+/// The upstream's result with its era fields replaced by the client's.
+fn in_era(
+    result: &RawValue,
+    modern: bool,
+    cache: Cache,
+) -> Result<BTreeMap<String, Box<RawValue>>, CallError> {
+    use crate::targets::mcp_server::UpstreamError;
+    let mut fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(result.get())
+        .map_err(|_| CallError::Upstream(UpstreamError::Malformed("a result")))?;
+    let result_type = fields.remove("resultType");
+    if result_type
+        .as_deref()
+        .is_some_and(|t| t.get() == r#""input_required""#)
+    {
+        return Err(CallError::Upstream(UpstreamError::InputRequired));
+    }
+    let ttl = fields.remove("ttlMs");
+    let scope = fields.remove("cacheScope");
+    if let Some(meta) = fields.remove("_meta")
+        && let Some(own) = own_meta(&meta)
+    {
+        fields.insert("_meta".into(), own);
+    }
+    if modern {
+        let raw = |text: &str| RawValue::from_string(text.to_string()).ok();
+        fields.extend(raw(r#""complete""#).map(|r| ("resultType".to_string(), r)));
+        if cache == Cache::Upstream {
+            let ttl = ttl.filter(|t| t.get().parse::<u64>().is_ok());
+            let scope = scope.filter(|s| matches!(s.get(), r#""public""# | r#""private""#));
+            // Without the upstream's word: stale at once, and for this principal only.
+            fields.extend(ttl.or_else(|| raw("0")).map(|r| ("ttlMs".to_string(), r)));
+            fields.extend(
+                scope
+                    .or_else(|| raw(r#""private""#))
+                    .map(|r| ("cacheScope".to_string(), r)),
+            );
+        }
+    }
+    Ok(fields)
+}
+
+fn required_str<'p>(
+    params: &'p Map<String, Value>,
+    key: &str,
+    what: &str,
+) -> Result<&'p str, RpcError> {
+    params
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(format!("`{key}` ({what}) is required")))
+}
+
+fn invalid(message: impl Into<String>) -> RpcError {
+    RpcError::new(jsonrpc::INVALID_PARAMS, message)
+}
+
+fn not_found(uri: &str) -> RpcError {
+    RpcError::new(RESOURCE_NOT_FOUND, format!("Resource not found: {uri}"))
+        .with_data(json!({"uri": uri}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_are_put_in_the_clients_era() {
+        let upstream = RawValue::from_string(
+            r#"{"contents":[{"uri":"a://x","text":"hi"}],"resultType":"complete","ttlMs":5000,"cacheScope":"public","_meta":{"io.modelcontextprotocol/serverInfo":{},"k":1}}"#.into(),
+        )
+        .unwrap();
+        let old = serde_json::to_value(in_era(&upstream, false, Cache::Upstream).unwrap()).unwrap();
+        assert_eq!(
+            old,
+            json!({"contents": [{"uri": "a://x", "text": "hi"}], "_meta": {"k": 1}})
+        );
+        let new = serde_json::to_value(in_era(&upstream, true, Cache::Upstream).unwrap()).unwrap();
+        assert_eq!(new["ttlMs"], 5000);
+        assert_eq!(new["cacheScope"], "public");
+        assert_eq!(new["resultType"], "complete");
+        let plain = RawValue::from_string(r#"{"messages":[]}"#.into()).unwrap();
+        let new = serde_json::to_value(in_era(&plain, true, Cache::Upstream).unwrap()).unwrap();
+        assert_eq!(
+            new,
+            json!({"messages": [], "resultType": "complete", "ttlMs": 0, "cacheScope": "private"})
+        );
+        let pending = RawValue::from_string(r#"{"resultType":"input_required"}"#.into()).unwrap();
+        assert!(in_era(&pending, true, Cache::None).is_err());
+    }
+}
