@@ -272,6 +272,17 @@ def test_typescript_client_through_the_gateway_to_the_reference_server(everythin
     assert out["structured"]["structuredContent"]["conditions"], out["structured"]
     links = [c for c in out["links"]["content"] if c["type"] == "resource_link"]
     assert len(links) == 2, out["links"]
+    # The reference server's prompts, resources, templates and completions.
+    assert {"prompts", "resources", "completions"} <= set(out["capabilities"]), out["capabilities"]
+    assert {"everything___simple-prompt", "everything___args-prompt"} <= set(out["prompts"]), out["prompts"]
+    assert out["prompt"]["messages"][0]["content"]["text"] == "What's weather in Oslo?"
+    assert out["promptCompletion"]["completion"]["values"] == ["Engineering"]
+    assert "demo://resource/static/document/architecture.md" in out["resources"], out["resources"]
+    assert out["firstResource"]["contents"][0]["uri"] == out["resources"][0]
+    assert "demo://resource/dynamic/text/{resourceId}" in out["templates"], out["templates"]
+    assert out["dynamic"]["contents"][0]["uri"] == "demo://resource/dynamic/text/7"
+    assert "7" in out["dynamic"]["contents"][0]["text"]
+    assert out["templateCompletion"]["completion"]["values"] == ["12"]
 
 
 def test_python_client_through_the_gateway_to_the_reference_server(everything):

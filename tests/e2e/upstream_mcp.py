@@ -13,6 +13,12 @@ Prints `listening on http://127.0.0.1:PORT/mcp` on stderr once it accepts connec
 Tools: `echo`, `add` (structured output), `image`, `fail` (isError), `slow`, `whoami` (what
 the request carried), `grow` (adds a tool and announces `list_changed`), and fillers
 `filler_0..K` with `--fillers K`.
+
+With `--docs LABEL`, also prompts, resources, a resource template and completions, each
+saying LABEL so a test can tell which upstream answered: the prompt `greet(who)`, the
+resources `docs://shared` and `docs://only/LABEL`, the template `docs://pages/{page}`,
+completions of `who` and `page`, and the tool `add_prompt` (adds a prompt and announces
+`notifications/prompts/list_changed`).
 """
 
 import argparse
@@ -24,7 +30,8 @@ import sys
 import uvicorn
 from pydantic import BaseModel
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ImageContent, ListToolsResult, TextContent
+from mcp.server.mcpserver.prompts import Prompt
+from mcp.types import Completion, ImageContent, ListToolsResult, TextContent
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import JSONResponse
 
@@ -59,9 +66,51 @@ class Paged(MCPServer):
         return ListToolsResult(tools=tools[start:end], next_cursor=nxt)
 
 
-def build(page_size: int, fillers: int) -> MCPServer:
+def docs(server: MCPServer, label: str) -> None:
+    """Prompts, resources, a template and completions that say `label`."""
+
+    @server.prompt(description="Greets someone")
+    def greet(who: str) -> str:
+        return f"Hello, {who}! ({label})"
+
+    @server.resource("docs://shared", name="shared", mime_type="text/plain")
+    def shared() -> str:
+        return f"shared from {label}"
+
+    @server.resource(f"docs://only/{label}", name=f"only-{label}", mime_type="text/plain")
+    def only() -> str:
+        return f"only {label}"
+
+    @server.resource("docs://pages/{page}", name="page", mime_type="text/plain")
+    def page(page: str) -> str:
+        return f"page {page} from {label}"
+
+    @server.tool(description="Adds a prompt and announces that the prompt list changed")
+    async def add_prompt(name: str, ctx: Context) -> str:
+        server.add_prompt(Prompt.from_function(lambda: f"I am {name}", name=name, description=f"Added: {name}"))
+        try:
+            await ctx.notify_prompts_changed()
+        except Exception:  # noqa: BLE001 - older sessions have no subscription bus
+            pass
+        for session in [*LISTENERS, ctx.request_context.session]:
+            try:
+                await session.send_prompt_list_changed()
+            except Exception:  # noqa: BLE001 - a stateless or closed session has no stream
+                pass
+        return f"added {name}"
+
+    @server.completion()
+    async def complete(ref, argument, context):
+        choices = {"who": ["alice", "bob", "carol"], "page": ["install", "intro", "usage"]}
+        values = [v for v in choices.get(argument.name, []) if v.startswith(argument.value)]
+        return Completion(values=values, total=len(values), has_more=False)
+
+
+def build(page_size: int, fillers: int, label: str = "") -> MCPServer:
     server = Paged("upstream-test", version="1.0")
     server.page_size = page_size
+    if label:
+        docs(server, label)
 
     @server.tool(description="Echoes the text back")
     def echo(text: str) -> str:
@@ -143,8 +192,9 @@ def main() -> None:
     p.add_argument("--page-size", type=int, default=0)
     p.add_argument("--fillers", type=int, default=0)
     p.add_argument("--legacy", action="store_true", help="refuse 2026-07-28, as an older server does")
+    p.add_argument("--docs", default="", metavar="LABEL", help="serve prompts and resources too")
     a = p.parse_args()
-    server = build(a.page_size, a.fillers)
+    server = build(a.page_size, a.fillers, a.docs)
     app = server.streamable_http_app(stateless_http=a.stateless, json_response=a.json)
     app.add_middleware(Bearer, token=a.token, legacy=a.legacy)
     sock = socket.socket()

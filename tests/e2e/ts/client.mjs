@@ -1,6 +1,7 @@
 // The official TypeScript SDK client against the gateway: `node client.mjs <gateway /mcp url>`.
-// Lists the tools and calls those of the reference server behind the gateway, then prints
-// what it saw as one JSON object on stdout for the Python test to check.
+// Lists the tools and calls those of the reference server behind the gateway, uses its
+// prompts, resources, templates and completions, then prints what it saw as one JSON object
+// on stdout for the Python test to check.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
@@ -18,7 +19,22 @@ const out = {
   image: await call("everything___get-tiny-image", {}),
   structured: await call("everything___get-structured-content", { location: "Chicago" }),
   links: await call("everything___get-resource-links", { count: 2 }),
+  capabilities: client.getServerCapabilities(),
+  prompts: (await client.listPrompts()).prompts.map((p) => p.name),
+  prompt: await client.getPrompt({ name: "everything___args-prompt", arguments: { city: "Oslo" } }),
+  promptCompletion: await client.complete({
+    ref: { type: "ref/prompt", name: "everything___completable-prompt" },
+    argument: { name: "department", value: "Eng" },
+  }),
+  resources: (await client.listResources()).resources.map((r) => r.uri),
+  templates: (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate),
+  dynamic: await client.readResource({ uri: "demo://resource/dynamic/text/7" }),
+  templateCompletion: await client.complete({
+    ref: { type: "ref/resource", uri: "demo://resource/dynamic/text/{resourceId}" },
+    argument: { name: "resourceId", value: "12" },
+  }),
   heard,
 };
+out.firstResource = out.resources.length ? await client.readResource({ uri: out.resources[0] }) : null;
 await client.close();
 console.log(JSON.stringify(out));

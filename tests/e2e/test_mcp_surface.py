@@ -1,0 +1,153 @@
+"""End to end: prompts, resources, resource templates and completions of upstream MCP servers
+(the official Python SDK's server) through the gateway, driven by the official Python SDK
+client in both eras. Two upstreams serve the same URIs; `resourcePriority` decides which one
+answers.
+
+Run from the repository root after `cargo build --bin mcp-gateway --example petstore-backend`.
+"""
+
+import asyncio
+import os
+import tempfile
+import threading
+import time
+
+import pytest
+from mcp import Client
+from mcp.types import PromptReference, ResourceTemplateReference
+
+from test_mcp_targets import _ready, _upstream
+from test_python_sdk import ENV, TARGET, _start
+
+
+@pytest.fixture(scope="module")
+def surface():
+    alpha, alpha_url = _upstream("--docs", "alpha", "--stateless", "--json")
+    beta, beta_url = _upstream("--docs", "beta")
+    tools_only, tools_url = _upstream("--stateless")
+    config = f"""
+gateway: {{name: surface, authorizerType: NONE}}
+targets:
+  - name: beta
+    targetConfiguration: {{mcp: {{mcpServer: {{endpoint: "{beta_url}"}}}}}}
+  - name: alpha
+    targetConfiguration: {{mcp: {{mcpServer: {{endpoint: "{alpha_url}", resourcePriority: 10}}}}}}
+  - name: plain
+    targetConfiguration: {{mcp: {{mcpServer: {{endpoint: "{tools_url}"}}}}}}
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(config)
+        path = f.name
+    gateway, g = _start(
+        [str(TARGET / "mcp-gateway"), "serve", "--config", path, "--listen", "127.0.0.1:0"],
+        ENV,
+        r"listening on (http://\S+/mcp)",
+    )
+    threading.Thread(target=lambda: [None for _ in gateway.stderr], daemon=True).start()
+    url = g.group(1)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if all(t["status"] == "READY" for t in _ready(url)["targets"]):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(_ready(url))
+    yield url
+    gateway.terminate()
+    assert gateway.wait(timeout=10) == 0
+    for p in (alpha, beta, tools_only):
+        p.terminate()
+        p.wait(timeout=10)
+    os.unlink(path)
+
+
+async def _use_everything(url, mode):
+    async with Client(url, mode=mode, cache=None) as client:
+        caps = client.server_capabilities
+        assert caps.prompts is not None and caps.resources is not None
+        assert caps.completions is not None
+
+        prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+        assert set(prompts) == {"alpha___greet", "beta___greet"}, prompts
+        assert [a.name for a in prompts["beta___greet"].arguments] == ["who"]
+        got = await client.get_prompt("beta___greet", {"who": "Ann"})
+        assert got.messages[0].content.text == "Hello, Ann! (beta)"
+        got = await client.get_prompt("alpha___greet", {"who": "Bo"})
+        assert got.messages[0].content.text == "Hello, Bo! (alpha)"
+
+        # One entry per URI; the shared one is alpha's (resourcePriority 10 beats 1000).
+        resources = [str(r.uri) for r in (await client.list_resources()).resources]
+        assert sorted(resources) == ["docs://only/alpha", "docs://only/beta", "docs://shared"]
+        shared = await client.read_resource("docs://shared")
+        assert shared.contents[0].text == "shared from alpha"
+        only = await client.read_resource("docs://only/beta")
+        assert only.contents[0].text == "only beta"
+
+        templates = (await client.list_resource_templates()).resource_templates
+        assert [t.uri_template for t in templates] == ["docs://pages/{page}"]
+        # A URI no one lists is routed by the template, to the target that wins it.
+        page = await client.read_resource("docs://pages/intro")
+        assert page.contents[0].text == "page intro from alpha"
+
+        done = await client.complete(PromptReference(type="ref/prompt", name="beta___greet"), {"name": "who", "value": "b"})
+        assert done.completion.values == ["bob"]
+        done = await client.complete(
+            ResourceTemplateReference(type="ref/resource", uri="docs://pages/{page}"), {"name": "page", "value": "in"}
+        )
+        assert done.completion.values == ["install", "intro"]
+
+        # Unknown names and URIs are the client's mistake, said as such.
+        with pytest.raises(Exception, match="Unknown prompt"):
+            await client.get_prompt("nobody___greet", {"who": "x"})
+        with pytest.raises(Exception, match="Resource not found"):
+            await client.read_resource("elsewhere://nothing")
+        return client.protocol_version
+
+
+def test_prompts_and_resources_handshake_era(surface):
+    assert asyncio.run(_use_everything(surface, "legacy")) == "2025-11-25"
+
+
+def test_prompts_and_resources_2026_07_28(surface):
+    assert asyncio.run(_use_everything(surface, "auto")) == "2026-07-28"
+
+
+def test_prompt_list_changes_reach_listening_clients_in_both_eras(surface):
+    async def run():
+        heard = asyncio.Event()
+
+        async def on_message(message):
+            method = getattr(getattr(message, "root", message), "method", None)
+            if method == "notifications/prompts/list_changed":
+                heard.set()
+
+        async with Client(surface, mode="auto", cache=None) as modern:
+            async with modern.listen(prompts_list_changed=True) as sub:
+                async with Client(surface, mode="legacy", message_handler=on_message, cache=None) as old:
+                    added = await old.call_tool("beta___add_prompt", {"name": "late"})
+                    assert not added.is_error, added
+                    # The upstream's list_changed reaches the gateway; its own reaches both clients.
+                    await asyncio.wait_for(heard.wait(), timeout=10)
+                    event = await asyncio.wait_for(sub.__anext__(), timeout=10)
+                    assert "prompt" in repr(event).lower(), event
+                    names = {p.name for p in (await old.list_prompts()).prompts}
+                    assert "beta___late" in names, names
+                    got = await modern.get_prompt("beta___late")
+                    assert got.messages[0].content.text == "I am late"
+
+    asyncio.run(run())
+
+
+def test_a_gateway_without_prompt_sources_does_not_advertise_them(gateway_url):
+    async def run():
+        async with Client(gateway_url, mode="legacy") as client:
+            caps = client.server_capabilities
+            assert caps.tools is not None
+            assert caps.prompts is None and caps.resources is None and caps.completions is None
+            with pytest.raises(Exception, match="Method not found"):
+                await client.list_prompts()
+
+    asyncio.run(run())
+
+
+from test_python_sdk import gateway_url  # noqa: E402,F401 - the example's gateway (OpenAPI only)
