@@ -175,6 +175,7 @@ pub struct Sources {
     pub prompts: bool,
     pub resources: bool,
     pub completions: bool,
+    pub logging: bool,
 }
 
 /// The generation at which each list last changed (and the catalog's own).
@@ -231,6 +232,9 @@ impl Catalog {
                     sources.completions |= c.completions;
                 }
             }
+            // Any MCP server may send log messages mid-call (many do without declaring
+            // `logging`); the gateway relays them at the level the client set.
+            sources.logging |= matches!(target.adapter, crate::targets::Adapter::Mcp(_));
         }
         let by_priority = |a: &Arc<Target>, b: &Arc<Target>| {
             (a.resource_priority(), &a.name).cmp(&(b.resource_priority(), &b.name))

@@ -409,9 +409,12 @@ async fn mcp_post(State(state): State<Arc<AppState>>, req: Request) -> Response 
             }
         }
     };
-    // A call that may report progress, from a client that takes SSE, runs beside its
-    // response so the progress can stream before the result.
-    if accepts_event_stream(headers) && mcp::may_want_progress(&body) {
+    // A call that may report progress or relay an upstream's requests, from a client that
+    // takes SSE, runs beside its response so those can stream before the result.
+    let in_session = headers.contains_key(mcp::HEADER_SESSION_ID);
+    if accepts_event_stream(headers)
+        && mcp::may_relay(&body, in_session, state.mcp.has_mcp_targets())
+    {
         let headers = parts.headers.clone();
         return with_progress(state, headers, body, principal, _held).await;
     }

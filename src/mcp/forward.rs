@@ -18,22 +18,13 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use super::jsonrpc::{self, Id, RpcError};
-use super::{Era, McpService, results};
-use crate::auth::Principal;
+use super::jsonrpc::{self, RpcError};
+use super::{Ask, McpService, results};
 use crate::targets::mcp_server::own_meta;
 use crate::targets::{CallContext, CallError, Target};
 
 /// MCP's error for a resource no one serves.
 pub const RESOURCE_NOT_FOUND: i64 = -32002;
-
-/// The request being forwarded, and who asks.
-pub(super) struct Ask<'a> {
-    pub id: &'a Id,
-    pub era: &'a Era<'a>,
-    pub headers: &'a http::HeaderMap,
-    pub principal: &'a Principal,
-}
 
 /// How the result is cached by a 2026-07-28 client.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -193,7 +184,8 @@ impl McpService {
             request_id: ask.id.as_json(),
             session: ask.era.session,
             deadline: tokio::time::Instant::now() + target.timeout,
-            progress: None,
+            client: ask.era.client,
+            relay: ask.relay,
         };
         let debug = self.settings.debug_errors;
         let answer = target

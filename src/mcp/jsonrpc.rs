@@ -92,8 +92,8 @@ pub enum Incoming {
         params: Option<Map<String, Value>>,
     },
     Notification,
-    /// A response from the client (the gateway sends no requests, so it is only acknowledged).
-    Response,
+    /// A response from the client: the answer to a request the gateway relayed to it.
+    Response(Option<Id>),
 }
 
 /// A protocol-level error, as JSON-RPC carries it.
@@ -198,7 +198,7 @@ pub fn classify(message: &RawValue) -> Result<Incoming, (Option<Id>, RpcError)> 
                 invalid("a message cannot be both a request and a response"),
             )),
             (None, None) => Err((None, invalid("a response must carry the `id` it answers"))),
-            (None, Some(_)) => Ok(Incoming::Response),
+            (None, Some(_)) => Ok(Incoming::Response(id)),
         };
     }
     let method = match env.method {
@@ -293,7 +293,7 @@ mod tests {
         ));
         assert!(matches!(
             one(r#"{"jsonrpc": "2.0", "id": 1, "result": {}}"#),
-            Ok(Incoming::Response)
+            Ok(Incoming::Response(Some(_)))
         ));
         let (id, e) = one(r#"{"jsonrpc": "1.0", "id": "a", "method": "x"}"#).unwrap_err();
         assert_eq!(id.unwrap().as_json(), r#""a""#);

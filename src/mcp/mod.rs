@@ -33,6 +33,7 @@ use crate::auth::Principal;
 use crate::catalog::Live;
 use crate::config::GatewaySettings;
 use crate::targets::CallContext;
+use crate::targets::context::{Answers, ClientCaps, Relay};
 use jsonrpc::{Id, Incoming, RpcError};
 use lists::List;
 use session::{SessionError, Sessions};
@@ -85,6 +86,21 @@ pub struct McpService {
     settings: GatewaySettings,
     sessions: Sessions,
     page_size: usize,
+    /// Requests relayed to clients, waiting for their answers.
+    answers: Arc<Answers>,
+    /// The log level each client set (`logging/setLevel`), by session (else principal).
+    log_levels: parking_lot::Mutex<std::collections::HashMap<String, u8>>,
+}
+
+/// Clients whose log level is remembered; past it, the oldest settings are dropped.
+const MAX_LOG_LEVELS: usize = 10_000;
+
+/// The key of a client's own settings: its session, else its principal.
+fn client_key(era: &Era<'_>, principal: &Principal) -> String {
+    match era.session {
+        Some(s) => CallContext::session_key(s),
+        None => format!("principal:{}", principal.id),
+    }
 }
 
 /// Why a request is refused before dispatch.
@@ -100,6 +116,18 @@ struct Era<'a> {
     modern: bool,
     /// The session presented (handshake era), checked.
     session: Option<&'a str>,
+    /// What the client declared at `initialize` it can answer (handshake era).
+    client: ClientCaps,
+}
+
+/// One request being dispatched, and who asks.
+struct Ask<'a> {
+    id: &'a Id,
+    era: &'a Era<'a>,
+    headers: &'a http::HeaderMap,
+    principal: &'a Principal,
+    /// Where an upstream's messages for the client go, when its response can carry them.
+    relay: Option<&'a Relay>,
 }
 
 impl McpService {
@@ -115,6 +143,8 @@ impl McpService {
             settings,
             sessions,
             page_size: page_size.max(1),
+            answers: Arc::new(Answers::default()),
+            log_levels: Default::default(),
         }
     }
 
@@ -145,13 +175,17 @@ impl McpService {
         message: &RawValue,
         principal: &Principal,
         in_batch: bool,
-        progress: Option<&tokio::sync::mpsc::Sender<Vec<u8>>>,
+        stream: Option<&tokio::sync::mpsc::Sender<Vec<u8>>>,
     ) -> Option<Outcome> {
         let (id, method, params) = match jsonrpc::classify(message) {
             Ok(Incoming::Request { id, method, params }) => {
                 (id, method, params.unwrap_or_default())
             }
-            Ok(Incoming::Notification | Incoming::Response) => return None,
+            Ok(Incoming::Response(Some(answered))) => {
+                self.take_answer(&answered, message, principal);
+                return None;
+            }
+            Ok(Incoming::Notification | Incoming::Response(None)) => return None,
             Err((id, e)) => return Some(Outcome::error(id.as_ref(), e, false)),
         };
         if method == "initialize" {
@@ -178,11 +212,25 @@ impl McpService {
             }
         };
         let sources = self.catalog.load().sources;
-        let ask = forward::Ask {
+        // The client's side of the request, when its response can carry messages first.
+        let relay = stream.map(|tx| Relay {
+            tx: tx.clone(),
+            token: tools::progress_token(&params),
+            caps: era.client,
+            min_log: self
+                .log_levels
+                .lock()
+                .get(&client_key(&era, principal))
+                .copied(),
+            answers: self.answers.clone(),
+            owner: principal.id.clone(),
+        });
+        let ask = Ask {
             id: &id,
             era: &era,
             headers,
             principal,
+            relay: relay.as_ref(),
         };
         let result = match (method.as_str(), era.modern) {
             ("tools/list", _) => self.list(&id, &params, &era, List::Tools).await,
@@ -198,10 +246,8 @@ impl McpService {
             }
             ("resources/read", _) if sources.resources => self.resources_read(&ask, &params).await,
             ("completion/complete", _) if sources.completions => self.complete(&ask, &params).await,
-            ("tools/call", _) => {
-                self.tools_call(&id, &params, &era, headers, principal, progress)
-                    .await
-            }
+            ("logging/setLevel", _) if sources.logging => self.set_level(&ask, &params),
+            ("tools/call", _) => self.tools_call(&ask, &params).await,
             ("server/discover", true) => Ok(jsonrpc::success(&id, &self.discover())),
             ("subscriptions/listen", true) => {
                 return Some(match self.subscribe(&id, &params) {
@@ -219,6 +265,50 @@ impl McpService {
             Ok(body) => Outcome::ok(body),
             Err(e) => Outcome::error(Some(&id), e, era.modern),
         })
+    }
+
+    /// `logging/setLevel`: log messages relayed to this client from then on are of `level`
+    /// or above.
+    fn set_level(&self, ask: &Ask<'_>, params: &Map<String, Value>) -> Result<Vec<u8>, RpcError> {
+        let rank = params
+            .get("level")
+            .and_then(Value::as_str)
+            .and_then(crate::targets::context::log_rank)
+            .ok_or_else(|| {
+                RpcError::new(
+                    jsonrpc::INVALID_PARAMS,
+                    "`level` must be one of debug, info, notice, warning, error, critical, alert, emergency",
+                )
+            })?;
+        let mut levels = self.log_levels.lock();
+        if levels.len() >= MAX_LOG_LEVELS {
+            levels.clear();
+        }
+        levels.insert(client_key(ask.era, ask.principal), rank);
+        let mut result = json!({});
+        if ask.era.modern {
+            result["resultType"] = json!("complete");
+        }
+        Ok(jsonrpc::success(ask.id, &result))
+    }
+
+    /// Whether any target is an MCP server (whose upstream may send messages mid-call).
+    pub fn has_mcp_targets(&self) -> bool {
+        self.catalog
+            .targets()
+            .iter()
+            .any(|t| matches!(t.adapter, crate::targets::Adapter::Mcp(_)))
+    }
+
+    /// Routes a client's response to the relayed request it answers; one that answers
+    /// nothing waiting for this principal is dropped.
+    fn take_answer(&self, answered: &Id, message: &RawValue, principal: &Principal) {
+        let Ok(id) = serde_json::from_str::<String>(answered.as_json()) else {
+            return;
+        };
+        if !self.answers.answer(&id, &principal.id, message.to_owned()) {
+            tracing::debug!(id, "a response that answers no relayed request was dropped");
+        }
     }
 
     /// Handles `DELETE /mcp`: ends the session named by `Mcp-Session-Id`.
@@ -325,6 +415,7 @@ impl McpService {
                 version: parsed_header.unwrap_or(session.version),
                 modern: false,
                 session: Some(id),
+                client: session.client,
             });
         }
         // No session (as AgentCore allows): the header's version, else 2025-03-26 as the
@@ -345,6 +436,7 @@ impl McpService {
                 version,
                 modern: false,
                 session: None,
+                client: ClientCaps::default(),
             }),
             None => Err(Rejection::Rpc(
                 self.unsupported(header_version.unwrap_or("2025-03-26")),
@@ -418,6 +510,7 @@ impl McpService {
             version,
             modern: true,
             session: None,
+            client: ClientCaps::default(),
         })
     }
 
@@ -451,9 +544,10 @@ impl McpService {
         Outcome::Reply {
             status: http::StatusCode::OK,
             body: jsonrpc::success(id, &result),
-            session_id: principal
-                .is_identified()
-                .then(|| self.sessions.mint(version, &principal.id)),
+            session_id: principal.is_identified().then(|| {
+                let client = ClientCaps::of(params.get("capabilities"));
+                self.sessions.mint(version, &principal.id, client)
+            }),
         }
     }
 
@@ -471,6 +565,9 @@ impl McpService {
         }
         if sources.completions {
             caps.insert("completions".into(), json!({}));
+        }
+        if sources.logging {
+            caps.insert("logging".into(), json!({}));
         }
         Value::Object(caps)
     }
@@ -495,10 +592,16 @@ impl McpService {
     }
 }
 
-/// Whether a request body may ask for progress (a cheap look for the key before any
-/// parsing; the dispatch decides).
-pub fn may_want_progress(body: &[u8]) -> bool {
-    memchr::memmem::find(body, b"\"progressToken\"").is_some()
+/// Whether a request's response may carry messages before its result, so it is served
+/// beside a stream (a cheap look at the bytes before any parsing): it asks for progress, or
+/// it is a call in a session of a client that may be asked something by an upstream MCP
+/// server.
+pub fn may_relay(body: &[u8], in_session: bool, mcp_targets: bool) -> bool {
+    let find = |needle: &[u8]| memchr::memmem::find(body, needle).is_some();
+    find(b"\"progressToken\"")
+        || (in_session
+            && mcp_targets
+            && (find(b"tools/call") || find(b"prompts/get") || find(b"resources/read")))
 }
 
 fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {

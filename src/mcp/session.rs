@@ -1,6 +1,7 @@
 //! Sessions for the handshake versions (2025-03-26 to 2025-11-25) that any replica can check
 //! without shared state: the `Mcp-Session-Id` is a token carrying the negotiated version, the
-//! issue time and a digest of the principal, authenticated with HMAC-SHA256.
+//! issue time, a digest of the principal and the capabilities the client declared (which
+//! server-to-client requests it can answer), authenticated with HMAC-SHA256.
 //!
 //! The HMAC key comes from `MCP_GATEWAY_SESSION_KEY` (share it across replicas). Without it,
 //! a gateway that listens on loopback only derives the key from its name (sessions survive a
@@ -24,9 +25,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use parking_lot::Mutex;
 
 use super::version::ProtocolVersion;
+use crate::targets::context::ClientCaps;
 
 const TAG_LEN: usize = 16;
-const PAYLOAD_LEN: usize = 1 + 8 + 16 + 8;
+/// Version, issue time, principal digest, random, the client's capabilities.
+const PAYLOAD_LEN: usize = 1 + 8 + 16 + 8 + 1;
 const SHARDS: usize = 16;
 /// Ended sessions remembered at most (about 50 bytes each), per shard.
 const MAX_ENDED_PER_SHARD: usize = 1 << 16;
@@ -39,6 +42,8 @@ const MAX_SKEW_SECS: u64 = 60;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Session {
     pub version: ProtocolVersion,
+    /// What the client said at `initialize` it can answer.
+    pub client: ClientCaps,
     tag: [u8; TAG_LEN],
     expires: u64,
 }
@@ -107,14 +112,15 @@ impl Sessions {
         }
     }
 
-    /// A new session id for `principal` speaking `version`.
-    pub fn mint(&self, version: ProtocolVersion, principal: &str) -> String {
+    /// A new session id for `principal` speaking `version`, whose client can answer `client`.
+    pub fn mint(&self, version: ProtocolVersion, principal: &str, client: ClientCaps) -> String {
         let mut payload = [0u8; PAYLOAD_LEN];
         payload[0] = version as u8;
         payload[1..9].copy_from_slice(&crate::common::unix_now().to_be_bytes());
         payload[9..25].copy_from_slice(&principal_digest(principal));
         // A failed RNG only makes two ids of the same second look alike; they stay valid.
-        let _ = self.rng.fill(&mut payload[25..]);
+        let _ = self.rng.fill(&mut payload[25..33]);
+        payload[33] = client.bits();
         let tag = hmac::sign(&self.key, &payload);
         let mut token = payload.to_vec();
         token.extend_from_slice(&tag.as_ref()[..TAG_LEN]);
@@ -157,6 +163,7 @@ impl Sessions {
         }
         Ok(Session {
             version,
+            client: ClientCaps::from_bits(payload[33]),
             tag,
             expires: issued.saturating_add(self.timeout.as_secs()),
         })
@@ -207,7 +214,7 @@ mod tests {
     #[test]
     fn ids_round_trip_and_bind_to_principal() {
         let s = Sessions::new(b"k", Duration::from_secs(60));
-        let id = s.mint(ProtocolVersion::V2025_06_18, "alice");
+        let id = s.mint(ProtocolVersion::V2025_06_18, "alice", ClientCaps::default());
         assert!(id.bytes().all(|b| (0x21..=0x7e).contains(&b)));
         assert_eq!(
             s.check(&id, "alice").map(|s| s.version),
@@ -235,7 +242,7 @@ mod tests {
         s.end(&session).unwrap();
         assert_eq!(s.check(&id, "alice"), Err(SessionError::Ended));
         // Another id of the same principal is unaffected.
-        let other = s.mint(ProtocolVersion::V2025_06_18, "alice");
+        let other = s.mint(ProtocolVersion::V2025_06_18, "alice", ClientCaps::default());
         assert!(s.check(&other, "alice").is_ok());
     }
 
@@ -251,7 +258,7 @@ mod tests {
     #[test]
     fn future_issue_times_are_refused() {
         let s = Sessions::new(b"k", Duration::from_secs(60));
-        let id = s.mint(ProtocolVersion::V2025_06_18, "a");
+        let id = s.mint(ProtocolVersion::V2025_06_18, "a", ClientCaps::default());
         let forged = reissued(&s, &id, u64::MAX);
         assert_eq!(s.check(&forged, "a"), Err(SessionError::Unknown));
     }
@@ -264,7 +271,7 @@ mod tests {
         let mut refused = 0;
         let mut ended = Vec::new();
         for _ in 0..(SHARDS * 64 + 5000) {
-            let id = s.mint(ProtocolVersion::V2025_06_18, "a");
+            let id = s.mint(ProtocolVersion::V2025_06_18, "a", ClientCaps::default());
             let session = s.check(&id, "a").unwrap();
             match s.end(&session) {
                 Ok(()) => {
@@ -296,7 +303,7 @@ mod tests {
     #[test]
     fn expiry() {
         let s = Sessions::new(b"k", Duration::from_secs(0));
-        let id = s.mint(ProtocolVersion::V2025_03_26, "a");
+        let id = s.mint(ProtocolVersion::V2025_03_26, "a", ClientCaps::default());
         let old = reissued(&s, &id, crate::common::unix_now() - 10);
         assert_eq!(s.check(&old, "a"), Err(SessionError::Expired));
     }

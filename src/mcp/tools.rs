@@ -4,22 +4,17 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::jsonrpc::{self, Id, RpcError};
-use super::{Era, McpService, decode_header_value, header, results};
-use crate::auth::Principal;
+use super::jsonrpc::{self, RpcError};
+use super::{Ask, McpService, decode_header_value, header, results};
 use crate::targets::CallContext;
-use crate::targets::context::Progress;
 
 impl McpService {
     pub(super) async fn tools_call(
         &self,
-        id: &Id,
+        ask: &Ask<'_>,
         params: &Map<String, Value>,
-        era: &Era<'_>,
-        headers: &http::HeaderMap,
-        principal: &Principal,
-        progress: Option<&tokio::sync::mpsc::Sender<Vec<u8>>>,
     ) -> Result<Vec<u8>, RpcError> {
+        let (id, era, headers) = (ask.id, ask.era, ask.headers);
         let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
             RpcError::new(
                 jsonrpc::INVALID_PARAMS,
@@ -46,20 +41,14 @@ impl McpService {
         if era.modern {
             check_param_headers(headers, entry.tool.route.header_params(), args)?;
         }
-        // Progress, when the client gave a token and its response can carry notifications.
-        let progress = progress
-            .zip(progress_token(params))
-            .map(|(tx, token)| Progress {
-                token,
-                tx: tx.clone(),
-            });
         let ctx = CallContext {
-            principal,
+            principal: ask.principal,
             headers,
             request_id: id.as_json(),
             session: era.session,
             deadline: tokio::time::Instant::now() + entry.target.timeout,
-            progress: progress.as_ref(),
+            client: era.client,
+            relay: ask.relay,
         };
         let outcome = entry.target.call(&ctx, &entry.tool, args).await;
         results::tool_response(id, name, outcome, era.version, self.settings.debug_errors)
@@ -93,7 +82,7 @@ fn check_param_headers(
 }
 
 /// The `progressToken` of a request's `_meta`: a string or a number.
-fn progress_token(params: &Map<String, Value>) -> Option<Box<RawValue>> {
+pub(super) fn progress_token(params: &Map<String, Value>) -> Option<Box<RawValue>> {
     match params.get("_meta")?.get("progressToken")? {
         t @ (Value::String(_) | Value::Number(_)) => serde_json::value::to_raw_value(t).ok(),
         _ => None,

@@ -1,25 +1,136 @@
 //! The per-call context: what the MCP layer knows about a `tools/call` that a target may need
-//! (who is calling, from which session, with what request id and headers) and the one
-//! deadline the whole call must finish by, credentials and connection set-up included.
+//! (who is calling, from which session, with what request id and headers), the one deadline
+//! the whole call must finish by, credentials and connection set-up included, and the
+//! [`Relay`] that carries an upstream's messages for the client (progress, log messages,
+//! elicitation, sampling and roots requests) to the client's response stream, and the
+//! client's answers back.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::auth::Principal;
 
-/// Where a call's progress goes: the client's `progressToken`, and the channel that carries
-/// each `notifications/progress` (as JSON) to the client's response stream. Sending never
-/// waits: a client that reads slowly misses progress, never the result.
-#[derive(Debug, Clone)]
-pub struct Progress {
-    pub token: Box<RawValue>,
-    pub tx: mpsc::Sender<Vec<u8>>,
+/// What a client said at `initialize` it can answer, so the gateway relays to it only the
+/// requests it declared (and an upstream is told the client cannot, otherwise).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCaps {
+    pub elicitation_form: bool,
+    pub elicitation_url: bool,
+    pub sampling: bool,
+    pub roots: bool,
 }
 
-impl Progress {
-    /// Sends one progress notification with the client's token.
-    pub fn send(&self, progress: &RawValue, total: Option<&RawValue>, message: Option<&str>) {
+impl ClientCaps {
+    /// The `capabilities` of an `initialize` request. `elicitation: {}` means form mode only,
+    /// as the specification says.
+    pub fn of(capabilities: Option<&Value>) -> Self {
+        let get = |k: &str| {
+            capabilities
+                .and_then(|c| c.get(k))
+                .filter(|v| v.is_object())
+        };
+        let elicitation = get("elicitation");
+        let modes = elicitation.map(|e| (e.get("form").is_some(), e.get("url").is_some()));
+        let (form, url) = match modes {
+            None => (false, false),
+            Some((false, false)) => (true, false),
+            Some(m) => m,
+        };
+        Self {
+            elicitation_form: form,
+            elicitation_url: url,
+            sampling: get("sampling").is_some(),
+            roots: get("roots").is_some(),
+        }
+    }
+
+    pub fn bits(self) -> u8 {
+        u8::from(self.elicitation_form)
+            | u8::from(self.elicitation_url) << 1
+            | u8::from(self.sampling) << 2
+            | u8::from(self.roots) << 3
+    }
+
+    pub fn from_bits(b: u8) -> Self {
+        Self {
+            elicitation_form: b & 1 != 0,
+            elicitation_url: b & 2 != 0,
+            sampling: b & 4 != 0,
+            roots: b & 8 != 0,
+        }
+    }
+
+    /// The capabilities object the gateway declares for this client to an upstream.
+    pub fn to_json(self) -> Value {
+        let mut caps = serde_json::Map::new();
+        if self.elicitation_form || self.elicitation_url {
+            let mut modes = serde_json::Map::new();
+            if self.elicitation_form {
+                modes.insert("form".into(), json!({}));
+            }
+            if self.elicitation_url {
+                modes.insert("url".into(), json!({}));
+            }
+            caps.insert("elicitation".into(), Value::Object(modes));
+        }
+        if self.sampling {
+            caps.insert("sampling".into(), json!({}));
+        }
+        if self.roots {
+            caps.insert("roots".into(), json!({}));
+        }
+        Value::Object(caps)
+    }
+
+    /// Whether the client can answer the server request `method` with these `params`.
+    pub fn allows(self, method: &str, params: Option<&RawValue>) -> bool {
+        match method {
+            "elicitation/create" => {
+                let url_mode = params.is_some_and(|p| {
+                    serde_json::from_str::<Value>(p.get())
+                        .ok()
+                        .and_then(|v| v.get("mode").and_then(Value::as_str).map(|m| m == "url"))
+                        .unwrap_or(false)
+                });
+                if url_mode {
+                    self.elicitation_url
+                } else {
+                    self.elicitation_form
+                }
+            }
+            "sampling/createMessage" => self.sampling,
+            "roots/list" => self.roots,
+            _ => false,
+        }
+    }
+}
+
+/// The client's side of a call: the channel to its response stream, its progress token,
+/// what it can answer, and where its answers come back. Sending never waits: a client that
+/// reads slowly misses progress and log messages, never the result.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pub tx: mpsc::Sender<Vec<u8>>,
+    /// The client's `progressToken`, when it gave one.
+    pub token: Option<Box<RawValue>>,
+    pub caps: ClientCaps,
+    /// The lowest log level the client wants (`logging/setLevel`), as a severity rank;
+    /// `None` relays every level.
+    pub min_log: Option<u8>,
+    pub answers: Arc<Answers>,
+    /// Who may answer a relayed request: the caller's principal.
+    pub owner: String,
+}
+
+impl Relay {
+    /// Sends one progress notification with the client's token (none without a token).
+    pub fn progress(&self, progress: &RawValue, total: Option<&RawValue>, message: Option<&str>) {
         #[derive(serde::Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Params<'a> {
@@ -30,25 +141,91 @@ impl Progress {
             #[serde(skip_serializing_if = "Option::is_none")]
             message: Option<&'a str>,
         }
-        #[derive(serde::Serialize)]
-        struct Note<'a> {
-            jsonrpc: &'static str,
-            method: &'static str,
-            params: Params<'a>,
-        }
-        let note = Note {
-            jsonrpc: "2.0",
-            method: "notifications/progress",
-            params: Params {
-                progress_token: &self.token,
-                progress,
-                total,
-                message,
-            },
+        let Some(token) = &self.token else {
+            return;
         };
-        if let Ok(bytes) = serde_json::to_vec(&note) {
+        let note = json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/progress",
+            "params": Params { progress_token: token, progress, total, message },
+        });
+        self.send(&note);
+    }
+
+    /// Passes on a message to the client (a notification, or a request whose id is the
+    /// gateway's own), if its stream has room.
+    pub fn send(&self, message: &impl serde::Serialize) {
+        if let Ok(bytes) = serde_json::to_vec(message) {
             let _ = self.tx.try_send(bytes);
         }
+    }
+}
+
+/// The severity rank of a log level (RFC 5424 order, `debug` lowest); `None` if unknown.
+pub fn log_rank(level: &str) -> Option<u8> {
+    const LEVELS: [&str; 8] = [
+        "debug",
+        "info",
+        "notice",
+        "warning",
+        "error",
+        "critical",
+        "alert",
+        "emergency",
+    ];
+    LEVELS.iter().position(|l| *l == level).map(|i| i as u8)
+}
+
+/// Requests relayed to clients and not yet answered: the gateway's id for each, who may
+/// answer it, and where the answer goes. Bounded; an id is unguessable and used once.
+#[derive(Debug, Default)]
+pub struct Answers {
+    waiting: Mutex<HashMap<String, Waiter>>,
+}
+
+/// Who may answer a relayed request, and where the answer goes.
+type Waiter = (String, oneshot::Sender<Box<RawValue>>);
+
+/// Relayed requests waiting for an answer, across all clients.
+const MAX_WAITING: usize = 10_000;
+
+impl Answers {
+    /// A fresh id for a request relayed to `owner`, and where its answer will arrive;
+    /// `None` when too many are waiting.
+    pub fn expect(&self, owner: &str) -> Option<(String, oneshot::Receiver<Box<RawValue>>)> {
+        let mut waiting = self.waiting.lock();
+        if waiting.len() >= MAX_WAITING {
+            return None;
+        }
+        let key = crate::common::random::key();
+        let id = format!(
+            "mcp-gateway-{}",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                &key[..18]
+            )
+        );
+        let (tx, rx) = oneshot::channel();
+        waiting.insert(id.clone(), (owner.to_string(), tx));
+        Some((id, rx))
+    }
+
+    /// Delivers a client's response (the whole JSON-RPC message) to the request `id` it
+    /// answers; `false` when no such request waits for `owner`.
+    pub fn answer(&self, id: &str, owner: &str, response: Box<RawValue>) -> bool {
+        let mut waiting = self.waiting.lock();
+        match waiting.get(id) {
+            Some((o, _)) if o == owner => {}
+            _ => return false,
+        }
+        waiting
+            .remove(id)
+            .is_some_and(|(_, tx)| tx.send(response).is_ok())
+    }
+
+    /// Forgets a request that will not be answered (its call ended first).
+    pub fn forget(&self, id: &str) {
+        self.waiting.lock().remove(id);
     }
 }
 
@@ -64,8 +241,11 @@ pub struct CallContext<'a> {
     pub session: Option<&'a str>,
     /// When the call must have finished: the target's timeout from the start of the call.
     pub deadline: Instant,
-    /// Set when the client asked for progress and its response can carry it.
-    pub progress: Option<&'a Progress>,
+    /// What the client declared it can answer (handshake era, from its session).
+    pub client: ClientCaps,
+    /// Set when the client's response can carry messages from the target before the result
+    /// (progress, log messages, requests for the client).
+    pub relay: Option<&'a Relay>,
 }
 
 impl CallContext<'_> {

@@ -151,3 +151,87 @@ def test_a_gateway_without_prompt_sources_does_not_advertise_them(gateway_url):
 
 
 from test_python_sdk import gateway_url  # noqa: E402,F401 - the example's gateway (OpenAPI only)
+
+
+@pytest.fixture(scope="module")
+def asking():
+    """A handshake-era upstream with sessions that asks its client things mid-call."""
+    upstream, upstream_url = _upstream("--docs", "ask", "--legacy")
+    config = f"""
+gateway: {{name: asking, authorizerType: NONE}}
+targets:
+  - name: ask
+    targetConfiguration: {{mcp: {{mcpServer: {{endpoint: "{upstream_url}"}}}}}}
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(config)
+        path = f.name
+    gateway, g = _start(
+        [str(TARGET / "mcp-gateway"), "serve", "--config", path, "--listen", "127.0.0.1:0"],
+        ENV,
+        r"listening on (http://\S+/mcp)",
+    )
+    threading.Thread(target=lambda: [None for _ in gateway.stderr], daemon=True).start()
+    url = g.group(1)
+    deadline = time.monotonic() + 20
+    while _ready(url)["targets"][0]["status"] != "READY":
+        assert time.monotonic() < deadline, _ready(url)
+        time.sleep(0.1)
+    yield url
+    gateway.terminate()
+    assert gateway.wait(timeout=10) == 0
+    upstream.terminate()
+    upstream.wait(timeout=10)
+    os.unlink(path)
+
+
+def test_elicitation_sampling_and_logs_are_relayed_to_the_client(asking):
+    from mcp.types import CreateMessageResult, ElicitResult, TextContent
+
+    asked, sampled, logged = [], [], []
+
+    async def on_elicit(context, params):
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"name": "Zed"})
+
+    async def on_sample(context, params):
+        sampled.append(params.messages[0].content.text)
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text="tides are slow"), model="test-model"
+        )
+
+    async def on_log(params):
+        logged.append((params.level, params.data))
+
+    async def run():
+        async with Client(
+            asking, mode="legacy", elicitation_callback=on_elicit, sampling_callback=on_sample,
+            logging_callback=on_log,
+        ) as client:
+            named = await client.call_tool("ask___ask_name", {})
+            assert not named.is_error, named
+            assert named.content[0].text == "Hello, Zed!"
+            assert asked == ["What is your name?"]
+
+            said = await client.call_tool("ask___sample", {"topic": "the sea"})
+            assert said.content[0].text == "sampled: tides are slow (test-model)"
+            assert sampled == ["One line on the sea"]
+
+            await client.set_logging_level("warning")
+            chatty = await client.call_tool("ask___chatty", {})
+            assert chatty.content[0].text == "said three things"
+            # Only what the client asked for: warning and above.
+            assert [level for level, _ in logged] == ["warning"], logged
+
+    asyncio.run(run())
+
+
+def test_a_client_that_cannot_elicit_is_never_asked(asking):
+    async def run():
+        # No elicitation callback: the client declares no elicitation capability.
+        async with Client(asking, mode="legacy") as client:
+            named = await client.call_tool("ask___ask_name", {})
+            # The upstream was refused on the client's behalf, and says so in its result.
+            assert named.is_error or "no name" in named.content[0].text, named
+
+    asyncio.run(run())

@@ -17,8 +17,9 @@ the request carried), `grow` (adds a tool and announces `list_changed`), and fil
 With `--docs LABEL`, also prompts, resources, a resource template and completions, each
 saying LABEL so a test can tell which upstream answered: the prompt `greet(who)`, the
 resources `docs://shared` and `docs://only/LABEL`, the template `docs://pages/{page}`,
-completions of `who` and `page`, and the tool `add_prompt` (adds a prompt and announces
-`notifications/prompts/list_changed`).
+completions of `who` and `page`, the tool `add_prompt` (adds a prompt and announces
+`notifications/prompts/list_changed`), and tools that ask the client for something mid-call:
+`ask_name` (elicitation), `sample` (sampling), `chatty` (log messages).
 """
 
 import argparse
@@ -98,6 +99,34 @@ def docs(server: MCPServer, label: str) -> None:
             except Exception:  # noqa: BLE001 - a stateless or closed session has no stream
                 pass
         return f"added {name}"
+
+    class Name(BaseModel):
+        name: str
+
+    @server.tool(description="Asks the client's user for a name (elicitation)")
+    async def ask_name(ctx: Context) -> str:
+        answer = await ctx.elicit("What is your name?", Name)
+        if answer.action != "accept":
+            return f"no name ({answer.action})"
+        return f"Hello, {answer.data.name}!"
+
+    @server.tool(description="Asks the client's model for a sentence (sampling)")
+    async def sample(topic: str, ctx: Context) -> str:
+        from mcp.types import SamplingMessage
+
+        done = await ctx.session.create_message(
+            [SamplingMessage(role="user", content=TextContent(type="text", text=f"One line on {topic}"))],
+            max_tokens=50,
+            related_request_id=ctx.request_id,
+        )
+        return f"sampled: {done.content.text} ({done.model})"
+
+    @server.tool(description="Logs at debug, info and warning, then answers")
+    async def chatty(ctx: Context) -> str:
+        await ctx.debug("a debug line")
+        await ctx.info("an info line")
+        await ctx.warning("a warning line")
+        return "said three things"
 
     @server.completion()
     async def complete(ref, argument, context):

@@ -31,7 +31,7 @@ use crate::common::budget::{Budget, Held};
 use crate::common::version::ProtocolVersion;
 use crate::net::{self, NetError};
 use crate::outbound::{Credentials, Request};
-use crate::targets::context::Progress;
+use crate::targets::context::{ClientCaps, Relay, log_rank};
 use crate::targets::surface::Caps;
 
 /// Messages read from one SSE response before giving up on it (notifications are skipped).
@@ -93,7 +93,7 @@ struct Message {
 
 /// Passes an upstream's progress on to the client, with the client's own token, when it is
 /// about the request the gateway made (its token is that request's id).
-fn relay_progress(params: &RawValue, token: u64, sink: &Progress) {
+fn relay_progress(params: &RawValue, token: u64, sink: &Relay) {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Upstream<'a> {
@@ -110,7 +110,7 @@ fn relay_progress(params: &RawValue, token: u64, sink: &Progress) {
         return;
     };
     if p.progress_token.get().trim() == token.to_string() {
-        sink.send(p.progress, p.total, p.message.as_deref());
+        sink.progress(p.progress, p.total, p.message.as_deref());
     }
 }
 
@@ -165,14 +165,15 @@ const MODERN_META: &str = concat!(
 );
 
 /// What a request carries beyond the transport's own: `Mcp-Name`, `Mcp-Param-*`, and the
-/// relay of the upstream's progress to the client.
+/// relay of the upstream's messages to the client.
 #[derive(Debug, Default)]
 pub struct Extra {
     /// The name `Mcp-Name` carries (a tool's upstream name, a prompt, a resource URI).
     pub name: Option<String>,
     pub headers: http::HeaderMap,
-    /// The client's progress sink; the upstream gets a token of the gateway's own.
-    pub progress: Option<Progress>,
+    /// The client's side: progress (the upstream gets a token of the gateway's own), log
+    /// messages, and requests for the client.
+    pub relay: Option<Relay>,
 }
 
 impl Upstream {
@@ -238,15 +239,21 @@ impl Upstream {
             Err(UpstreamError::Timeout) => return Err(UpstreamError::Timeout),
             Err(_) => {}
         }
-        self.initialize(deadline).await
+        self.initialize(deadline, ClientCaps::default()).await
     }
 
-    /// The handshake: `initialize`, then `notifications/initialized`.
-    pub async fn initialize(&self, deadline: Instant) -> Result<Agreement, UpstreamError> {
+    /// The handshake: `initialize`, then `notifications/initialized`. `client` is what the
+    /// gateway declares it can answer: what its own client declared, for that client's
+    /// session; nothing for the gateway's own.
+    pub async fn initialize(
+        &self,
+        deadline: Instant,
+        client: ClientCaps,
+    ) -> Result<Agreement, UpstreamError> {
         let offered = ProtocolVersion::V2025_11_25;
         let params = json!({
             "protocolVersion": offered.as_str(),
-            "capabilities": {},
+            "capabilities": client.to_json(),
             "clientInfo": {"name": "mcp-gateway", "version": env!("CARGO_PKG_VERSION")},
         });
         let handshake = Agreement {
@@ -454,14 +461,9 @@ impl Upstream {
     ) -> Result<(Answer, Option<String>), UpstreamError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         // The request's own id is the progress token the upstream sees.
-        let relay = extra.progress.clone().map(|p| (id, p));
-        let body = self.body_with(
-            agreement,
-            Some(id),
-            method,
-            params,
-            relay.as_ref().map(|r| r.0),
-        )?;
+        let relay = extra.relay.clone().map(|p| (id, p));
+        let token = relay.as_ref().filter(|r| r.1.token.is_some()).map(|r| r.0);
+        let body = self.body_with(agreement, Some(id), method, params, token)?;
         let work = async {
             let resp = self.send(agreement, method, body, extra).await?;
             check_status(resp.status(), agreement)?;
@@ -498,20 +500,32 @@ impl Upstream {
     }
 
     /// Reads an SSE response until the message that answers `id` (inside an exchange, under
-    /// its deadline).
+    /// its deadline). On the way, progress and log messages go to the client, and a request
+    /// for the client (elicitation, sampling, roots) is relayed with an id of the gateway's
+    /// own when the client declared it can answer; its answer goes back to the upstream with
+    /// the upstream's id. Anything else the server asks is refused at once, so it does not
+    /// wait for an answer that cannot come.
     async fn read_stream(
         &self,
         resp: reqwest::Response,
         id: u64,
         agreement: &Agreement,
-        relay: Option<&(u64, Progress)>,
+        relay: Option<&(u64, Relay)>,
     ) -> Result<Answer, UpstreamError> {
         let mut events = Events::new(resp, self.limit);
         let mut held = Held::default();
         let mut lists_changed = false;
+        let mut waiting = Waiting::default();
         for _ in 0..MAX_EVENTS {
-            let Some(data) = events.next().await? else {
-                return Err(UpstreamError::NoResponse);
+            let data = tokio::select! {
+                next = events.next() => match next? {
+                    Some(data) => data,
+                    None => return Err(UpstreamError::NoResponse),
+                },
+                Some((upstream_id, answer)) = waiting.next() => {
+                    self.reply(agreement, &upstream_id, answer).await;
+                    continue;
+                }
             };
             held.merge(
                 self.budget
@@ -524,11 +538,20 @@ impl Upstream {
                 ));
             };
             match (&message.id, &message.method) {
-                // A request from the server: it cannot be relayed yet, so refuse it at once.
                 (Some(request_id), Some(method)) => {
-                    self.refuse(agreement, request_id, method).await;
+                    let relayed = relay.and_then(|(_, r)| {
+                        waiting.relay(r, request_id, method, message.params.as_deref())
+                    });
+                    if relayed.is_none() {
+                        let refusal = Err(json!({
+                            "code": -32601,
+                            "message": format!("the gateway's client cannot answer `{method}`"),
+                        }));
+                        self.reply(agreement, request_id, refusal).await;
+                    }
                 }
                 (Some(_), None) => {
+                    waiting.forget_all(relay.map(|(_, r)| r));
                     let mut answer = answer_of(message, id, held)?;
                     answer.lists_changed = lists_changed;
                     return Ok(answer);
@@ -539,26 +562,62 @@ impl Upstream {
                         relay_progress(params, *token, sink);
                     }
                 }
-                // Log notifications: not relayed yet.
+                (None, Some(m)) if m == "notifications/message" => {
+                    if let Some((_, sink)) = relay {
+                        relay_log(&message, sink);
+                    }
+                }
                 (None, _) => {}
             }
         }
         Err(UpstreamError::NoResponse)
     }
 
-    /// Answers a server's request with "method not found".
-    /// (Runs inside an exchange, under its deadline.)
-    async fn refuse(&self, agreement: &Agreement, id: &RawValue, method: &str) {
+    /// Answers a server's request (inside an exchange, under its deadline): `Ok` is the
+    /// client's whole response message (its `result` or `error` is passed on), `Err` an
+    /// error object of the gateway's.
+    async fn reply(
+        &self,
+        agreement: &Agreement,
+        id: &RawValue,
+        answer: Result<Box<RawValue>, Value>,
+    ) {
+        #[derive(Deserialize)]
+        struct Response {
+            #[serde(default)]
+            result: Option<Box<RawValue>>,
+            #[serde(default)]
+            error: Option<Box<RawValue>>,
+        }
         #[derive(Serialize)]
-        struct Refusal<'a> {
+        struct Reply<'a> {
             jsonrpc: &'static str,
             id: &'a RawValue,
-            error: Value,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            result: Option<Box<RawValue>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<Value>,
         }
-        let body = serde_json::to_vec(&Refusal {
+        let (result, error) = match answer {
+            Err(e) => (None, Some(e)),
+            Ok(message) => match serde_json::from_str::<Response>(message.get()) {
+                Ok(Response {
+                    result: Some(r), ..
+                }) => (Some(r), None),
+                Ok(Response { error: Some(e), .. }) => (None, serde_json::from_str(e.get()).ok()),
+                _ => (
+                    None,
+                    Some(
+                        json!({"code": -32603, "message": "the client's answer could not be read"}),
+                    ),
+                ),
+            },
+        };
+        let body = serde_json::to_vec(&Reply {
             jsonrpc: "2.0",
             id,
-            error: json!({"code": -32601, "message": format!("mcp-gateway does not relay `{method}` to its clients")}),
+            result,
+            error,
         });
         if let Ok(body) = body {
             let _ = self.send(agreement, "", body, Extra::default()).await;
@@ -683,6 +742,90 @@ fn answer_of(message: Message, id: u64, held: Held) -> Result<Answer, UpstreamEr
         )),
     }
 }
+
+/// Passes an upstream's log message on to the client when its level is one the client wants.
+fn relay_log(message: &Message, sink: &Relay) {
+    #[derive(Deserialize)]
+    struct Params {
+        level: String,
+    }
+    let Some(params) = &message.params else {
+        return;
+    };
+    let Ok(p) = serde_json::from_str::<Params>(params.get()) else {
+        return;
+    };
+    let wanted = match (sink.min_log, log_rank(&p.level)) {
+        (None, _) => true,
+        (Some(min), Some(rank)) => rank >= min,
+        (Some(_), None) => false,
+    };
+    if wanted {
+        sink.send(&json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/message",
+            "params": params,
+        }));
+    }
+}
+
+/// A relayed request's upstream id, and the client's response (or why there is none).
+type Answered = (Box<RawValue>, Result<Box<RawValue>, Value>);
+
+/// The upstream's requests relayed to the client during one exchange, until answered.
+#[derive(Default)]
+struct Waiting {
+    answers:
+        futures_util::stream::FuturesUnordered<futures_util::future::BoxFuture<'static, Answered>>,
+    ids: Vec<String>,
+}
+
+impl Waiting {
+    /// Relays the upstream's request to the client, if it can answer it; `None` if not.
+    fn relay(
+        &mut self,
+        relay: &Relay,
+        upstream_id: &RawValue,
+        method: &str,
+        params: Option<&RawValue>,
+    ) -> Option<()> {
+        if !relay.caps.allows(method, params) || self.ids.len() >= MAX_RELAYED {
+            return None;
+        }
+        let (id, rx) = relay.answers.expect(&relay.owner)?;
+        relay.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let upstream_id = upstream_id.to_owned();
+        self.answers.push(Box::pin(async move {
+            let answer = rx.await.map_err(
+                |_| json!({"code": -32603, "message": "the client's request ended before it answered"}),
+            );
+            (upstream_id, answer)
+        }));
+        self.ids.push(id);
+        Some(())
+    }
+
+    /// The next answer that arrived; pending forever while nothing waits.
+    async fn next(&mut self) -> Option<Answered> {
+        use futures_util::StreamExt;
+        if self.answers.is_empty() {
+            return std::future::pending().await;
+        }
+        self.answers.next().await
+    }
+
+    /// The exchange is over: requests still unanswered will not be.
+    fn forget_all(&mut self, relay: Option<&Relay>) {
+        if let Some(r) = relay {
+            for id in self.ids.drain(..) {
+                r.answers.forget(&id);
+            }
+        }
+    }
+}
+
+/// Requests one exchange may relay to the client.
+const MAX_RELAYED: usize = 64;
 
 /// A header value for `Mcp-Name` or `Mcp-Param-*`: as is when it is plain visible ASCII,
 /// else in the `=?base64?...?=` form the transport defines.

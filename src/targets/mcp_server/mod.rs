@@ -285,7 +285,7 @@ impl McpAdapter {
             entry.0.clone()
         };
         let agreement = cell
-            .get_or_try_init(|| self.upstream.initialize(ctx.deadline))
+            .get_or_try_init(|| self.upstream.initialize(ctx.deadline, ctx.client))
             .await?;
         Ok(Arc::new(agreement.clone()))
     }
@@ -331,7 +331,7 @@ impl McpAdapter {
             let mut extra = Extra {
                 name: Some(route.name.clone()),
                 headers: http::HeaderMap::new(),
-                progress: ctx.progress.cloned(),
+                relay: ctx.relay.cloned(),
             };
             if agreement.version.is_modern() {
                 for (header, path) in &route.params {
@@ -359,7 +359,7 @@ impl McpAdapter {
         let extra = |_: &Agreement| Extra {
             name: name.map(str::to_string),
             headers: http::HeaderMap::new(),
-            progress: ctx.progress.cloned(),
+            relay: ctx.relay.cloned(),
         };
         self.forward(ctx, method, params, extra).await
     }
