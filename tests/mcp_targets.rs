@@ -488,6 +488,96 @@ async fn upstream_progress_reaches_a_client_that_asked_for_it() {
     assert_eq!(r.result()["content"][0]["text"], "q");
 }
 
+/// A handshake session whose client can answer elicitation, and a `tools/call` in it whose
+/// response is read as SSE.
+async fn elicited_call(gw: &TestGateway) -> (String, impl AsyncFnMut() -> Value) {
+    let r = post(
+        &gw.url(),
+        &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}},
+            "clientInfo": {"name": "t", "version": "1"}}}),
+        &[],
+    )
+    .await;
+    let session = r.header("mcp-session-id").expect("a session").to_string();
+    let resp = client()
+        .post(gw.url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("mcp-session-id", &session)
+        .body(
+            json!({"jsonrpc": "2.0", "id": 11, "method": "tools/call", "params": {
+                "name": "up___echo", "arguments": {"text": "x"}}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    (session, sse_data(resp))
+}
+
+#[tokio::test]
+async fn a_relayed_request_ends_cleanly_when_the_upstream_dies_or_the_client_never_answers() {
+    for fault in [Fault::ElicitThenDie, Fault::ElicitAndWait] {
+        let up = upstream::start(Behaviour {
+            fault: fault.clone(),
+            ..Behaviour::default()
+        })
+        .await;
+        let gw = gateway(&up.url, None).await;
+        wait_for_tools(&gw, 2).await;
+        let started = Instant::now();
+        let (session, mut next) = elicited_call(&gw).await;
+        // The upstream's request reaches the client under an id of the gateway's own.
+        let asked = next().await;
+        assert_eq!(asked["method"], "elicitation/create", "{fault:?}");
+        assert_eq!(asked["params"]["message"], "Your name?");
+        let id = asked["id"].as_str().expect("a string id").to_string();
+        assert!(id.starts_with("mcp-gateway-") && id.len() > 30, "{id}");
+        assert!(!asked.to_string().contains("srv-ask-1"));
+        // The client is told the request is void, then gets the call's error: at once when
+        // the upstream died, at the target's 1 s timeout when no one answers.
+        let cancelled = next().await;
+        assert_eq!(cancelled["method"], "notifications/cancelled", "{fault:?}");
+        assert_eq!(cancelled["params"]["requestId"], id.as_str());
+        let result = next().await;
+        assert_eq!(result["id"], 11);
+        assert_eq!(result["result"]["isError"], true, "{result}");
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(3), "{fault:?} took {took:?}");
+        if fault == Fault::ElicitAndWait {
+            assert!(
+                result["result"]["content"][0]["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("did not answer in time"),
+                "{result}"
+            );
+        }
+        // A late or forged answer to that id is accepted as a message and goes nowhere.
+        let late = client()
+            .post(gw.url())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .header("mcp-session-id", &session)
+            .body(json!({"jsonrpc": "2.0", "id": id, "result": {"action": "accept", "content": {"name": "Z"}}}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(late.status(), 202);
+        assert!(
+            up.received
+                .lock()
+                .iter()
+                .all(|r| r.body.get("result").is_none()),
+            "no answer reached the upstream"
+        );
+    }
+}
+
 #[tokio::test]
 async fn x_mcp_header_arguments_are_checked_and_mirrored() {
     let up = upstream::start(Behaviour {

@@ -30,6 +30,10 @@ pub enum Fault {
     Huge(usize),
     /// A JSON-RPC error.
     Rpc(i64, &'static str),
+    /// Opens an SSE stream, asks the client to elicit, then closes the connection.
+    ElicitThenDie,
+    /// Opens an SSE stream, asks the client to elicit, and waits for the answer forever.
+    ElicitAndWait,
 }
 
 /// How the upstream behaves.
@@ -300,6 +304,17 @@ async fn handle(mut stream: TcpStream, up: Upstream) -> Option<()> {
                 return Some(());
             }
             Fault::Huge(n) => json!({"content": [{"type": "text", "text": "x".repeat(*n)}]}),
+            Fault::ElicitThenDie | Fault::ElicitAndWait => {
+                let ask = json!({"jsonrpc": "2.0", "id": "srv-ask-1", "method": "elicitation/create",
+                    "params": {"message": "Your name?", "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}}}});
+                let _ = stream
+                    .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\nevent: message\ndata: {ask}\n\n").as_bytes())
+                    .await;
+                if b.fault == Fault::ElicitAndWait {
+                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                }
+                return Some(());
+            }
             Fault::Rpc(code, msg) => {
                 let e =
                     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": msg}});

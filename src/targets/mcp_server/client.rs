@@ -551,7 +551,6 @@ impl Upstream {
                     }
                 }
                 (Some(_), None) => {
-                    waiting.forget_all(relay.map(|(_, r)| r));
                     let mut answer = answer_of(message, id, held)?;
                     answer.lists_changed = lists_changed;
                     return Ok(answer);
@@ -769,15 +768,37 @@ fn relay_log(message: &Message, sink: &Relay) {
     }
 }
 
-/// A relayed request's upstream id, and the client's response (or why there is none).
-type Answered = (Box<RawValue>, Result<Box<RawValue>, Value>);
+/// A relayed request's gateway id and upstream id, and the client's response (or why there
+/// is none).
+type Answered = (String, Box<RawValue>, Result<Box<RawValue>, Value>);
 
 /// The upstream's requests relayed to the client during one exchange, until answered.
 #[derive(Default)]
 struct Waiting {
     answers:
         futures_util::stream::FuturesUnordered<futures_util::future::BoxFuture<'static, Answered>>,
+    /// The gateway's ids of the requests relayed and not yet answered, and the relay they
+    /// went through.
     ids: Vec<String>,
+    relay: Option<Relay>,
+}
+
+impl Drop for Waiting {
+    /// However the exchange ends (answered, failed, timed out, cancelled), requests still
+    /// unanswered will not be: their ids leave the registry, and the client is told to stop
+    /// working on them.
+    fn drop(&mut self) {
+        if let Some(r) = &self.relay {
+            for id in self.ids.drain(..) {
+                r.answers.forget(&id);
+                r.send(&json!({
+                    "jsonrpc": "2.0",
+                    "method": "notifications/cancelled",
+                    "params": {"requestId": id, "reason": "the request it was part of has ended"},
+                }));
+            }
+        }
+    }
 }
 
 impl Waiting {
@@ -795,32 +816,28 @@ impl Waiting {
         let (id, rx) = relay.answers.expect(&relay.owner)?;
         relay.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
         let upstream_id = upstream_id.to_owned();
+        let gateway_id = id.clone();
         self.answers.push(Box::pin(async move {
             let answer = rx.await.map_err(
                 |_| json!({"code": -32603, "message": "the client's request ended before it answered"}),
             );
-            (upstream_id, answer)
+            (gateway_id, upstream_id, answer)
         }));
         self.ids.push(id);
+        self.relay.get_or_insert_with(|| relay.clone());
         Some(())
     }
 
-    /// The next answer that arrived; pending forever while nothing waits.
-    async fn next(&mut self) -> Option<Answered> {
+    /// The next answer that arrived (its upstream id and content); pending forever while
+    /// nothing waits.
+    async fn next(&mut self) -> Option<(Box<RawValue>, Result<Box<RawValue>, Value>)> {
         use futures_util::StreamExt;
         if self.answers.is_empty() {
             return std::future::pending().await;
         }
-        self.answers.next().await
-    }
-
-    /// The exchange is over: requests still unanswered will not be.
-    fn forget_all(&mut self, relay: Option<&Relay>) {
-        if let Some(r) = relay {
-            for id in self.ids.drain(..) {
-                r.answers.forget(&id);
-            }
-        }
+        let (gateway_id, upstream_id, answer) = self.answers.next().await?;
+        self.ids.retain(|i| *i != gateway_id);
+        Some((upstream_id, answer))
     }
 }
 
