@@ -185,6 +185,7 @@ impl McpService {
             session: ask.era.session,
             deadline: tokio::time::Instant::now() + target.timeout,
             client: ask.era.client,
+            resume: None,
             relay: ask.relay,
         };
         let debug = self.settings.debug_errors;

@@ -20,6 +20,7 @@ mod lists;
 pub mod notify;
 pub mod results;
 pub mod session;
+mod state;
 mod tools;
 pub use crate::common::version;
 
@@ -44,6 +45,7 @@ pub const HEADER_SESSION_ID: &str = "mcp-session-id";
 pub const HEADER_METHOD: &str = "mcp-method";
 pub const HEADER_NAME: &str = "mcp-name";
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 /// How long clients may cache `tools/list` and `server/discover` (2026-07-28 `ttlMs`).
 const LIST_TTL_MS: u64 = 300_000;
 
@@ -88,6 +90,8 @@ pub struct McpService {
     page_size: usize,
     /// Requests relayed to clients, waiting for their answers.
     answers: Arc<Answers>,
+    /// Seals the `requestState` of `input_required` results.
+    sealer: state::Sealer,
     /// The log level each client set (`logging/setLevel`), by session (else principal).
     log_levels: parking_lot::Mutex<std::collections::HashMap<String, u8>>,
 }
@@ -144,6 +148,7 @@ impl McpService {
             sessions,
             page_size: page_size.max(1),
             answers: Arc::new(Answers::default()),
+            sealer: state::Sealer::new(session_secret),
             log_levels: Default::default(),
         }
     }
@@ -506,11 +511,14 @@ impl McpService {
                 Some(Some(_)) => {}
             }
         }
+        let client = params
+            .get("_meta")
+            .and_then(|m| m.get(META_CLIENT_CAPABILITIES));
         Ok(Era {
             version,
             modern: true,
             session: None,
-            client: ClientCaps::default(),
+            client: ClientCaps::of(client),
         })
     }
 

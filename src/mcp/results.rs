@@ -183,7 +183,8 @@ pub fn tool_response(
 }
 
 /// An upstream MCP server's JSON-RPC error that is about the client's own request (invalid
-/// parameters, an invalid request) or needs the client to act (URL elicitation required):
+/// parameters, an invalid request, a capability it did not declare) or needs the client to
+/// act (URL elicitation required):
 /// the client gets it as a JSON-RPC error, as it would from the upstream itself.
 fn passed_through(e: &CallError) -> Option<RpcError> {
     let CallError::Upstream(UpstreamError::Rpc {
@@ -196,7 +197,10 @@ fn passed_through(e: &CallError) -> Option<RpcError> {
     };
     if !matches!(
         *code,
-        jsonrpc::INVALID_PARAMS | jsonrpc::INVALID_REQUEST | URL_ELICITATION_REQUIRED
+        jsonrpc::INVALID_PARAMS
+            | jsonrpc::INVALID_REQUEST
+            | URL_ELICITATION_REQUIRED
+            | MISSING_REQUIRED_CLIENT_CAPABILITY
     ) {
         return None;
     }
@@ -244,6 +248,8 @@ pub fn forwarded_failure(what: &str, e: &CallError, debug: bool) -> RpcError {
 
 /// MCP's `URLElicitationRequiredError`.
 const URL_ELICITATION_REQUIRED: i64 = -32042;
+/// MCP's error for a request the client's declared capabilities cannot serve (2026-07-28).
+const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
 
 /// The `isError` output for a failed call: named argument problems for the client's own
 /// mistakes; otherwise a generic sentence, with the detail only under DEBUG.

@@ -111,6 +111,14 @@ impl ClientCaps {
     }
 }
 
+/// A call resumed after `input_required`: the client's `inputResponses`, and the upstream's
+/// own `requestState` (opened from the gateway's sealed one).
+#[derive(Debug, Clone)]
+pub struct Resume {
+    pub responses: Option<Box<RawValue>>,
+    pub state: Option<String>,
+}
+
 /// The client's side of a call: the channel to its response stream, its progress token,
 /// what it can answer, and where its answers come back. Sending never waits: a client that
 /// reads slowly misses progress and log messages, never the result.
@@ -243,6 +251,8 @@ pub struct CallContext<'a> {
     pub deadline: Instant,
     /// What the client declared it can answer (handshake era, from its session).
     pub client: ClientCaps,
+    /// The client's answers to an earlier `input_required` result, to resume the call with.
+    pub resume: Option<&'a Resume>,
     /// Set when the client's response can carry messages from the target before the result
     /// (progress, log messages, requests for the client).
     pub relay: Option<&'a Relay>,

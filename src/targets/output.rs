@@ -31,6 +31,17 @@ pub struct ToolOutput {
     pub meta: Option<Box<RawValue>>,
     /// Bytes borrowed from the in-flight budget until the output is dropped.
     pub held: Held,
+    /// The target needs the client's input before it can answer (2026-07-28
+    /// `input_required`); the rest of the output is then empty.
+    pub input: Option<InputRequired>,
+}
+
+/// An MCP server's `input_required` result: what it asks the client, and its own state to
+/// resume from.
+#[derive(Debug)]
+pub struct InputRequired {
+    pub requests: Option<Box<RawValue>>,
+    pub state: Option<String>,
 }
 
 /// One content item.

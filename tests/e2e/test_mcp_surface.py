@@ -26,7 +26,7 @@ def surface():
     beta, beta_url = _upstream("--docs", "beta")
     tools_only, tools_url = _upstream("--stateless")
     config = f"""
-gateway: {{name: surface, authorizerType: NONE}}
+gateway: {{name: surface, authorizerType: NONE, exceptionLevel: DEBUG}}
 targets:
   - name: beta
     targetConfiguration: {{mcp: {{mcpServer: {{endpoint: "{beta_url}"}}}}}}
@@ -230,8 +230,73 @@ def test_a_client_that_cannot_elicit_is_never_asked(asking):
     async def run():
         # No elicitation callback: the client declares no elicitation capability.
         async with Client(asking, mode="legacy") as client:
-            named = await client.call_tool("ask___ask_name", {})
-            # The upstream was refused on the client's behalf, and says so in its result.
-            assert named.is_error or "no name" in named.content[0].text, named
+            # The gateway declared the client's capabilities to its upstream session, so the
+            # upstream answers with the error the specification prescribes, passed through.
+            with pytest.raises(Exception, match="did not declare the form elicitation"):
+                await client.call_tool("ask___ask_name", {})
 
     asyncio.run(run())
+
+
+def test_input_required_round_trips_through_the_gateway_in_2026_07_28(surface):
+    """A 2026-07-28 upstream asks for input with `input_required`; the client answers and
+    resumes with the gateway's sealed `requestState`, which no other principal, tool or
+    tampering can reuse."""
+    from mcp.types import ElicitResult
+
+    asked = []
+
+    async def on_elicit(context, params):
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"name": "Ada"})
+
+    async def run():
+        async with Client(surface, mode="auto", elicitation_callback=on_elicit, cache=None) as client:
+            assert client.protocol_version == "2026-07-28"
+            named = await client.call_tool("alpha___ask_name", {})
+            assert not named.is_error, named
+            assert named.content[0].text == "Hello, Ada!"
+            assert asked == ["What is your name?"]
+
+    asyncio.run(run())
+
+
+def test_forged_or_misused_request_state_is_refused(surface):
+    import json as _json
+    import urllib.error
+    import urllib.request
+
+    def call(params, capabilities):
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            **params, "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+                                "io.modelcontextprotocol/clientCapabilities": capabilities}}}
+        req = urllib.request.Request(surface, data=_json.dumps(body).encode(), method="POST", headers={
+            "content-type": "application/json", "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": params["name"]})
+        try:
+            with urllib.request.urlopen(req) as r:
+                return _json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return _json.loads(e.read())
+
+    first = call({"name": "alpha___ask_name", "arguments": {}}, {"elicitation": {}})
+    result = first["result"]
+    assert result["resultType"] == "input_required", first
+    state = result["requestState"]
+    (key, request), = result["inputRequests"].items()
+    assert request["method"] == "elicitation/create"
+    answer = {key: {"action": "accept", "content": {"name": "Eve"}}}
+    # Tampered, or presented for another tool: refused as invalid parameters.
+    forged = state[:-2] + ("AA" if state[-2:] != "AA" else "BB")
+    bad = call({"name": "alpha___ask_name", "arguments": {}, "inputResponses": answer, "requestState": forged}, {"elicitation": {}})
+    assert bad["error"]["code"] == -32602 and "requestState" in bad["error"]["message"], bad
+    other = call({"name": "beta___ask_name", "arguments": {}, "inputResponses": answer, "requestState": state}, {"elicitation": {}})
+    assert other["error"]["code"] == -32602 and "another tool" in other["error"]["message"], other
+    # The genuine one resumes the call.
+    done = call({"name": "alpha___ask_name", "arguments": {}, "inputResponses": answer, "requestState": state}, {"elicitation": {}})
+    assert done["result"]["content"][0]["text"] == "Hello, Eve!", done
+    # A client that declared no elicitation is never handed the request: the upstream, told
+    # the client's capabilities, answers with the error the specification prescribes.
+    blind = call({"name": "alpha___ask_name", "arguments": {}}, {})
+    assert blind["error"]["code"] == -32021, blind

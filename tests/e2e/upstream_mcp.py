@@ -30,7 +30,9 @@ import sys
 
 import uvicorn
 from pydantic import BaseModel
-from mcp.server.mcpserver import Context, MCPServer
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
 from mcp.server.mcpserver.prompts import Prompt
 from mcp.types import Completion, ImageContent, ListToolsResult, TextContent
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -103,12 +105,13 @@ def docs(server: MCPServer, label: str) -> None:
     class Name(BaseModel):
         name: str
 
+    def ask() -> Elicit[Name]:
+        return Elicit("What is your name?", Name)
+
+    # Mid-call in the handshake era; `input_required` and a retry in 2026-07-28.
     @server.tool(description="Asks the client's user for a name (elicitation)")
-    async def ask_name(ctx: Context) -> str:
-        answer = await ctx.elicit("What is your name?", Name)
-        if answer.action != "accept":
-            return f"no name ({answer.action})"
-        return f"Hello, {answer.data.name}!"
+    async def ask_name(name: Annotated[Name, Resolve(ask)]) -> str:
+        return f"Hello, {name.name}!"
 
     @server.tool(description="Asks the client's model for a sentence (sampling)")
     async def sample(topic: str, ctx: Context) -> str:

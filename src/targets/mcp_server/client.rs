@@ -174,6 +174,8 @@ pub struct Extra {
     /// The client's side: progress (the upstream gets a token of the gateway's own), log
     /// messages, and requests for the client.
     pub relay: Option<Relay>,
+    /// What the client can answer (declared to a 2026-07-28 upstream in `_meta`).
+    pub client: ClientCaps,
 }
 
 impl Upstream {
@@ -414,10 +416,11 @@ impl Upstream {
         method: &str,
         params: &P,
     ) -> Result<Vec<u8>, UpstreamError> {
-        self.body_with(agreement, id, method, params, None)
+        self.body_with(agreement, id, method, params, None, ClientCaps::default())
     }
 
-    /// The body, with `progressToken` in `_meta` when progress is relayed.
+    /// The body, with `progressToken` in `_meta` when progress is relayed, and (2026-07-28)
+    /// the capabilities of the client the request is made for.
     fn body_with<P: Serialize>(
         &self,
         agreement: &Agreement,
@@ -425,17 +428,25 @@ impl Upstream {
         method: &str,
         params: &P,
         progress_token: Option<u64>,
+        client: ClientCaps,
     ) -> Result<Vec<u8>, UpstreamError> {
-        let meta = match (agreement.version.is_modern(), progress_token) {
+        let modern = agreement.version.is_modern();
+        let plain = client == ClientCaps::default();
+        let meta = match (modern, progress_token) {
             (false, None) => None,
-            (true, None) => Some(Meta::Static(MODERN_META)),
-            (modern, Some(token)) => {
+            (true, None) if plain => Some(Meta::Static(MODERN_META)),
+            (modern, token) => {
                 let mut m = if modern {
-                    serde_json::from_str(MODERN_META).unwrap_or_else(|_| json!({}))
+                    let mut m: Value =
+                        serde_json::from_str(MODERN_META).unwrap_or_else(|_| json!({}));
+                    m["io.modelcontextprotocol/clientCapabilities"] = client.to_json();
+                    m
                 } else {
                     json!({})
                 };
-                m["progressToken"] = json!(token);
+                if let Some(token) = token {
+                    m["progressToken"] = json!(token);
+                }
                 Some(Meta::Built(m))
             }
         };
@@ -463,9 +474,20 @@ impl Upstream {
         // The request's own id is the progress token the upstream sees.
         let relay = extra.relay.clone().map(|p| (id, p));
         let token = relay.as_ref().filter(|r| r.1.token.is_some()).map(|r| r.0);
-        let body = self.body_with(agreement, Some(id), method, params, token)?;
+        let body = self.body_with(agreement, Some(id), method, params, token, extra.client)?;
         let work = async {
             let resp = self.send(agreement, method, body, extra).await?;
+            // A 400 that carries a JSON-RPC error is the server's answer (a capability the
+            // client lacks, say): the error, not the status, is what the client should see.
+            if resp.status() == http::StatusCode::BAD_REQUEST && !is_sse(&resp) {
+                let reply = net::read_reply(resp, self.limit, &self.budget)
+                    .await
+                    .map_err(UpstreamError::from_net)?;
+                return Err(match serde_json::from_slice::<Message>(&reply.body) {
+                    Ok(Message { error: Some(e), .. }) => rpc_error(e),
+                    _ => UpstreamError::Status(http::StatusCode::BAD_REQUEST),
+                });
+            }
             check_status(resp.status(), agreement)?;
             let session = want_session
                 .then(|| {
@@ -714,6 +736,15 @@ fn check_status(status: http::StatusCode, agreement: &Agreement) -> Result<(), U
     }
 }
 
+/// An upstream's JSON-RPC error, its message cut to 2 KiB.
+fn rpc_error(e: WireError) -> UpstreamError {
+    UpstreamError::Rpc {
+        code: e.code,
+        message: e.message.chars().take(2048).collect(),
+        data: e.data,
+    }
+}
+
 /// The answer a response message carries for request `id`.
 fn answer_of(message: Message, id: u64, held: Held) -> Result<Answer, UpstreamError> {
     let answers = message
@@ -731,11 +762,7 @@ fn answer_of(message: Message, id: u64, held: Held) -> Result<Answer, UpstreamEr
             held,
             lists_changed: false,
         }),
-        (None, Some(e)) => Err(UpstreamError::Rpc {
-            code: e.code,
-            message: e.message.chars().take(2048).collect(),
-            data: e.data,
-        }),
+        (None, Some(e)) => Err(rpc_error(e)),
         _ => Err(UpstreamError::Malformed(
             "a response with neither or both of result and error",
         )),

@@ -70,8 +70,9 @@ impl UpstreamError {
                 (Fault::Target, false, false)
             }
             Self::InputRequired => (Fault::Gateway, false, false),
-            // Invalid params and invalid request are about what the client sent.
-            Self::Rpc { code, .. } if matches!(*code, -32602 | -32600) => {
+            // Invalid params, invalid request and a missing client capability are about what
+            // the client sent.
+            Self::Rpc { code, .. } if matches!(*code, -32602 | -32600 | -32021) => {
                 (Fault::Client, false, false)
             }
             Self::Rpc { .. } => (Fault::Target, false, false),

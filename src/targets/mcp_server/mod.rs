@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::context::CallContext;
-use super::output::{Content, Json, ToolOutput, is_json_object};
+use super::output::{Content, InputRequired, Json, ToolOutput, is_json_object};
 use super::surface::{Caps, Extras};
 use super::tool::ToolSet;
 use super::{State, Status, Target};
@@ -319,19 +319,27 @@ impl McpAdapter {
         args: &Value,
     ) -> Result<ToolOutput, UpstreamError> {
         #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
         struct Params<'a> {
             name: &'a str,
             arguments: &'a Value,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            input_responses: Option<&'a RawValue>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            request_state: Option<&'a str>,
         }
         let params = Params {
             name: &route.name,
             arguments: args,
+            input_responses: ctx.resume.and_then(|r| r.responses.as_deref()),
+            request_state: ctx.resume.and_then(|r| r.state.as_deref()),
         };
         let extra = |agreement: &Agreement| {
             let mut extra = Extra {
                 name: Some(route.name.clone()),
                 headers: http::HeaderMap::new(),
                 relay: ctx.relay.cloned(),
+                client: ctx.client,
             };
             if agreement.version.is_modern() {
                 for (header, path) in &route.params {
@@ -360,6 +368,7 @@ impl McpAdapter {
             name: name.map(str::to_string),
             headers: http::HeaderMap::new(),
             relay: ctx.relay.cloned(),
+            client: ctx.client,
         };
         self.forward(ctx, method, params, extra).await
     }
@@ -452,11 +461,27 @@ fn output(answer: client::Answer) -> Result<ToolOutput, UpstreamError> {
         meta: Option<Box<RawValue>>,
         #[serde(default)]
         result_type: Option<String>,
+        #[serde(default)]
+        input_requests: Option<Box<RawValue>>,
+        #[serde(default)]
+        request_state: Option<String>,
     }
     let r: Result_ = serde_json::from_str(answer.result.get())
         .map_err(|_| UpstreamError::Malformed("a tools/call result"))?;
     if r.result_type.as_deref() == Some("input_required") {
-        return Err(UpstreamError::InputRequired);
+        if r.input_requests.is_none() && r.request_state.is_none() {
+            return Err(UpstreamError::Malformed(
+                "an input_required result with neither inputRequests nor requestState",
+            ));
+        }
+        return Ok(ToolOutput {
+            input: Some(InputRequired {
+                requests: r.input_requests,
+                state: r.request_state,
+            }),
+            held: answer.held,
+            ..ToolOutput::default()
+        });
     }
     let content = r
         .content
@@ -474,6 +499,7 @@ fn output(answer: client::Answer) -> Result<ToolOutput, UpstreamError> {
         is_error: r.is_error.unwrap_or(false),
         meta: r.meta.and_then(|m| own_meta(&m)),
         held: answer.held,
+        input: None,
     })
 }
 
