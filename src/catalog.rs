@@ -176,6 +176,8 @@ pub struct Sources {
     pub resources: bool,
     pub completions: bool,
     pub logging: bool,
+    /// Some upstream offers the tasks extension (known, not assumed).
+    pub tasks: bool,
 }
 
 /// The generation at which each list last changed (and the catalog's own).
@@ -230,6 +232,7 @@ impl Catalog {
                     sources.prompts |= c.prompts;
                     sources.resources |= c.resources;
                     sources.completions |= c.completions;
+                    sources.tasks |= c.tasks;
                 }
             }
             // Any MCP server may send log messages mid-call (many do without declaring

@@ -258,6 +258,120 @@ async fn a_stateless_sse_upstream_of_2026_07_28() {
     assert_eq!(refusal.body["error"]["code"], -32601);
 }
 
+/// A 2026-07-28 request to the gateway, with its headers, from a client whose capabilities
+/// are `caps`.
+async fn modern(
+    gw: &TestGateway,
+    method: &str,
+    name: Option<&str>,
+    params: Value,
+    caps: Value,
+) -> Reply {
+    let mut params = params;
+    params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": caps});
+    let mut headers = vec![
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", method),
+    ];
+    if let Some(n) = name {
+        headers.push(("mcp-name", n));
+    }
+    post(
+        &gw.url(),
+        &json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": params}),
+        &headers,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn tasks_are_routed_to_their_target_under_ids_of_the_gateways_own() {
+    let up = upstream::start(Behaviour {
+        modern: true,
+        sessions: false,
+        tasks: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let gw = gateway(&up.url, None).await;
+    wait_for_tools(&gw, 2).await;
+    let tasks = json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
+    // Advertised, because the upstream offers it.
+    let found = modern(&gw, "server/discover", None, json!({}), json!({})).await;
+    assert!(
+        found.result()["capabilities"]["extensions"]["io.modelcontextprotocol/tasks"].is_object(),
+        "{}",
+        found.text
+    );
+    let made = modern(
+        &gw,
+        "tools/call",
+        Some("up___pic"),
+        json!({"name": "up___pic", "arguments": {}}),
+        tasks.clone(),
+    )
+    .await;
+    let handle = made.result();
+    assert_eq!(handle["resultType"], "task", "{}", made.text);
+    assert_eq!(handle["status"], "working");
+    let id = handle["taskId"].as_str().unwrap().to_string();
+    assert!(id != "up-task-1" && id.len() > 40, "{id}");
+    assert!(
+        handle.get("_meta").is_none(),
+        "the upstream's protocol meta is its own"
+    );
+    // The upstream was told the client takes tasks.
+    let call = &up.calls("tools/call")[0];
+    assert!(call.body["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"]["extensions"]
+        ["io.modelcontextprotocol/tasks"].is_object());
+    // Polled through the gateway: the upstream sees its own id, the client the gateway's.
+    let got = modern(&gw, "tasks/get", None, json!({"taskId": id}), tasks.clone()).await;
+    assert_eq!(got.result()["status"], "completed", "{}", got.text);
+    assert_eq!(got.result()["taskId"], id.as_str());
+    assert_eq!(
+        got.result()["result"]["content"][0]["text"],
+        "the long job is done"
+    );
+    assert_eq!(
+        up.calls("tasks/get")[0].body["params"]["taskId"],
+        "up-task-1"
+    );
+    let cancelled = modern(
+        &gw,
+        "tasks/cancel",
+        None,
+        json!({"taskId": id}),
+        tasks.clone(),
+    )
+    .await;
+    assert_eq!(cancelled.result()["status"], "cancelled");
+    // The upstream's id, a forged one, or an altered one names no task.
+    for bad in ["up-task-1".to_string(), format!("{}x", &id[..id.len() - 1])] {
+        let r = modern(
+            &gw,
+            "tasks/get",
+            None,
+            json!({"taskId": bad}),
+            tasks.clone(),
+        )
+        .await;
+        assert_eq!(r.error_code(), Some(-32602), "{}", r.text);
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Unknown task")
+        );
+    }
+    assert_eq!(
+        up.calls("tasks/get").len(),
+        1,
+        "no bad id reached the upstream"
+    );
+}
+
 async fn faulty(fault: Fault) -> (TestGateway, upstream::Upstream) {
     let up = upstream::start(Behaviour::default()).await;
     let gw = start_gateway(

@@ -19,6 +19,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::jsonrpc::{self, RpcError};
+use super::state::{TASK_TTL, TaskRef};
 use super::{Ask, McpService, results};
 use crate::targets::mcp_server::own_meta;
 use crate::targets::{CallContext, CallError, Target};
@@ -166,6 +167,97 @@ impl McpService {
         .await
     }
 
+    /// A task's handle or state from `target`, for the client: its `taskId` replaced by one
+    /// of the gateway's, sealed for this principal and naming the target (or by `known`, the
+    /// id the client presented).
+    pub(super) fn task_result(
+        &self,
+        ask: &Ask<'_>,
+        target: &str,
+        result: &RawValue,
+    ) -> Result<Vec<u8>, RpcError> {
+        let mut fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(result.get())
+            .map_err(|_| {
+                RpcError::new(
+                    jsonrpc::INTERNAL_ERROR,
+                    "the target sent a task that cannot be read",
+                )
+            })?;
+        let upstream_id = fields
+            .get("taskId")
+            .and_then(|t| serde_json::from_str::<String>(t.get()).ok())
+            .ok_or_else(|| {
+                RpcError::new(
+                    jsonrpc::INTERNAL_ERROR,
+                    "the target sent a task without a taskId",
+                )
+            })?;
+        let task = TaskRef {
+            target: target.to_string(),
+            task: upstream_id,
+            expires: crate::common::unix_now() + TASK_TTL.as_secs(),
+        };
+        let id = self.sealer.seal(&task, &ask.principal.id).ok_or_else(|| {
+            RpcError::new(jsonrpc::INTERNAL_ERROR, "the task id could not be sealed")
+        })?;
+        fields.insert("taskId".into(), raw_string(&id));
+        strip_protocol_meta(&mut fields);
+        Ok(jsonrpc::success(ask.id, &fields))
+    }
+
+    /// `tasks/get`, `tasks/update` and `tasks/cancel`: routed by the task id to the target
+    /// that made the task, with the upstream's own id; the answer carries the client's id.
+    pub(super) async fn task_request(
+        &self,
+        ask: &Ask<'_>,
+        method: &str,
+        params: &Map<String, Value>,
+    ) -> Result<Vec<u8>, RpcError> {
+        let id = required_str(params, "taskId", "the task id")?;
+        let task: TaskRef = self
+            .sealer
+            .open(id, &ask.principal.id)
+            .map_err(|e| invalid(format!("Unknown task: {e}")))?;
+        let target = self
+            .catalog
+            .targets()
+            .iter()
+            .find(|t| t.name == task.target)
+            .ok_or_else(|| invalid("Unknown task: its target is no longer served"))?
+            .clone();
+        let mut upstream = params.clone();
+        upstream.remove("_meta");
+        upstream.insert("taskId".into(), json!(task.task));
+        let what = format!("Task of {}", task.target);
+        let ctx = CallContext {
+            principal: ask.principal,
+            headers: ask.headers,
+            request_id: ask.id.as_json(),
+            session: ask.era.session,
+            deadline: tokio::time::Instant::now() + target.timeout,
+            client: ask.era.client,
+            resume: None,
+            relay: ask.relay,
+        };
+        let debug = self.settings.debug_errors;
+        let answer = target
+            .mcp_request(&ctx, method, &upstream, None)
+            .await
+            .map_err(|e| results::forwarded_failure(&what, &e, debug))?;
+        let mut fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(answer.result.get())
+            .map_err(|_| {
+                RpcError::new(
+                    jsonrpc::INTERNAL_ERROR,
+                    "the target sent a task that cannot be read",
+                )
+            })?;
+        if fields.contains_key("taskId") {
+            fields.insert("taskId".into(), raw_string(id));
+        }
+        strip_protocol_meta(&mut fields);
+        Ok(jsonrpc::success(ask.id, &fields))
+    }
+
     /// Sends `method` to `target` for the client and writes the client's response.
     #[allow(clippy::too_many_arguments)]
     async fn forward<P: Serialize>(
@@ -218,11 +310,7 @@ fn in_era(
     }
     let ttl = fields.remove("ttlMs");
     let scope = fields.remove("cacheScope");
-    if let Some(meta) = fields.remove("_meta")
-        && let Some(own) = own_meta(&meta)
-    {
-        fields.insert("_meta".into(), own);
-    }
+    strip_protocol_meta(&mut fields);
     if modern {
         let raw = |text: &str| RawValue::from_string(text.to_string()).ok();
         fields.extend(raw(r#""complete""#).map(|r| ("resultType".to_string(), r)));
@@ -239,6 +327,21 @@ fn in_era(
         }
     }
     Ok(fields)
+}
+
+/// `text` as a JSON string.
+fn raw_string(text: &str) -> Box<RawValue> {
+    serde_json::value::to_raw_value(text)
+        .unwrap_or_else(|_| RawValue::from_string("\"\"".into()).unwrap_or_default())
+}
+
+/// Drops the protocol's own `_meta` keys (they describe the upstream's hop).
+fn strip_protocol_meta(fields: &mut BTreeMap<String, Box<RawValue>>) {
+    if let Some(meta) = fields.remove("_meta")
+        && let Some(own) = own_meta(&meta)
+    {
+        fields.insert("_meta".into(), own);
+    }
 }
 
 fn required_str<'p>(

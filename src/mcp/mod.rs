@@ -253,6 +253,9 @@ impl McpService {
             ("completion/complete", _) if sources.completions => self.complete(&ask, &params).await,
             ("logging/setLevel", _) if sources.logging => self.set_level(&ask, &params),
             ("tools/call", _) => self.tools_call(&ask, &params).await,
+            ("tasks/get" | "tasks/update" | "tasks/cancel", true) if sources.tasks => {
+                self.task_request(&ask, &method, &params).await
+            }
             ("server/discover", true) => Ok(jsonrpc::success(&id, &self.discover())),
             ("subscriptions/listen", true) => {
                 return Some(match self.subscribe(&id, &params) {
@@ -585,10 +588,15 @@ impl McpService {
     }
 
     fn discover(&self) -> Value {
+        let mut capabilities = self.capabilities();
+        // The tasks extension is a 2026-07-28 one, offered when some upstream offers it.
+        if self.catalog.load().sources.tasks {
+            capabilities["extensions"] = json!({ crate::targets::surface::TASKS_EXTENSION: {} });
+        }
         let mut result = json!({
             "resultType": "complete",
             "supportedVersions": self.supported_list(),
-            "capabilities": self.capabilities(),
+            "capabilities": capabilities,
             "_meta": {"io.modelcontextprotocol/serverInfo": self.server_info()},
             "ttlMs": LIST_TTL_MS,
             "cacheScope": "public",

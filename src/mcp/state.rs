@@ -1,12 +1,14 @@
-//! The `requestState` the gateway hands a 2026-07-28 client with an `input_required` result
-//! (a multi-round-trip request): which target and tool asked, the upstream's own state, and
-//! until when it holds. The client sends it back with its `inputResponses`; the gateway then
-//! resumes the call at the same upstream.
+//! What the gateway hands 2026-07-28 clients to bring back later, sealed:
+//! - the `requestState` of an `input_required` result (a multi-round-trip request): which
+//!   tool asked, the upstream's own state, and until when it holds. The client sends it back
+//!   with its `inputResponses`; the gateway then resumes the call at the same upstream;
+//! - the `taskId` of a task (the `io.modelcontextprotocol/tasks` extension): which target
+//!   owns it, and the upstream's own id.
 //!
-//! The state is sealed with AES-256-GCM under a key derived from the session key, with the
-//! principal as associated data: a client can neither read the upstream's state nor forge or
-//! alter one, and a state issued to one principal does not open for another. It expires
-//! after [`STATE_TTL`].
+//! Each is sealed with AES-256-GCM under a key derived from the session key, with its kind
+//! and the principal as associated data: a client can neither read what is inside nor forge
+//! or alter it, one issued to one principal does not open for another, and a request state
+//! does not open as a task id. Both expire.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
@@ -34,7 +36,43 @@ pub struct Pending {
     pub expires: u64,
 }
 
-/// Why a `requestState` was refused.
+/// A task, as its client-facing id says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRef {
+    /// The target that owns the task.
+    #[serde(rename = "t")]
+    pub target: String,
+    /// The upstream's own task id.
+    #[serde(rename = "i")]
+    pub task: String,
+    #[serde(rename = "e")]
+    pub expires: u64,
+}
+
+/// How long a task id holds.
+pub const TASK_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// What can be sealed: each kind has its own associated data, so one never opens as another.
+pub trait Sealed: Serialize + serde::de::DeserializeOwned {
+    const KIND: &'static [u8];
+    fn expires(&self) -> u64;
+}
+
+impl Sealed for Pending {
+    const KIND: &'static [u8] = b"request-state";
+    fn expires(&self) -> u64 {
+        self.expires
+    }
+}
+
+impl Sealed for TaskRef {
+    const KIND: &'static [u8] = b"task";
+    fn expires(&self) -> u64 {
+        self.expires
+    }
+}
+
+/// Why a `requestState` or task id was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
     #[error("it was not issued by this gateway to this client, or was altered")]
@@ -63,15 +101,15 @@ impl Sealer {
         }
     }
 
-    /// `pending` sealed for `principal`; `None` only if the system's RNG fails.
-    pub fn seal(&self, pending: &Pending, principal: &str) -> Option<String> {
+    /// `value` sealed for `principal`; `None` only if the system's RNG fails.
+    pub fn seal<T: Sealed>(&self, value: &T, principal: &str) -> Option<String> {
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).ok()?;
-        let mut data = serde_json::to_vec(pending).ok()?;
+        let mut data = serde_json::to_vec(value).ok()?;
         self.key
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(principal.as_bytes()),
+                Aad::from(aad::<T>(principal)),
                 &mut data,
             )
             .ok()?;
@@ -80,9 +118,9 @@ impl Sealer {
         Some(URL_SAFE_NO_PAD.encode(out))
     }
 
-    /// The state `text` holds, if this gateway sealed it for `principal` and it has not
+    /// What `text` holds, if this gateway sealed it as a `T` for `principal` and it has not
     /// expired.
-    pub fn open(&self, text: &str, principal: &str) -> Result<Pending, StateError> {
+    pub fn open<T: Sealed>(&self, text: &str, principal: &str) -> Result<T, StateError> {
         if text.len() > MAX_STATE {
             return Err(StateError::Invalid);
         }
@@ -97,14 +135,22 @@ impl Sealer {
         let mut sealed = sealed.to_vec();
         let plain = self
             .key
-            .open_in_place(nonce, Aad::from(principal.as_bytes()), &mut sealed)
+            .open_in_place(nonce, Aad::from(aad::<T>(principal)), &mut sealed)
             .map_err(|_| StateError::Invalid)?;
-        let pending: Pending = serde_json::from_slice(plain).map_err(|_| StateError::Invalid)?;
-        if crate::common::unix_now() > pending.expires {
+        let value: T = serde_json::from_slice(plain).map_err(|_| StateError::Invalid)?;
+        if crate::common::unix_now() > value.expires() {
             return Err(StateError::Expired);
         }
-        Ok(pending)
+        Ok(value)
     }
+}
+
+/// The associated data: the kind, a separator no kind contains, the principal.
+fn aad<T: Sealed>(principal: &str) -> Vec<u8> {
+    let mut aad = T::KIND.to_vec();
+    aad.push(0);
+    aad.extend_from_slice(principal.as_bytes());
+    aad
 }
 
 #[cfg(test)]
@@ -122,25 +168,33 @@ mod tests {
         let sealed = s.seal(&p, "alice").unwrap();
         assert!(!sealed.contains("secret"));
         assert_eq!(s.open(&sealed, "alice"), Ok(p.clone()));
-        assert_eq!(s.open(&sealed, "bob"), Err(StateError::Invalid));
+        // A request state is not a task id.
         assert_eq!(
-            Sealer::new(b"other").open(&sealed, "alice"),
+            s.open::<TaskRef>(&sealed, "alice"),
+            Err(StateError::Invalid)
+        );
+        assert_eq!(s.open::<Pending>(&sealed, "bob"), Err(StateError::Invalid));
+        assert_eq!(
+            Sealer::new(b"other").open::<Pending>(&sealed, "alice"),
             Err(StateError::Invalid)
         );
         let mut raw = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
         let last = raw.len() - 1;
         raw[last] ^= 1;
         assert_eq!(
-            s.open(&URL_SAFE_NO_PAD.encode(raw), "alice"),
+            s.open::<Pending>(&URL_SAFE_NO_PAD.encode(raw), "alice"),
             Err(StateError::Invalid)
         );
-        assert_eq!(s.open("not base64!", "alice"), Err(StateError::Invalid));
+        assert_eq!(
+            s.open::<Pending>("not base64!", "alice"),
+            Err(StateError::Invalid)
+        );
         let old = Pending {
             expires: crate::common::unix_now() - 1,
             ..p
         };
         assert_eq!(
-            s.open(&s.seal(&old, "alice").unwrap(), "alice"),
+            s.open::<Pending>(&s.seal(&old, "alice").unwrap(), "alice"),
             Err(StateError::Expired)
         );
     }

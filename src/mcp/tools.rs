@@ -58,10 +58,13 @@ impl McpService {
             relay: ask.relay,
         };
         let mut outcome = entry.target.call(&ctx, &entry.tool, args).await;
-        if let Ok(output) = &mut outcome
-            && let Some(input) = output.input.take()
-        {
-            return self.input_required(ask, name, input);
+        if let Ok(output) = &mut outcome {
+            if let Some(input) = output.input.take() {
+                return self.input_required(ask, name, input);
+            }
+            if let Some(task) = output.task.take() {
+                return self.task_result(ask, &entry.target.name, &task);
+            }
         }
         results::tool_response(id, name, outcome, era.version, self.settings.debug_errors)
     }
@@ -91,7 +94,7 @@ impl McpService {
                 format!("Invalid requestState: {why}"),
             )
         };
-        let pending = self
+        let pending: Pending = self
             .sealer
             .open(state, principal)
             .map_err(|e| refused(e.to_string()))?;

@@ -24,6 +24,8 @@ pub struct ClientCaps {
     pub elicitation_url: bool,
     pub sampling: bool,
     pub roots: bool,
+    /// The `io.modelcontextprotocol/tasks` extension (2026-07-28).
+    pub tasks: bool,
 }
 
 impl ClientCaps {
@@ -47,6 +49,9 @@ impl ClientCaps {
             elicitation_url: url,
             sampling: get("sampling").is_some(),
             roots: get("roots").is_some(),
+            tasks: get("extensions")
+                .and_then(|e| e.get(crate::targets::surface::TASKS_EXTENSION))
+                .is_some_and(Value::is_object),
         }
     }
 
@@ -55,6 +60,7 @@ impl ClientCaps {
             | u8::from(self.elicitation_url) << 1
             | u8::from(self.sampling) << 2
             | u8::from(self.roots) << 3
+            | u8::from(self.tasks) << 4
     }
 
     pub fn from_bits(b: u8) -> Self {
@@ -63,6 +69,7 @@ impl ClientCaps {
             elicitation_url: b & 2 != 0,
             sampling: b & 4 != 0,
             roots: b & 8 != 0,
+            tasks: b & 16 != 0,
         }
     }
 
@@ -84,6 +91,12 @@ impl ClientCaps {
         }
         if self.roots {
             caps.insert("roots".into(), json!({}));
+        }
+        if self.tasks {
+            caps.insert(
+                "extensions".into(),
+                json!({ crate::targets::surface::TASKS_EXTENSION: {} }),
+            );
         }
         Value::Object(caps)
     }

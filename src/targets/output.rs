@@ -34,6 +34,9 @@ pub struct ToolOutput {
     /// The target needs the client's input before it can answer (2026-07-28
     /// `input_required`); the rest of the output is then empty.
     pub input: Option<InputRequired>,
+    /// The target answered with a task instead of a result (`resultType: "task"`, the
+    /// tasks extension): the result as it wrote it; the rest of the output is then empty.
+    pub task: Option<Box<RawValue>>,
 }
 
 /// An MCP server's `input_required` result: what it asks the client, and its own state to

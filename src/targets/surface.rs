@@ -28,7 +28,12 @@ pub struct Caps {
     pub subscribe: bool,
     pub completions: bool,
     pub logging: bool,
+    /// The `io.modelcontextprotocol/tasks` extension.
+    pub tasks: bool,
 }
+
+/// The tasks extension's identifier.
+pub const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
 impl Caps {
     /// The capabilities object of an `initialize` or `server/discover` result.
@@ -47,6 +52,10 @@ impl Caps {
                 .unwrap_or(false),
             completions: has("completions"),
             logging: has("logging"),
+            tasks: capabilities
+                .and_then(|c| c.get("extensions"))
+                .and_then(|e| e.get(TASKS_EXTENSION))
+                .is_some_and(Value::is_object),
         }
     }
 }

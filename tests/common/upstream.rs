@@ -48,6 +48,9 @@ pub struct Behaviour {
     pub sessions: bool,
     /// Lists a third tool, `late`.
     pub late_tool: bool,
+    /// Offers the tasks extension: `tools/call` answers with the task `up-task-1`, which
+    /// `tasks/get` reports completed and `tasks/cancel` cancels.
+    pub tasks: bool,
 }
 
 impl Default for Behaviour {
@@ -58,6 +61,7 @@ impl Default for Behaviour {
             sse: false,
             sessions: true,
             late_tool: false,
+            tasks: false,
         }
     }
 }
@@ -222,8 +226,22 @@ async fn handle(mut stream: TcpStream, up: Upstream) -> Option<()> {
     }
     let mut extra = String::new();
     let result = match rpc {
+        "server/discover" if b.tasks => json!({"supportedVersions": ["2026-07-28"],
+            "capabilities": {"tools": {}, "extensions": {"io.modelcontextprotocol/tasks": {}}}}),
         "server/discover" => {
             json!({"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}}})
+        }
+        "tools/call" if b.tasks => json!({"resultType": "task", "taskId": "up-task-1",
+            "status": "working", "pollIntervalMs": 100,
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "raw-upstream"}}}),
+        "tasks/get" | "tasks/cancel" if message["params"]["taskId"] == "up-task-1" => {
+            let status = if rpc == "tasks/get" {
+                "completed"
+            } else {
+                "cancelled"
+            };
+            json!({"resultType": "complete", "taskId": "up-task-1", "status": status,
+                   "result": {"content": [{"type": "text", "text": "the long job is done"}]}})
         }
         "initialize" => {
             if b.sessions {

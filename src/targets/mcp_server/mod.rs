@@ -468,6 +468,13 @@ fn output(answer: client::Answer) -> Result<ToolOutput, UpstreamError> {
     }
     let r: Result_ = serde_json::from_str(answer.result.get())
         .map_err(|_| UpstreamError::Malformed("a tools/call result"))?;
+    if r.result_type.as_deref() == Some("task") {
+        return Ok(ToolOutput {
+            task: Some(answer.result),
+            held: answer.held,
+            ..ToolOutput::default()
+        });
+    }
     if r.result_type.as_deref() == Some("input_required") {
         if r.input_requests.is_none() && r.request_state.is_none() {
             return Err(UpstreamError::Malformed(
@@ -500,6 +507,7 @@ fn output(answer: client::Answer) -> Result<ToolOutput, UpstreamError> {
         meta: r.meta.and_then(|m| own_meta(&m)),
         held: answer.held,
         input: None,
+        task: None,
     })
 }
 
