@@ -65,7 +65,7 @@ async fn handle(State(up): State<Upstream>, Path(_n): Path<String>, body: Bytes)
     let id = msg["id"].clone();
     let result = match msg["method"].as_str().unwrap_or("") {
         "server/discover" if !up.handshake => {
-            json!({"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {"listChanged": up.churn}}})
+            json!({"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {"listChanged": up.churn}, "prompts": {}, "resources": {}}})
         }
         "server/discover" => {
             return (
@@ -93,6 +93,17 @@ async fn handle(State(up): State<Upstream>, Path(_n): Path<String>, body: Bytes)
         "tools/call" => {
             let text = msg["params"]["arguments"]["text"].as_str().unwrap_or("");
             json!({"content": [{"type": "text", "text": text}], "isError": false})
+        }
+        "prompts/list" => json!({"prompts": [{"name": "greet", "arguments": [{"name": "who"}]}]}),
+        "prompts/get" => {
+            let who = msg["params"]["arguments"]["who"].as_str().unwrap_or("");
+            json!({"messages": [{"role": "user", "content": {"type": "text", "text": format!("Hello, {who}")}}]})
+        }
+        "resources/list" => json!({"resources": [{"uri": "bench://doc", "name": "doc"}]}),
+        "resources/templates/list" => json!({"resourceTemplates": []}),
+        "resources/read" => {
+            let uri = msg["params"]["uri"].as_str().unwrap_or("");
+            json!({"contents": [{"uri": uri, "mimeType": "text/plain", "text": "a short document"}]})
         }
         "subscriptions/listen" => return notifications(up, Some(id)).await,
         _ => {

@@ -1074,6 +1074,50 @@ async fn federation_rows(
             .await,
         );
     }
+    // 1b. prompts/get and resources/read, routed to the upstream and put in the client's era.
+    let modern_meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+    let request = |method: &str, params: Value| {
+        let mut params = params;
+        params["_meta"] = modern_meta.clone();
+        json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+    };
+    for (label, method, through_params, direct_params, name_through, name_direct) in [
+        (
+            "MCP target: prompts/get (2026-07-28)",
+            "prompts/get",
+            json!({"name": "up___greet", "arguments": {"who": "bench"}}),
+            json!({"name": "greet", "arguments": {"who": "bench"}}),
+            "up___greet",
+            "greet",
+        ),
+        (
+            "MCP target: resources/read (2026-07-28)",
+            "resources/read",
+            json!({"uri": "bench://doc"}),
+            json!({"uri": "bench://doc"}),
+            "bench://doc",
+            "bench://doc",
+        ),
+    ] {
+        let through = mcp(
+            &gw.url,
+            request(method, through_params),
+            "2026-07-28",
+            None,
+            method,
+            Some(name_through),
+        );
+        let direct = mcp(
+            &format!("{upstream}/mcp/0"),
+            request(method, direct_params),
+            "2026-07-28",
+            None,
+            method,
+            Some(name_direct),
+        );
+        let c = *concurrencies.iter().max().unwrap_or(&16);
+        rows.push(measure(label, &through, &direct, c.min(16), args.seconds, gw.pid).await);
+    }
     drop(gw);
 
     // 2. tools/list across 10 upstreams x 100 tools, from the cached catalog.
