@@ -178,6 +178,8 @@ pub struct Sources {
     pub logging: bool,
     /// Some upstream offers the tasks extension (known, not assumed).
     pub tasks: bool,
+    /// Some upstream takes resource subscriptions (known, not assumed).
+    pub subscribe: bool,
 }
 
 /// The generation at which each list last changed (and the catalog's own).
@@ -233,6 +235,7 @@ impl Catalog {
                     sources.resources |= c.resources;
                     sources.completions |= c.completions;
                     sources.tasks |= c.tasks;
+                    sources.subscribe |= c.subscribe;
                 }
             }
             // Any MCP server may send log messages mid-call (many do without declaring

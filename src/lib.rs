@@ -67,10 +67,12 @@ impl Gateway {
             p
         })?;
         let budget = common::budget::Budget::new(config.server.max_in_flight_bytes);
+        let (updates, _) = tokio::sync::broadcast::channel(1024);
         let shared = targets::build::Shared {
             client: http.clone(),
             budget: budget.clone(),
             max_response_bytes: config.server.max_response_body_bytes,
+            updates: updates.clone(),
         };
         let built = targets::build::build(&config, env, &shared).await?;
         let catalog = Arc::new(catalog::Live::new(
@@ -100,6 +102,7 @@ impl Gateway {
             config.gateway.clone(),
             &secret,
             config.server.tools_list_page_size,
+            updates,
         );
         let state = Arc::new(http::AppState {
             mcp,

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::jsonrpc::{self, RpcError};
 use super::state::{TASK_TTL, TaskRef};
-use super::{Ask, McpService, results};
+use super::{Ask, MAX_SUBSCRIBED_SESSIONS, MAX_SUBSCRIPTIONS, McpService, results};
 use crate::targets::mcp_server::own_meta;
 use crate::targets::{CallContext, CallError, Target};
 
@@ -256,6 +256,85 @@ impl McpService {
         }
         strip_protocol_meta(&mut fields);
         Ok(jsonrpc::success(ask.id, &fields))
+    }
+
+    /// `resources/subscribe` (or, with `on` false, `resources/unsubscribe`) in a
+    /// handshake-era session: passed to the target that serves the URI, which must take
+    /// subscriptions; the session's stream then carries that URI's updates.
+    pub(super) async fn subscribe_resource(
+        &self,
+        ask: &Ask<'_>,
+        params: &Map<String, Value>,
+        on: bool,
+    ) -> Result<Vec<u8>, RpcError> {
+        let uri = required_str(params, "uri", "the resource URI")?;
+        let Some(session) = ask.era.session else {
+            return Err(RpcError::new(
+                jsonrpc::INVALID_REQUEST,
+                "resource subscriptions belong to a session: initialize first",
+            ));
+        };
+        let catalog = self.catalog.load_full();
+        let target = catalog.resource_owner(uri).ok_or_else(|| not_found(uri))?;
+        let crate::targets::Adapter::Mcp(adapter) = &target.adapter else {
+            return Err(not_found(uri));
+        };
+        if !target.caps().is_some_and(|c| c.subscribe) {
+            return Err(RpcError::new(
+                jsonrpc::METHOD_NOT_FOUND,
+                format!("The target serving {uri} takes no resource subscriptions"),
+            ));
+        }
+        let key = CallContext::session_key(session);
+        let entry = (target.name.clone(), uri.to_string());
+        if on {
+            let mut subscribed = self.subscribed.lock();
+            if !subscribed.contains_key(&key) && subscribed.len() >= MAX_SUBSCRIBED_SESSIONS {
+                return Err(RpcError::new(
+                    jsonrpc::INTERNAL_ERROR,
+                    "Too many sessions hold subscriptions: retry later",
+                ));
+            }
+            let mine = subscribed.entry(key.clone()).or_default();
+            if !mine.contains(&entry) && mine.len() >= MAX_SUBSCRIPTIONS {
+                return Err(invalid(format!(
+                    "A session may subscribe to at most {MAX_SUBSCRIPTIONS} resources"
+                )));
+            }
+        }
+        let ctx = CallContext {
+            principal: ask.principal,
+            headers: ask.headers,
+            request_id: ask.id.as_json(),
+            session: Some(session),
+            deadline: tokio::time::Instant::now() + target.timeout,
+            client: ask.era.client,
+            resume: None,
+            relay: None,
+        };
+        let what = format!("Subscription to {uri}");
+        let debug = self.settings.debug_errors;
+        let done = if on {
+            adapter.subscribe(&ctx, uri).await
+        } else {
+            adapter.unsubscribe(&ctx, uri).await
+        };
+        done.map_err(|e| results::forwarded_failure(&what, &CallError::Upstream(e), debug))?;
+        let mut subscribed = self.subscribed.lock();
+        if on {
+            subscribed.entry(key).or_default().insert(entry);
+        } else if let Some(mine) = subscribed.get_mut(&key) {
+            mine.remove(&entry);
+        }
+        Ok(jsonrpc::success(ask.id, &json!({})))
+    }
+
+    /// Whether the session `key` subscribed to `uri` at `target`.
+    pub(super) fn is_subscribed(&self, key: &str, target: &str, uri: &str) -> bool {
+        self.subscribed
+            .lock()
+            .get(key)
+            .is_some_and(|s| s.contains(&(target.to_string(), uri.to_string())))
     }
 
     /// Sends `method` to `target` for the client and writes the client's response.

@@ -94,7 +94,18 @@ pub struct McpService {
     sealer: state::Sealer,
     /// The log level each client set (`logging/setLevel`), by session (else principal).
     log_levels: parking_lot::Mutex<std::collections::HashMap<String, u8>>,
+    /// Resource updates from the targets, for the clients' streams to filter.
+    updates: crate::targets::surface::Updates,
+    /// The resources each handshake-era session subscribed to: (target, URI).
+    subscribed: parking_lot::Mutex<std::collections::HashMap<String, Subscribed>>,
 }
+
+/// One session's resource subscriptions.
+type Subscribed = std::collections::HashSet<(String, String)>;
+
+/// Resource subscriptions one session may hold, and sessions that may hold any.
+const MAX_SUBSCRIPTIONS: usize = 100;
+const MAX_SUBSCRIBED_SESSIONS: usize = 10_000;
 
 /// Clients whose log level is remembered; past it, the oldest settings are dropped.
 const MAX_LOG_LEVELS: usize = 10_000;
@@ -140,6 +151,7 @@ impl McpService {
         settings: GatewaySettings,
         session_secret: &[u8],
         page_size: usize,
+        updates: crate::targets::surface::Updates,
     ) -> Self {
         let sessions = Sessions::new(session_secret, settings.session_timeout);
         Self {
@@ -150,6 +162,8 @@ impl McpService {
             answers: Arc::new(Answers::default()),
             sealer: state::Sealer::new(session_secret),
             log_levels: Default::default(),
+            updates,
+            subscribed: Default::default(),
         }
     }
 
@@ -252,6 +266,12 @@ impl McpService {
             ("resources/read", _) if sources.resources => self.resources_read(&ask, &params).await,
             ("completion/complete", _) if sources.completions => self.complete(&ask, &params).await,
             ("logging/setLevel", _) if sources.logging => self.set_level(&ask, &params),
+            ("resources/subscribe", false) if sources.subscribe => {
+                self.subscribe_resource(&ask, &params, true).await
+            }
+            ("resources/unsubscribe", false) if sources.subscribe => {
+                self.subscribe_resource(&ask, &params, false).await
+            }
             ("tools/call", _) => self.tools_call(&ask, &params).await,
             ("tasks/get" | "tasks/update" | "tasks/cancel", true) if sources.tasks => {
                 self.task_request(&ask, &method, &params).await
@@ -331,8 +351,9 @@ impl McpService {
         match self.sessions.check(id, &principal.id) {
             Ok(session) => match self.sessions.end(&session) {
                 Ok(()) => {
-                    // Its upstream sessions end with it.
+                    // Its upstream sessions and subscriptions end with it.
                     let key = CallContext::session_key(id);
+                    self.subscribed.lock().remove(&key);
                     for target in self.catalog.targets() {
                         target.forget_client(&key);
                     }
@@ -572,7 +593,10 @@ impl McpService {
             caps.insert("prompts".into(), json!({"listChanged": true}));
         }
         if sources.resources {
-            caps.insert("resources".into(), json!({"listChanged": true}));
+            caps.insert(
+                "resources".into(),
+                json!({"listChanged": true, "subscribe": sources.subscribe}),
+            );
         }
         if sources.completions {
             caps.insert("completions".into(), json!({}));

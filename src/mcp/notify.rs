@@ -15,13 +15,21 @@ use std::collections::VecDeque;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, watch};
 
 use super::jsonrpc::{self, Id, RpcError};
 use super::session::SessionError;
 use super::{McpService, session_header};
 use crate::auth::Principal;
 use crate::catalog::Versions;
+use crate::targets::Adapter;
+use crate::targets::mcp_server::McpAdapter;
+use crate::targets::surface::ResourceUpdate;
+
+/// Resources one `subscriptions/listen` stream may subscribe to.
+const MAX_STREAM_RESOURCES: usize = 100;
 
 const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 
@@ -34,8 +42,12 @@ struct Wants {
 }
 
 /// One open notification stream.
-#[derive(Debug)]
 pub struct Listener {
+    /// Resource updates from the targets, filtered for this stream.
+    updates: Option<broadcast::Receiver<ResourceUpdate>>,
+    /// What this stream subscribed to on targets' own streams (2026-07-28
+    /// `resourceSubscriptions`): released when it closes.
+    watched: Vec<(Arc<McpAdapter>, Arc<str>, String)>,
     /// Catalog versions; `None` when the client asked for nothing the gateway sends.
     changes: Option<watch::Receiver<Versions>>,
     wants: Wants,
@@ -49,6 +61,23 @@ pub struct Listener {
     subscription: Option<Box<RawValue>>,
     /// Sent before anything else (the acknowledgement).
     first: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("session", &self.session.as_ref().map(|s| &s.0))
+            .field("watched", &self.watched.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        for (adapter, _, uri) in &self.watched {
+            adapter.unwatch(uri);
+        }
+    }
 }
 
 /// Why no handshake-era stream is opened.
@@ -75,6 +104,8 @@ impl McpService {
         let mut changes = self.catalog.subscribe();
         let seen = *changes.borrow_and_update();
         Ok(Listener {
+            updates: Some(self.updates.subscribe()),
+            watched: Vec::new(),
             changes: Some(changes),
             wants: Wants {
                 tools: true,
@@ -112,9 +143,39 @@ impl McpService {
         };
         let subscription = RawValue::from_string(id.as_json().to_string())
             .map_err(|_| RpcError::new(jsonrpc::INVALID_REQUEST, "unreadable id"))?;
-        // Only what the gateway honours is acknowledged: list changes (not yet resource
-        // subscriptions).
+        // Only what the gateway honours is acknowledged.
+        // Resource subscriptions are honoured for URIs whose target takes them on its own
+        // stream (an upstream without sessions).
+        let catalog = self.catalog.load();
+        let mut watched = Vec::new();
+        let mut honoured_uris = Vec::new();
+        let asked_uris = wanted
+            .get("resourceSubscriptions")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for uri in asked_uris
+            .iter()
+            .filter_map(Value::as_str)
+            .take(MAX_STREAM_RESOURCES)
+        {
+            let Some(target) = catalog.resource_owner(uri) else {
+                continue;
+            };
+            if let Adapter::Mcp(a) = &target.adapter
+                && a.sessionless()
+                && target.caps().is_some_and(|c| c.subscribe)
+            {
+                a.watch(uri);
+                watched.push((a.clone(), Arc::from(target.name.as_str()), uri.to_string()));
+                honoured_uris.push(Value::String(uri.to_string()));
+            }
+        }
+        drop(catalog);
         let mut honoured = Map::new();
+        if !honoured_uris.is_empty() {
+            honoured.insert("resourceSubscriptions".into(), Value::Array(honoured_uris));
+        }
         for (key, on) in [
             ("toolsListChanged", wants.tools),
             ("promptsListChanged", wants.prompts),
@@ -133,13 +194,16 @@ impl McpService {
             },
         });
         // Nothing honoured: the stream carries the acknowledgement and keep-alives only.
-        let mut changes =
-            (wants.tools || wants.prompts || wants.resources).then(|| self.catalog.subscribe());
+        let updates = (!watched.is_empty()).then(|| self.updates.subscribe());
+        let mut changes = (wants.tools || wants.prompts || wants.resources || updates.is_some())
+            .then(|| self.catalog.subscribe());
         let seen = changes
             .as_mut()
             .map(|c| *c.borrow_and_update())
             .unwrap_or_default();
         Ok(Listener {
+            updates,
+            watched,
             changes,
             wants,
             seen,
@@ -161,7 +225,30 @@ impl McpService {
                 std::future::pending::<()>().await;
                 return None;
             };
-            changes.changed().await.ok()?;
+            let update = async {
+                match listener.updates.as_mut() {
+                    Some(u) => u.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let changed = tokio::select! {
+                c = changes.changed() => c,
+                u = update => {
+                    match u {
+                        Ok(u) => {
+                            if let Some(note) = self.update_for(listener, &u) {
+                                return Some(note);
+                            }
+                        }
+                        // Missed updates cannot be told apart: the stream goes on.
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => listener.updates = None,
+                    }
+                    continue;
+                }
+            };
+            changed.ok()?;
+            let changes = listener.changes.as_mut()?;
             let now = *changes.borrow_and_update();
             let (was, wants) = (listener.seen, listener.wants);
             for (changed, wanted, method) in [
@@ -194,6 +281,36 @@ impl McpService {
         let mut note = json!({"jsonrpc": "2.0", "method": method});
         if let Some(s) = &listener.subscription {
             note["params"] = json!({"_meta": {SUBSCRIPTION_ID: s}});
+        }
+        serde_json::to_vec(&note).ok()
+    }
+
+    /// `notifications/resources/updated` for this stream, if it subscribed to what changed.
+    fn update_for(&self, listener: &Listener, u: &ResourceUpdate) -> Option<Vec<u8>> {
+        let wanted = match &listener.session {
+            Some((id, _)) => {
+                let key = crate::targets::CallContext::session_key(id);
+                u.client.as_ref().is_none_or(|c| *c == key)
+                    && self.is_subscribed(&key, &u.target, &u.uri)
+            }
+            None => {
+                u.client.is_none()
+                    && listener
+                        .watched
+                        .iter()
+                        .any(|(_, t, uri)| **t == *u.target && *uri == u.uri)
+            }
+        };
+        if !wanted {
+            return None;
+        }
+        let mut note = json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/resources/updated",
+            "params": {"uri": u.uri},
+        });
+        if let Some(s) = &listener.subscription {
+            note["params"]["_meta"] = json!({SUBSCRIPTION_ID: s});
         }
         serde_json::to_vec(&note).ok()
     }

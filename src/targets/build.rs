@@ -39,6 +39,8 @@ pub struct Shared {
     pub client: crate::net::Client,
     pub budget: Budget,
     pub max_response_bytes: usize,
+    /// Where MCP servers' resource updates go.
+    pub updates: super::surface::Updates,
 }
 
 /// Builds all targets; `Err` carries every problem found.
@@ -148,7 +150,8 @@ pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Bu
                     shared.max_response_bytes,
                     shared.budget.clone(),
                 );
-                let adapter = McpAdapter::new(upstream, mcp, &settings.name, fixed);
+                let adapter =
+                    McpAdapter::new(upstream, mcp, &settings.name, fixed, shared.updates.clone());
                 // Fixed tools (`mcpToolSchema`) are served from the start, as a document's are.
                 let tools = match adapter.fixed_tools() {
                     Some((tools, left_out)) => {

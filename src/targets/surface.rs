@@ -60,6 +60,19 @@ impl Caps {
     }
 }
 
+/// An upstream said a resource changed (`notifications/resources/updated`).
+#[derive(Debug, Clone)]
+pub struct ResourceUpdate {
+    pub target: Arc<str>,
+    pub uri: String,
+    /// The client whose upstream session it came on; `None` when it came on the target's
+    /// own stream (for every client that subscribed).
+    pub client: Option<String>,
+}
+
+/// Where resource updates go: every listening client stream filters them.
+pub type Updates = tokio::sync::broadcast::Sender<ResourceUpdate>;
+
 /// One prompt: the gateway's name for it, the upstream's, and its listing.
 #[derive(Debug)]
 pub struct Prompt {

@@ -138,6 +138,32 @@ def test_prompt_list_changes_reach_listening_clients_in_both_eras(surface):
     asyncio.run(run())
 
 
+def test_resource_updates_reach_a_2026_client_only_for_what_it_subscribed(surface):
+    async def run():
+        async with Client(surface, mode="auto", cache=None) as client:
+            assert client.server_capabilities.resources.subscribe is True
+            async with client.listen(resource_subscriptions=["docs://only/alpha"]) as sub:
+                assert "docs://only/alpha" in repr(sub.honored), sub.honored
+
+                async def touch():
+                    # The gateway reopens its upstream stream with the new URI; touch until the
+                    # update arrives, the unsubscribed URI first each time.
+                    while True:
+                        await client.call_tool("alpha___touch", {"uri": "docs://shared"})
+                        await client.call_tool("alpha___touch", {"uri": "docs://only/alpha"})
+                        await asyncio.sleep(0.3)
+
+                toucher = asyncio.create_task(touch())
+                try:
+                    event = await asyncio.wait_for(sub.__anext__(), timeout=10)
+                finally:
+                    toucher.cancel()
+                # Only what it subscribed to is delivered.
+                assert "docs://only/alpha" in repr(event) and "shared" not in repr(event), event
+
+    asyncio.run(run())
+
+
 def test_a_gateway_without_prompt_sources_does_not_advertise_them(gateway_url):
     async def run():
         async with Client(gateway_url, mode="legacy") as client:

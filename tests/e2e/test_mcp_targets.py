@@ -283,6 +283,8 @@ def test_typescript_client_through_the_gateway_to_the_reference_server(everythin
     assert out["dynamic"]["contents"][0]["uri"] == "demo://resource/dynamic/text/7"
     assert "7" in out["dynamic"]["contents"][0]["text"]
     assert out["templateCompletion"]["completion"]["values"] == ["12"]
+    assert out["capabilities"]["resources"]["subscribe"] is True
+    assert "demo://resource/static/document/architecture.md" in out["updated"], out["updated"]
 
 
 def test_python_client_through_the_gateway_to_the_reference_server(everything):

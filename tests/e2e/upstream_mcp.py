@@ -19,7 +19,8 @@ saying LABEL so a test can tell which upstream answered: the prompt `greet(who)`
 resources `docs://shared` and `docs://only/LABEL`, the template `docs://pages/{page}`,
 completions of `who` and `page`, the tool `add_prompt` (adds a prompt and announces
 `notifications/prompts/list_changed`), and tools that ask the client for something mid-call:
-`ask_name` (elicitation), `sample` (sampling), `chatty` (log messages).
+`ask_name` (elicitation), `sample` (sampling), `chatty` (log messages), and `touch`
+(announces `notifications/resources/updated` for a URI).
 """
 
 import argparse
@@ -123,6 +124,15 @@ def docs(server: MCPServer, label: str) -> None:
             related_request_id=ctx.request_id,
         )
         return f"sampled: {done.content.text} ({done.model})"
+
+    @server.tool(description="Says that a resource changed (to its subscribers)")
+    async def touch(uri: str, ctx: Context) -> str:
+        await ctx.notify_resource_updated(uri)
+        try:
+            await ctx.session.send_resource_updated(uri)
+        except Exception:  # noqa: BLE001 - a stateless session has no stream
+            pass
+        return f"touched {uri}"
 
     @server.tool(description="Logs at debug, info and warning, then answers")
     async def chatty(ctx: Context) -> str:

@@ -360,14 +360,19 @@ impl Upstream {
     pub async fn listen(
         &self,
         agreement: &Agreement,
+        resources: &[String],
         deadline: Instant,
     ) -> Result<Option<Events>, UpstreamError> {
         let resp = if agreement.version.is_modern() {
-            let params = json!({"notifications": {
+            let mut filter = json!({
                 "toolsListChanged": true,
                 "promptsListChanged": agreement.caps.prompts,
                 "resourcesListChanged": agreement.caps.resources,
-            }});
+            });
+            if !resources.is_empty() {
+                filter["resourceSubscriptions"] = json!(resources);
+            }
+            let params = json!({ "notifications": filter });
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let body = self.body(agreement, Some(id), "subscriptions/listen", &params)?;
             let send = self.send(agreement, "subscriptions/listen", body, Extra::default());

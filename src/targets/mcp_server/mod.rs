@@ -81,6 +81,16 @@ pub struct McpAdapter {
     fixed: Option<Vec<Value>>,
     /// Wakes the target's task to list the tools again (a call saw `list_changed`).
     relist: tokio::sync::Notify,
+    /// Resource URIs clients subscribed to through the gateway's own stream (an upstream
+    /// without sessions), with how many subscribed to each.
+    watched: Mutex<std::collections::BTreeMap<String, usize>>,
+    /// Wakes the listener to open its stream again with the new `resourceSubscriptions`.
+    resubscribe: tokio::sync::Notify,
+    /// Where resource updates go, and the per-client streams that carry them (an upstream
+    /// with sessions sends a client's updates on that client's own session).
+    updates: super::surface::Updates,
+    client_streams: Mutex<HashMap<String, CancellationToken>>,
+    target: Arc<str>,
 }
 
 #[derive(Debug, Default)]
@@ -94,9 +104,15 @@ impl McpAdapter {
         settings: McpServerSettings,
         target: &str,
         fixed: Option<Vec<Value>>,
+        updates: super::surface::Updates,
     ) -> Self {
         let curation = Curation::new(target, &settings);
         Self {
+            watched: Mutex::default(),
+            resubscribe: tokio::sync::Notify::new(),
+            updates,
+            client_streams: Mutex::default(),
+            target: Arc::from(target),
             upstream,
             settings,
             curation,
@@ -297,6 +313,9 @@ impl McpAdapter {
     /// Forgets a client's upstream session and ends it at the upstream (`DELETE`, best
     /// effort, within `timeout`, off the caller's path).
     pub fn forget_client(self: &Arc<Self>, key: &str, timeout: Duration) {
+        if let Some(stream) = self.client_streams.lock().remove(key) {
+            stream.cancel();
+        }
         let Some((cell, _)) = self.clients.lock().by_client.remove(key) else {
             return;
         };
@@ -423,6 +442,135 @@ impl McpAdapter {
             self.relist.notify_one();
         }
         Ok(answer)
+    }
+
+    /// Subscribes `ctx`'s client to updates of `uri`: in its own upstream session (whose
+    /// stream the gateway then reads for it), or, for an upstream without sessions, on the
+    /// gateway's own stream.
+    pub async fn subscribe(
+        self: &Arc<Self>,
+        ctx: &CallContext<'_>,
+        uri: &str,
+    ) -> Result<(), UpstreamError> {
+        let agreement = self.for_client(ctx).await?;
+        if agreement.session.is_none() {
+            self.watch(uri);
+            return Ok(());
+        }
+        self.request(
+            ctx,
+            "resources/subscribe",
+            &serde_json::json!({"uri": uri}),
+            Some(uri),
+        )
+        .await?;
+        self.stream_for(ctx.client_key(), agreement);
+        Ok(())
+    }
+
+    /// Ends `ctx`'s client's subscription to `uri`.
+    pub async fn unsubscribe(&self, ctx: &CallContext<'_>, uri: &str) -> Result<(), UpstreamError> {
+        let agreement = self.for_client(ctx).await?;
+        if agreement.session.is_none() {
+            self.unwatch(uri);
+            return Ok(());
+        }
+        self.request(
+            ctx,
+            "resources/unsubscribe",
+            &serde_json::json!({"uri": uri}),
+            Some(uri),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Counts a subscriber of `uri` on the gateway's own stream (reopened when the set
+    /// changes).
+    pub fn watch(&self, uri: &str) {
+        let mut watched = self.watched.lock();
+        let n = watched.entry(uri.to_string()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            self.resubscribe.notify_one();
+        }
+    }
+
+    pub fn unwatch(&self, uri: &str) {
+        let mut watched = self.watched.lock();
+        if let Some(n) = watched.get_mut(uri) {
+            *n -= 1;
+            if *n == 0 {
+                watched.remove(uri);
+                self.resubscribe.notify_one();
+            }
+        }
+    }
+
+    /// Reads the client's own upstream stream (`GET` with its session) for resource updates,
+    /// until the client is forgotten or the stream ends. One per client.
+    fn stream_for(self: &Arc<Self>, key: String, agreement: Arc<Agreement>) {
+        let mut streams = self.client_streams.lock();
+        if streams.contains_key(&key) || streams.len() >= MAX_CLIENT_SESSIONS {
+            return;
+        }
+        let stop = CancellationToken::new();
+        streams.insert(key.clone(), stop.clone());
+        drop(streams);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let opened = tokio::select! {
+                _ = stop.cancelled() => return,
+                o = this.upstream.listen(&agreement, &[], Instant::now() + Duration::from_secs(30)) => o,
+            };
+            if let Ok(Some(mut events)) = opened {
+                loop {
+                    let next = tokio::select! {
+                        _ = stop.cancelled() => break,
+                        n = events.next() => n,
+                    };
+                    match next {
+                        Ok(Some(data)) => this.publish_update(&data, Some(&key)),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+            this.client_streams.lock().remove(&key);
+        });
+    }
+
+    /// Passes on a `notifications/resources/updated` from the upstream (ignores the rest).
+    fn publish_update(&self, data: &[u8], client: Option<&str>) {
+        #[derive(Deserialize)]
+        struct Note {
+            method: Option<String>,
+            params: Option<Params>,
+        }
+        #[derive(Deserialize)]
+        struct Params {
+            uri: String,
+        }
+        if let Ok(Note {
+            method: Some(m),
+            params: Some(p),
+        }) = serde_json::from_slice::<Note>(data)
+            && m == "notifications/resources/updated"
+        {
+            let _ = self.updates.send(super::surface::ResourceUpdate {
+                target: self.target.clone(),
+                uri: p.uri,
+                client: client.map(str::to_string),
+            });
+        }
+    }
+
+    /// Whether the gateway's own agreement with the upstream has no session (so a
+    /// subscription is made on the gateway's own stream, for any client).
+    pub fn sessionless(&self) -> bool {
+        self.agreement
+            .load()
+            .as_ref()
+            .is_some_and(|a| a.session.is_none())
     }
 
     /// What the upstream said it can do, once connected.
@@ -618,16 +766,9 @@ async fn listen(
     let Some(agreement) = adapter.agreement.load_full() else {
         return Continue(());
     };
-    let opened = tokio::select! {
-        _ = cancel.cancelled() => return Break(()),
-        o = adapter.upstream.listen(&agreement, Instant::now() + target.timeout) => o,
-    };
-    let mut events = match opened {
-        Ok(events) => events,
-        Err(e) => {
-            tracing::debug!(target = %target.name, error = %crate::common::error_chain(&e), "no notification stream");
-            None
-        }
+    let mut events = match open_stream(target, adapter, &agreement, cancel).await {
+        Break(()) => return Break(()),
+        Continue(events) => events,
     };
     loop {
         // Without a stream, only a `list_changed` seen on a call's response wakes this.
@@ -640,8 +781,17 @@ async fn listen(
         let changed = tokio::select! {
             _ = cancel.cancelled() => return Break(()),
             _ = adapter.relist.notified() => true,
+            // The subscribed URIs changed: the stream is opened again with them.
+            _ = adapter.resubscribe.notified() => {
+                events = match open_stream(target, adapter, &agreement, cancel).await {
+                    Break(()) => return Break(()),
+                    Continue(events) => events,
+                };
+                continue;
+            }
             n = next => match n {
                 Ok(Some(data)) => {
+                    adapter.publish_update(&data, None);
                     #[derive(Deserialize)]
                     struct Note {
                         method: Option<String>,
@@ -666,6 +816,29 @@ async fn listen(
             }
         }
     }
+}
+
+/// Opens the upstream's notification stream, with the resource URIs clients subscribed to
+/// (2026-07-28); `Continue(None)` when it offers none.
+async fn open_stream(
+    target: &Target,
+    adapter: &McpAdapter,
+    agreement: &Agreement,
+    cancel: &CancellationToken,
+) -> std::ops::ControlFlow<(), Option<sse::Events>> {
+    use std::ops::ControlFlow::{Break, Continue};
+    let watched: Vec<String> = adapter.watched.lock().keys().cloned().collect();
+    let opened = tokio::select! {
+        _ = cancel.cancelled() => return Break(()),
+        o = adapter.upstream.listen(agreement, &watched, Instant::now() + target.timeout) => o,
+    };
+    Continue(match opened {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::debug!(target = %target.name, error = %crate::common::error_chain(&e), "no notification stream");
+            None
+        }
+    })
 }
 
 /// Exponential backoff with jitter (each wait is between half and all of the ceiling), so

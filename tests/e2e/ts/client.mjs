@@ -4,6 +4,7 @@
 // on stdout for the Python test to check.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const url = new URL(process.argv[2]);
 const client = new Client({ name: "e2e-ts", version: "1.0.0" });
@@ -36,5 +37,14 @@ const out = {
   heard,
 };
 out.firstResource = out.resources.length ? await client.readResource({ uri: out.resources[0] }) : null;
+// A resource subscription: the reference server sends updates for it on the client's own
+// session, which the gateway reads for this client and relays on its GET stream.
+const updated = [];
+client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => updated.push(n.params.uri));
+const watched = "demo://resource/static/document/architecture.md";
+await client.subscribeResource({ uri: watched });
+await call("everything___toggle-subscriber-updates", {});
+for (let i = 0; i < 80 && updated.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+out.updated = updated;
 await client.close();
 console.log(JSON.stringify(out));
