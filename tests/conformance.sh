@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 
 SCENARIOS=(server-initialize ping tools-list dns-rebinding-protection)
 FRONTED=(server-initialize ping logging-set-level tools-list resources-list resources-read-text
-  resources-read-binary resources-templates-read server-sse-multiple-streams)
+  resources-read-binary resources-templates-read resources-subscribe resources-unsubscribe
+  server-sse-multiple-streams)
 tools=.conformance
 if [ ! -x "$tools/node_modules/.bin/conformance" ]; then
   mkdir -p "$tools"

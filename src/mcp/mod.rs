@@ -353,7 +353,15 @@ impl McpService {
                 Ok(()) => {
                     // Its upstream sessions and subscriptions end with it.
                     let key = CallContext::session_key(id);
-                    self.subscribed.lock().remove(&key);
+                    let held = self.subscribed.lock().remove(&key).unwrap_or_default();
+                    for (target, uri) in held {
+                        let owner = self.catalog.targets().iter().find(|t| t.name == target);
+                        if let Some(crate::targets::Adapter::Mcp(a)) = owner.map(|t| &t.adapter)
+                            && a.sessionless()
+                        {
+                            a.unwatch(&uri);
+                        }
+                    }
                     for target in self.catalog.targets() {
                         target.forget_client(&key);
                     }
