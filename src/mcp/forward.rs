@@ -229,16 +229,7 @@ impl McpService {
         upstream.remove("_meta");
         upstream.insert("taskId".into(), json!(task.task));
         let what = format!("Task of {}", task.target);
-        let ctx = CallContext {
-            principal: ask.principal,
-            headers: ask.headers,
-            request_id: ask.id.as_json(),
-            session: ask.era.session,
-            deadline: tokio::time::Instant::now() + target.timeout,
-            client: ask.era.client,
-            resume: None,
-            relay: ask.relay,
-        };
+        let ctx = ask.context(target.timeout);
         let debug = self.settings.debug_errors;
         let answer = target
             .mcp_request(&ctx, method, &upstream, None)
@@ -303,14 +294,8 @@ impl McpService {
             }
         }
         let ctx = CallContext {
-            principal: ask.principal,
-            headers: ask.headers,
-            request_id: ask.id.as_json(),
-            session: Some(session),
-            deadline: tokio::time::Instant::now() + target.timeout,
-            client: ask.era.client,
-            resume: None,
             relay: None,
+            ..ask.context(target.timeout)
         };
         let what = format!("Subscription to {uri}");
         let debug = self.settings.debug_errors;
@@ -349,16 +334,7 @@ impl McpService {
         what: &str,
         cache: Cache,
     ) -> Result<Vec<u8>, RpcError> {
-        let ctx = CallContext {
-            principal: ask.principal,
-            headers: ask.headers,
-            request_id: ask.id.as_json(),
-            session: ask.era.session,
-            deadline: tokio::time::Instant::now() + target.timeout,
-            client: ask.era.client,
-            resume: None,
-            relay: ask.relay,
-        };
+        let ctx = ask.context(target.timeout);
         let debug = self.settings.debug_errors;
         let answer = target
             .mcp_request(&ctx, method, params, name)

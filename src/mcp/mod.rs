@@ -107,6 +107,22 @@ type Subscribed = std::collections::HashSet<(String, String)>;
 const MAX_SUBSCRIPTIONS: usize = 100;
 const MAX_SUBSCRIBED_SESSIONS: usize = 10_000;
 
+impl<'a> Ask<'a> {
+    /// The context a target gets for this request, with `timeout` from now as its deadline.
+    fn context(&self, timeout: std::time::Duration) -> CallContext<'a> {
+        CallContext {
+            principal: self.principal,
+            headers: self.headers,
+            request_id: self.id.as_json(),
+            session: self.era.session,
+            deadline: tokio::time::Instant::now() + timeout,
+            client: self.era.client,
+            resume: None,
+            relay: self.relay,
+        }
+    }
+}
+
 /// Clients whose log level is remembered; past it, the oldest settings are dropped.
 const MAX_LOG_LEVELS: usize = 10_000;
 

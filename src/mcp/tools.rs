@@ -48,14 +48,8 @@ impl McpService {
         }
         let resume = self.resume(params, name, &ask.principal.id)?;
         let ctx = CallContext {
-            principal: ask.principal,
-            headers,
-            request_id: id.as_json(),
-            session: era.session,
-            deadline: tokio::time::Instant::now() + entry.target.timeout,
-            client: era.client,
             resume: resume.as_ref(),
-            relay: ask.relay,
+            ..ask.context(entry.target.timeout)
         };
         let mut outcome = entry.target.call(&ctx, &entry.tool, args).await;
         if let Ok(output) = &mut outcome {

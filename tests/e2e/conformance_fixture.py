@@ -8,12 +8,9 @@ suite's resource scenarios check.
 Prints `listening on http://127.0.0.1:PORT/mcp` on stderr once it accepts connections.
 """
 
-import asyncio
-import socket
-import sys
-
-import uvicorn
 from mcp.server.mcpserver import MCPServer
+
+from upstream_mcp import serve
 
 server = MCPServer("conformance-fixture", version="1.0")
 
@@ -42,22 +39,5 @@ def echo(text: str) -> str:
     return text
 
 
-def main() -> None:
-    app = server.streamable_http_app()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-
-    async def serve():
-        task = asyncio.create_task(srv.serve(sockets=[sock]))
-        while not srv.started:
-            await asyncio.sleep(0.02)
-        print(f"listening on http://127.0.0.1:{port}/mcp", file=sys.stderr, flush=True)
-        await task
-
-    asyncio.run(serve())
-
-
 if __name__ == "__main__":
-    main()
+    serve(server.streamable_http_app())

@@ -7,6 +7,7 @@ Run from the repository root after `cargo build --bin mcp-gateway --example pets
 """
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import threading
@@ -18,6 +19,35 @@ from mcp.types import PromptReference, ResourceTemplateReference
 
 from test_mcp_targets import _ready, _upstream
 from test_python_sdk import ENV, TARGET, _start
+
+
+@contextlib.contextmanager
+def _gateway(config, upstreams):
+    """A gateway on `config`, once every target is READY; at the end it must exit cleanly,
+    and the `upstreams` are stopped."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(config)
+        path = f.name
+    gateway, g = _start(
+        [str(TARGET / "mcp-gateway"), "serve", "--config", path, "--listen", "127.0.0.1:0"],
+        ENV,
+        r"listening on (http://\S+/mcp)",
+    )
+    threading.Thread(target=lambda: [None for _ in gateway.stderr], daemon=True).start()
+    url = g.group(1)
+    deadline = time.monotonic() + 20
+    while not all(t["status"] == "READY" for t in _ready(url)["targets"]):
+        assert time.monotonic() < deadline, _ready(url)
+        time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        gateway.terminate()
+        assert gateway.wait(timeout=10) == 0
+        for p in upstreams:
+            p.terminate()
+            p.wait(timeout=10)
+        os.unlink(path)
 
 
 @pytest.fixture(scope="module")
@@ -35,30 +65,8 @@ targets:
   - name: plain
     targetConfiguration: {{mcp: {{mcpServer: {{endpoint: "{tools_url}"}}}}}}
 """
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(config)
-        path = f.name
-    gateway, g = _start(
-        [str(TARGET / "mcp-gateway"), "serve", "--config", path, "--listen", "127.0.0.1:0"],
-        ENV,
-        r"listening on (http://\S+/mcp)",
-    )
-    threading.Thread(target=lambda: [None for _ in gateway.stderr], daemon=True).start()
-    url = g.group(1)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if all(t["status"] == "READY" for t in _ready(url)["targets"]):
-            break
-        time.sleep(0.1)
-    else:
-        raise AssertionError(_ready(url))
-    yield url
-    gateway.terminate()
-    assert gateway.wait(timeout=10) == 0
-    for p in (alpha, beta, tools_only):
-        p.terminate()
-        p.wait(timeout=10)
-    os.unlink(path)
+    with _gateway(config, (alpha, beta, tools_only)) as url:
+        yield url
 
 
 async def _use_everything(url, mode):
@@ -189,26 +197,8 @@ targets:
   - name: ask
     targetConfiguration: {{mcp: {{mcpServer: {{endpoint: "{upstream_url}"}}}}}}
 """
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(config)
-        path = f.name
-    gateway, g = _start(
-        [str(TARGET / "mcp-gateway"), "serve", "--config", path, "--listen", "127.0.0.1:0"],
-        ENV,
-        r"listening on (http://\S+/mcp)",
-    )
-    threading.Thread(target=lambda: [None for _ in gateway.stderr], daemon=True).start()
-    url = g.group(1)
-    deadline = time.monotonic() + 20
-    while _ready(url)["targets"][0]["status"] != "READY":
-        assert time.monotonic() < deadline, _ready(url)
-        time.sleep(0.1)
-    yield url
-    gateway.terminate()
-    assert gateway.wait(timeout=10) == 0
-    upstream.terminate()
-    upstream.wait(timeout=10)
-    os.unlink(path)
+    with _gateway(config, (upstream,)) as url:
+        yield url
 
 
 def test_elicitation_sampling_and_logs_are_relayed_to_the_client(asking):

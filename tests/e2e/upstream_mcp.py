@@ -226,6 +226,23 @@ class Bearer(BaseHTTPMiddleware):
         return await call_next(request)
 
 
+def serve(app) -> None:
+    """Serves `app` on 127.0.0.1 (a free port), saying where on stderr once it accepts."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+
+    async def run():
+        task = asyncio.create_task(srv.serve(sockets=[sock]))
+        while not srv.started:
+            await asyncio.sleep(0.02)
+        print(f"listening on http://127.0.0.1:{port}/mcp", file=sys.stderr, flush=True)
+        await task
+
+    asyncio.run(run())
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--stateless", action="store_true")
@@ -239,21 +256,7 @@ def main() -> None:
     server = build(a.page_size, a.fillers, a.docs)
     app = server.streamable_http_app(stateless_http=a.stateless, json_response=a.json)
     app.add_middleware(Bearer, token=a.token, legacy=a.legacy)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
-    srv = uvicorn.Server(config)
-
-    async def serve():
-        task = asyncio.create_task(srv.serve(sockets=[sock]))
-        while not srv.started:
-            await asyncio.sleep(0.02)
-        print(f"listening on http://127.0.0.1:{port}/mcp", file=sys.stderr, flush=True)
-        await task
-
-    asyncio.run(serve())
-
+    serve(app)
 
 if __name__ == "__main__":
     main()
