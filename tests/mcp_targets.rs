@@ -633,6 +633,67 @@ async fn elicited_call(gw: &TestGateway) -> (String, impl AsyncFnMut() -> Value)
 }
 
 #[tokio::test]
+async fn a_client_that_did_not_declare_elicitation_is_never_asked() {
+    let up = upstream::start(Behaviour {
+        fault: Fault::ElicitAndWait,
+        ..Behaviour::default()
+    })
+    .await;
+    let gw = gateway(&up.url, None).await;
+    wait_for_tools(&gw, 2).await;
+    let r = post(
+        &gw.url(),
+        &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {"sampling": {}},
+            "clientInfo": {"name": "t", "version": "1"}}}),
+        &[],
+    )
+    .await;
+    let session = r.header("mcp-session-id").expect("a session").to_string();
+    let resp = client()
+        .post(gw.url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("mcp-session-id", &session)
+        .body(
+            json!({"jsonrpc": "2.0", "id": 11, "method": "tools/call", "params": {
+                "name": "up___echo", "arguments": {"text": "x"}}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // Nothing was relayed, so the response did not turn into a stream: it is the call's
+    // result alone (the upstream, refused, never answers, so the call times out).
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["id"], 11, "{body}");
+    assert_eq!(body["result"]["isError"], true);
+    // The upstream was refused under its own id, with the method not found.
+    let refusal = up
+        .received
+        .lock()
+        .iter()
+        .find(|r| r.body["id"] == "srv-ask-1")
+        .cloned()
+        .expect("the upstream's request was answered");
+    assert_eq!(refusal.body["error"]["code"], -32601);
+    // And its upstream session was told what the client can do: sampling, not elicitation.
+    let init = &up.calls("initialize");
+    let declared = &init.last().unwrap().body["params"]["capabilities"];
+    assert!(
+        declared["sampling"].is_object() && declared.get("elicitation").is_none(),
+        "{declared}"
+    );
+}
+
+#[tokio::test]
 async fn a_relayed_request_ends_cleanly_when_the_upstream_dies_or_the_client_never_answers() {
     for fault in [Fault::ElicitThenDie, Fault::ElicitAndWait] {
         let up = upstream::start(Behaviour {
