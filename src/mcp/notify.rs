@@ -7,16 +7,18 @@
 //!   (`toolsListChanged`, `promptsListChanged`, `resourcesListChanged`); it starts with
 //!   `notifications/subscriptions/acknowledged` naming what is honoured, and every message
 //!   carries the subscription id (the listen request's JSON-RPC id) in `_meta`.
+//! - Both: `notifications/resources/updated` for the resources the stream's session (or, in
+//!   2026-07-28, its `resourceSubscriptions`) subscribed to, filtered from the targets' one
+//!   broadcast of updates.
 //!
 //! A [`Listener`] yields the messages as JSON bytes; the HTTP layer frames them as SSE, sends
 //! keep-alives, and bounds how many streams are open.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
-
 use tokio::sync::{broadcast, watch};
 
 use super::jsonrpc::{self, Id, RpcError};
