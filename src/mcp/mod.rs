@@ -123,7 +123,8 @@ impl<'a> Ask<'a> {
     }
 }
 
-/// Clients whose log level is remembered; past it, the oldest settings are dropped.
+/// Clients whose log level is remembered; past it, all are forgotten (those clients get
+/// every level again until they set one).
 const MAX_LOG_LEVELS: usize = 10_000;
 
 /// The key of a client's own settings: its session, else its principal.
