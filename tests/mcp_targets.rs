@@ -633,6 +633,41 @@ async fn elicited_call(gw: &TestGateway) -> (String, impl AsyncFnMut() -> Value)
 }
 
 #[tokio::test]
+async fn an_upstream_that_cancels_its_request_cancels_it_at_the_client() {
+    let up = upstream::start(Behaviour {
+        fault: Fault::ElicitThenCancel,
+        ..Behaviour::default()
+    })
+    .await;
+    let gw = gateway(&up.url, None).await;
+    wait_for_tools(&gw, 2).await;
+    let (_, mut next) = elicited_call(&gw).await;
+    let asked = next().await;
+    assert_eq!(asked["method"], "elicitation/create");
+    let id = asked["id"].as_str().unwrap().to_string();
+    // The upstream's cancellation reaches the client under the gateway's id, with its reason.
+    let cancelled = next().await;
+    assert_eq!(
+        cancelled,
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+               "params": {"requestId": id, "reason": "no longer needed"}})
+    );
+    let result = next().await;
+    assert_eq!(
+        result["result"]["content"][0]["text"], "went ahead",
+        "{result}"
+    );
+    // Nothing was sent back for the cancelled request.
+    assert!(
+        up.received
+            .lock()
+            .iter()
+            .all(|r| r.body["id"] != "srv-ask-1"),
+        "no answer to a cancelled request"
+    );
+}
+
+#[tokio::test]
 async fn a_client_that_did_not_declare_elicitation_is_never_asked() {
     let up = upstream::start(Behaviour {
         fault: Fault::ElicitAndWait,

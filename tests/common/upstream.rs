@@ -34,6 +34,8 @@ pub enum Fault {
     ElicitThenDie,
     /// Opens an SSE stream, asks the client to elicit, and waits for the answer forever.
     ElicitAndWait,
+    /// Asks the client to elicit, cancels the request, then answers the call.
+    ElicitThenCancel,
 }
 
 /// How the upstream behaves.
@@ -322,6 +324,26 @@ async fn handle(mut stream: TcpStream, up: Upstream) -> Option<()> {
                 return Some(());
             }
             Fault::Huge(n) => json!({"content": [{"type": "text", "text": "x".repeat(*n)}]}),
+            Fault::ElicitThenCancel => {
+                let ask = json!({"jsonrpc": "2.0", "id": "srv-ask-1", "method": "elicitation/create",
+                    "params": {"message": "Your name?", "requestedSchema": {"type": "object"}}});
+                let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                    "params": {"requestId": "srv-ask-1", "reason": "no longer needed"}});
+                let done = json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": "went ahead"}]}});
+                let _ = stream
+                    .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\nevent: message\ndata: {ask}\n\n").as_bytes())
+                    .await;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                let _ = stream
+                    .write_all(
+                        format!(
+                            "event: message\ndata: {cancel}\n\nevent: message\ndata: {done}\n\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+                return Some(());
+            }
             Fault::ElicitThenDie | Fault::ElicitAndWait => {
                 let ask = json!({"jsonrpc": "2.0", "id": "srv-ask-1", "method": "elicitation/create",
                     "params": {"message": "Your name?", "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}}}});

@@ -593,6 +593,12 @@ impl Upstream {
                         relay_log(&message, sink);
                     }
                 }
+                // The upstream no longer needs an answer it asked the client for.
+                (None, Some(m)) if m == "notifications/cancelled" => {
+                    if let Some(params) = &message.params {
+                        waiting.cancelled(params);
+                    }
+                }
                 (None, _) => {}
             }
         }
@@ -809,9 +815,9 @@ type Answered = (String, Box<RawValue>, Result<Box<RawValue>, Value>);
 struct Waiting {
     answers:
         futures_util::stream::FuturesUnordered<futures_util::future::BoxFuture<'static, Answered>>,
-    /// The gateway's ids of the requests relayed and not yet answered, and the relay they
-    /// went through.
-    ids: Vec<String>,
+    /// The requests relayed and not yet answered (the gateway's id, the upstream's id as
+    /// JSON text), and the relay they went through.
+    ids: Vec<(String, String)>,
     relay: Option<Relay>,
 }
 
@@ -821,7 +827,7 @@ impl Drop for Waiting {
     /// working on them.
     fn drop(&mut self) {
         if let Some(r) = &self.relay {
-            for id in self.ids.drain(..) {
+            for (id, _) in self.ids.drain(..) {
                 r.answers.forget(&id);
                 r.send(&json!({
                     "jsonrpc": "2.0",
@@ -847,6 +853,7 @@ impl Waiting {
         }
         let (id, rx) = relay.answers.expect(&relay.owner)?;
         relay.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let upstream_id_text = upstream_id.get().trim().to_string();
         let upstream_id = upstream_id.to_owned();
         let gateway_id = id.clone();
         self.answers.push(Box::pin(async move {
@@ -855,9 +862,43 @@ impl Waiting {
             );
             (gateway_id, upstream_id, answer)
         }));
-        self.ids.push(id);
+        self.ids.push((id, upstream_id_text));
         self.relay.get_or_insert_with(|| relay.clone());
         Some(())
+    }
+
+    /// The upstream cancelled a request it had asked the client (`notifications/cancelled`):
+    /// the client is told under the gateway's id, and no answer goes back.
+    fn cancelled(&mut self, params: &RawValue) {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Params<'a> {
+            #[serde(borrow)]
+            request_id: &'a RawValue,
+            #[serde(default)]
+            reason: Option<String>,
+        }
+        let Ok(p) = serde_json::from_str::<Params<'_>>(params.get()) else {
+            return;
+        };
+        let Some(at) = self
+            .ids
+            .iter()
+            .position(|(_, up)| up == p.request_id.get().trim())
+        else {
+            return;
+        };
+        let (id, _) = self.ids.remove(at);
+        if let Some(r) = &self.relay {
+            r.answers.forget(&id);
+            let mut params = json!({"requestId": id});
+            if let Some(reason) = p.reason {
+                params["reason"] = json!(reason);
+            }
+            r.send(
+                &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}),
+            );
+        }
     }
 
     /// The next answer that arrived (its upstream id and content); pending forever while
@@ -867,9 +908,14 @@ impl Waiting {
         if self.answers.is_empty() {
             return std::future::pending().await;
         }
-        let (gateway_id, upstream_id, answer) = self.answers.next().await?;
-        self.ids.retain(|i| *i != gateway_id);
-        Some((upstream_id, answer))
+        // Answers to requests the upstream cancelled meanwhile are not passed on.
+        while let Some((gateway_id, upstream_id, answer)) = self.answers.next().await {
+            if let Some(at) = self.ids.iter().position(|(id, _)| *id == gateway_id) {
+                self.ids.remove(at);
+                return Some((upstream_id, answer));
+            }
+        }
+        std::future::pending().await
     }
 }
 
