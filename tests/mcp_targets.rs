@@ -605,10 +605,17 @@ async fn upstream_progress_reaches_a_client_that_asked_for_it() {
 /// A handshake session whose client can answer elicitation, and a `tools/call` in it whose
 /// response is read as SSE.
 async fn elicited_call(gw: &TestGateway) -> (String, impl AsyncFnMut() -> Value) {
+    let (session, resp) = session_call(gw, json!({"elicitation": {}})).await;
+    (session, sse_data(resp))
+}
+
+/// A handshake session whose client declared `capabilities`, and the response to a
+/// `tools/call` of `up___echo` in it from a client that takes JSON or SSE.
+async fn session_call(gw: &TestGateway, capabilities: Value) -> (String, reqwest::Response) {
     let r = post(
         &gw.url(),
         &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}},
+            "protocolVersion": "2025-06-18", "capabilities": capabilities,
             "clientInfo": {"name": "t", "version": "1"}}}),
         &[],
     )
@@ -629,7 +636,7 @@ async fn elicited_call(gw: &TestGateway) -> (String, impl AsyncFnMut() -> Value)
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    (session, sse_data(resp))
+    (session, resp)
 }
 
 #[tokio::test]
@@ -676,29 +683,7 @@ async fn a_client_that_did_not_declare_elicitation_is_never_asked() {
     .await;
     let gw = gateway(&up.url, None).await;
     wait_for_tools(&gw, 2).await;
-    let r = post(
-        &gw.url(),
-        &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {"sampling": {}},
-            "clientInfo": {"name": "t", "version": "1"}}}),
-        &[],
-    )
-    .await;
-    let session = r.header("mcp-session-id").expect("a session").to_string();
-    let resp = client()
-        .post(gw.url())
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18")
-        .header("mcp-session-id", &session)
-        .body(
-            json!({"jsonrpc": "2.0", "id": 11, "method": "tools/call", "params": {
-                "name": "up___echo", "arguments": {"text": "x"}}})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let (_, resp) = session_call(&gw, json!({"sampling": {}})).await;
     // Nothing was relayed, so the response did not turn into a stream: it is the call's
     // result alone (the upstream, refused, never answers, so the call times out).
     assert!(

@@ -26,12 +26,13 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::UpstreamError;
+use super::relay::{Waiting, relay_log, relay_progress};
 use super::sse::Events;
 use crate::common::budget::{Budget, Held};
 use crate::common::version::ProtocolVersion;
 use crate::net::{self, NetError};
 use crate::outbound::{Credentials, Request};
-use crate::targets::context::{ClientCaps, Relay, log_rank};
+use crate::targets::context::{ClientCaps, Relay};
 use crate::targets::surface::Caps;
 
 /// Messages read from one SSE response before giving up on it (notifications are skipped).
@@ -89,29 +90,6 @@ struct Message {
     error: Option<WireError>,
     #[serde(default)]
     params: Option<Box<RawValue>>,
-}
-
-/// Passes an upstream's progress on to the client, with the client's own token, when it is
-/// about the request the gateway made (its token is that request's id).
-fn relay_progress(params: &RawValue, token: u64, sink: &Relay) {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Upstream<'a> {
-        #[serde(borrow)]
-        progress_token: &'a RawValue,
-        #[serde(borrow)]
-        progress: &'a RawValue,
-        #[serde(default, borrow)]
-        total: Option<&'a RawValue>,
-        #[serde(default)]
-        message: Option<String>,
-    }
-    let Ok(p) = serde_json::from_str::<Upstream<'_>>(params.get()) else {
-        return;
-    };
-    if p.progress_token.get().trim() == token.to_string() {
-        sink.progress(p.progress, p.total, p.message.as_deref());
-    }
 }
 
 #[derive(Deserialize)]
@@ -590,7 +568,7 @@ impl Upstream {
                 }
                 (None, Some(m)) if m == "notifications/message" => {
                     if let Some((_, sink)) = relay {
-                        relay_log(&message, sink);
+                        relay_log(message.params.as_deref(), sink);
                     }
                 }
                 // The upstream no longer needs an answer it asked the client for.
@@ -779,148 +757,6 @@ fn answer_of(message: Message, id: u64, held: Held) -> Result<Answer, UpstreamEr
         )),
     }
 }
-
-/// Passes an upstream's log message on to the client when its level is one the client wants.
-fn relay_log(message: &Message, sink: &Relay) {
-    #[derive(Deserialize)]
-    struct Params {
-        level: String,
-    }
-    let Some(params) = &message.params else {
-        return;
-    };
-    let Ok(p) = serde_json::from_str::<Params>(params.get()) else {
-        return;
-    };
-    let wanted = match (sink.min_log, log_rank(&p.level)) {
-        (None, _) => true,
-        (Some(min), Some(rank)) => rank >= min,
-        (Some(_), None) => false,
-    };
-    if wanted {
-        sink.send(&json!({
-            "jsonrpc": "2.0",
-            "method": "notifications/message",
-            "params": params,
-        }));
-    }
-}
-
-/// A relayed request's gateway id and upstream id, and the client's response (or why there
-/// is none).
-type Answered = (String, Box<RawValue>, Result<Box<RawValue>, Value>);
-
-/// The upstream's requests relayed to the client during one exchange, until answered.
-#[derive(Default)]
-struct Waiting {
-    answers:
-        futures_util::stream::FuturesUnordered<futures_util::future::BoxFuture<'static, Answered>>,
-    /// The requests relayed and not yet answered (the gateway's id, the upstream's id as
-    /// JSON text), and the relay they went through.
-    ids: Vec<(String, String)>,
-    relay: Option<Relay>,
-}
-
-impl Drop for Waiting {
-    /// However the exchange ends (answered, failed, timed out, cancelled), requests still
-    /// unanswered will not be: their ids leave the registry, and the client is told to stop
-    /// working on them.
-    fn drop(&mut self) {
-        if let Some(r) = &self.relay {
-            for (id, _) in self.ids.drain(..) {
-                r.answers.forget(&id);
-                r.send(&json!({
-                    "jsonrpc": "2.0",
-                    "method": "notifications/cancelled",
-                    "params": {"requestId": id, "reason": "the request it was part of has ended"},
-                }));
-            }
-        }
-    }
-}
-
-impl Waiting {
-    /// Relays the upstream's request to the client, if it can answer it; `None` if not.
-    fn relay(
-        &mut self,
-        relay: &Relay,
-        upstream_id: &RawValue,
-        method: &str,
-        params: Option<&RawValue>,
-    ) -> Option<()> {
-        if !relay.caps.allows(method, params) || self.ids.len() >= MAX_RELAYED {
-            return None;
-        }
-        let (id, rx) = relay.answers.expect(&relay.owner)?;
-        relay.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        let upstream_id_text = upstream_id.get().trim().to_string();
-        let upstream_id = upstream_id.to_owned();
-        let gateway_id = id.clone();
-        self.answers.push(Box::pin(async move {
-            let answer = rx.await.map_err(
-                |_| json!({"code": -32603, "message": "the client's request ended before it answered"}),
-            );
-            (gateway_id, upstream_id, answer)
-        }));
-        self.ids.push((id, upstream_id_text));
-        self.relay.get_or_insert_with(|| relay.clone());
-        Some(())
-    }
-
-    /// The upstream cancelled a request it had asked the client (`notifications/cancelled`):
-    /// the client is told under the gateway's id, and no answer goes back.
-    fn cancelled(&mut self, params: &RawValue) {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Params<'a> {
-            #[serde(borrow)]
-            request_id: &'a RawValue,
-            #[serde(default)]
-            reason: Option<String>,
-        }
-        let Ok(p) = serde_json::from_str::<Params<'_>>(params.get()) else {
-            return;
-        };
-        let Some(at) = self
-            .ids
-            .iter()
-            .position(|(_, up)| up == p.request_id.get().trim())
-        else {
-            return;
-        };
-        let (id, _) = self.ids.remove(at);
-        if let Some(r) = &self.relay {
-            r.answers.forget(&id);
-            let mut params = json!({"requestId": id});
-            if let Some(reason) = p.reason {
-                params["reason"] = json!(reason);
-            }
-            r.send(
-                &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}),
-            );
-        }
-    }
-
-    /// The next answer that arrived (its upstream id and content); pending forever while
-    /// nothing waits.
-    async fn next(&mut self) -> Option<(Box<RawValue>, Result<Box<RawValue>, Value>)> {
-        use futures_util::StreamExt;
-        if self.answers.is_empty() {
-            return std::future::pending().await;
-        }
-        // Answers to requests the upstream cancelled meanwhile are not passed on.
-        while let Some((gateway_id, upstream_id, answer)) = self.answers.next().await {
-            if let Some(at) = self.ids.iter().position(|(id, _)| *id == gateway_id) {
-                self.ids.remove(at);
-                return Some((upstream_id, answer));
-            }
-        }
-        std::future::pending().await
-    }
-}
-
-/// Requests one exchange may relay to the client.
-const MAX_RELAYED: usize = 64;
 
 /// A header value for `Mcp-Name` or `Mcp-Param-*`: as is when it is plain visible ASCII,
 /// else in the `=?base64?...?=` form the transport defines.

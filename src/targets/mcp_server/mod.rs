@@ -17,6 +17,7 @@
 pub mod client;
 mod curate;
 pub mod error;
+mod relay;
 pub mod sse;
 
 use std::collections::HashMap;
