@@ -18,10 +18,11 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
+use super::input::{MAX_ROUNDS, Next};
 use super::jsonrpc::{self, RpcError};
 use super::state::{TASK_TTL, TaskRef};
 use super::{Ask, MAX_SUBSCRIBED_SESSIONS, MAX_SUBSCRIPTIONS, McpService, results};
-use crate::targets::mcp_server::own_meta;
+use crate::targets::mcp_server::{input_required, own_meta};
 use crate::targets::{CallContext, CallError, Target};
 
 /// MCP's error for a resource no one serves.
@@ -65,17 +66,15 @@ impl McpService {
             name: &prompt.item.upstream,
             arguments,
         };
-        let what = format!("Prompt {name}");
-        self.forward(
-            ask,
-            &prompt.target,
-            "prompts/get",
-            &upstream,
-            Some(&prompt.item.upstream),
-            &what,
-            Cache::None,
-        )
-        .await
+        let request = Request {
+            method: "prompts/get",
+            params: &upstream,
+            name: Some(&prompt.item.upstream),
+            what: format!("Prompt {name}"),
+            cache: Cache::None,
+            subject: Some(format!("prompts/get {name}")),
+        };
+        self.forward(ask, &prompt.target, request, params).await
     }
 
     pub(super) async fn resources_read(
@@ -86,17 +85,15 @@ impl McpService {
         let uri = required_str(params, "uri", "the resource URI")?;
         let catalog = self.catalog.load_full();
         let target = catalog.resource_owner(uri).ok_or_else(|| not_found(uri))?;
-        let what = format!("Resource {uri}");
-        self.forward(
-            ask,
-            target,
-            "resources/read",
-            &json!({"uri": uri}),
-            Some(uri),
-            &what,
-            Cache::Upstream,
-        )
-        .await
+        let request = Request {
+            method: "resources/read",
+            params: &json!({"uri": uri}),
+            name: Some(uri),
+            what: format!("Resource {uri}"),
+            cache: Cache::Upstream,
+            subject: Some(format!("resources/read {uri}")),
+        };
+        self.forward(ask, target, request, params).await
     }
 
     pub(super) async fn complete(
@@ -155,16 +152,15 @@ impl McpService {
         if let Some(c) = params.get("context").filter(|c| c.is_object()) {
             upstream.insert("context".into(), c.clone());
         }
-        self.forward(
-            ask,
-            target,
-            "completion/complete",
-            &upstream,
-            None,
-            "Completion",
-            Cache::None,
-        )
-        .await
+        let request = Request {
+            method: "completion/complete",
+            params: &upstream,
+            name: None,
+            what: "Completion".to_string(),
+            cache: Cache::None,
+            subject: None,
+        };
+        self.forward(ask, target, request, params).await
     }
 
     /// A task's handle or state from `target`, for the client: its `taskId` replaced by one
@@ -322,29 +318,92 @@ impl McpService {
             .is_some_and(|s| s.contains(&(target.to_string(), uri.to_string())))
     }
 
-    /// Sends `method` to `target` for the client and writes the client's response.
-    #[allow(clippy::too_many_arguments)]
+    /// Sends `request` to `target` for the client and writes the client's response. A
+    /// request that may need input (`subject` set) resumes with the `inputResponses` the
+    /// client's `params` carry, and asks for input as [`input`](super::input) says.
     async fn forward<P: Serialize>(
         &self,
         ask: &Ask<'_>,
         target: &Target,
-        method: &str,
-        params: &P,
-        name: Option<&str>,
-        what: &str,
-        cache: Cache,
+        request: Request<'_, P>,
+        params: &Map<String, Value>,
     ) -> Result<Vec<u8>, RpcError> {
-        let ctx = ask.context(target.timeout);
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Resumed<'a, P> {
+            #[serde(flatten)]
+            params: &'a P,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            input_responses: Option<&'a RawValue>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            request_state: Option<&'a str>,
+        }
         let debug = self.settings.debug_errors;
-        let answer = target
-            .mcp_request(&ctx, method, params, name)
-            .await
-            .map_err(|e| results::forwarded_failure(what, &e, debug))?;
-        let result = in_era(&answer.result, ask.era.modern, cache)
-            .map_err(|e| results::forwarded_failure(what, &e, debug))?;
-        let size = answer.result.get().len() + 256;
-        Ok(jsonrpc::success_sized(ask.id, &result, size))
+        let what = &request.what;
+        let failed = |e: &CallError| results::forwarded_failure(what, e, debug);
+        let mut resume = match &request.subject {
+            Some(subject) => self
+                .resume(params, subject, &ask.principal.id)?
+                .map(|(resume, _)| resume),
+            None => None,
+        };
+        let deadline = tokio::time::Instant::now() + target.timeout;
+        for _ in 0..MAX_ROUNDS {
+            let ctx = CallContext {
+                deadline,
+                ..ask.context(target.timeout)
+            };
+            let upstream = Resumed {
+                params: request.params,
+                input_responses: resume.as_ref().and_then(|r| r.responses.as_deref()),
+                request_state: resume.as_ref().and_then(|r| r.state.as_deref()),
+            };
+            let answer = target
+                .mcp_request(&ctx, request.method, &upstream, request.name)
+                .await
+                .map_err(|e| failed(&e))?;
+            if let Some(subject) = &request.subject
+                && let Some(input) =
+                    input_required(&answer.result).map_err(|e| failed(&CallError::Upstream(e)))?
+            {
+                match self.needed(ask, subject, input, deadline).await? {
+                    Next::Reply(body) => return Ok(body),
+                    Next::Retry(next) => {
+                        resume = Some(next);
+                        continue;
+                    }
+                    Next::Refused(why) => {
+                        return Err(RpcError::new(
+                            results::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                            format!("{what} needs input: {why}"),
+                        ));
+                    }
+                }
+            }
+            let result =
+                in_era(&answer.result, ask.era.modern, request.cache).map_err(|e| failed(&e))?;
+            let size = answer.result.get().len() + 256;
+            return Ok(jsonrpc::success_sized(ask.id, &result, size));
+        }
+        Err(RpcError::new(
+            jsonrpc::INTERNAL_ERROR,
+            format!("{what} needs input: it kept asking for more"),
+        ))
     }
+}
+
+/// A request routed to the upstream that owns its subject.
+struct Request<'a, P> {
+    method: &'static str,
+    params: &'a P,
+    /// What `Mcp-Name` carries.
+    name: Option<&'a str>,
+    /// How errors name what was asked for ("Prompt x").
+    what: String,
+    cache: Cache,
+    /// What input the upstream asks for is about (the method and the gateway's name), for
+    /// requests that may need input; `None` for those that may not.
+    subject: Option<String>,
 }
 
 /// The upstream's result with its era fields replaced by the client's.

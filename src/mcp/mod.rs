@@ -15,6 +15,7 @@
 
 mod batch;
 mod forward;
+mod input;
 pub mod jsonrpc;
 mod lists;
 pub mod notify;
@@ -253,6 +254,7 @@ impl McpService {
             tx: tx.clone(),
             token: tools::progress_token(&params),
             caps: era.client,
+            asks: !era.modern,
             min_log: self
                 .log_levels
                 .lock()

@@ -249,7 +249,7 @@ pub fn forwarded_failure(what: &str, e: &CallError, debug: bool) -> RpcError {
 /// MCP's `URLElicitationRequiredError`.
 const URL_ELICITATION_REQUIRED: i64 = -32042;
 /// MCP's error for a request the client's declared capabilities cannot serve (2026-07-28).
-const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
+pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
 
 /// The `isError` output for a failed call: named argument problems for the client's own
 /// mistakes; otherwise a generic sentence, with the detail only under DEBUG.

@@ -1,7 +1,8 @@
 //! What the gateway hands 2026-07-28 clients to bring back later, sealed:
 //! - the `requestState` of an `input_required` result (a multi-round-trip request): which
-//!   tool asked, the upstream's own state, and until when it holds. The client sends it back
-//!   with its `inputResponses`; the gateway then resumes the call at the same upstream;
+//!   request asked, the upstream's own state (or the call the gateway holds open for it), and
+//!   until when it holds. The client sends it back with its `inputResponses`; the gateway
+//!   then resumes the request at the same upstream;
 //! - the `taskId` of a task (the `io.modelcontextprotocol/tasks` extension): which target
 //!   owns it, and the upstream's own id.
 //!
@@ -25,12 +26,17 @@ const MAX_STATE: usize = 64 * 1024;
 /// What a sealed state holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
-    /// The gateway's name for the tool (`{target}___{tool}`).
+    /// What asked: the method and the gateway's name for its subject (`tools/call
+    /// {target}___{tool}`, `prompts/get {target}___{prompt}`, `resources/read {uri}`).
     #[serde(rename = "n")]
-    pub tool: String,
+    pub subject: String,
     /// The upstream's own `requestState`, if it gave one.
     #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<String>,
+    /// The call the gateway holds open for the answers, when the upstream asked mid-call
+    /// (a handshake-era upstream): its key on this gateway.
+    #[serde(rename = "h", default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
     /// Seconds since the epoch after which the state is void.
     #[serde(rename = "e")]
     pub expires: u64,
@@ -161,8 +167,9 @@ mod tests {
     fn states_open_only_for_their_principal_unaltered_and_in_time() {
         let s = Sealer::new(b"k");
         let p = Pending {
-            tool: "up___ask".into(),
+            subject: "tools/call up___ask".into(),
             upstream: Some("upstream secret state".into()),
+            held: None,
             expires: crate::common::unix_now() + 60,
         };
         let sealed = s.seal(&p, "alice").unwrap();

@@ -141,6 +141,9 @@ pub struct Relay {
     /// The client's `progressToken`, when it gave one.
     pub token: Option<Box<RawValue>>,
     pub caps: ClientCaps,
+    /// Whether requests for the client may go on this stream: a handshake-era session's
+    /// response. A 2026-07-28 client is asked through `input_required` instead.
+    pub asks: bool,
     /// The lowest log level the client wants (`logging/setLevel`), as a severity rank;
     /// `None` relays every level.
     pub min_log: Option<u8>,
@@ -178,6 +181,59 @@ impl Relay {
     pub fn send(&self, message: &impl serde::Serialize) {
         if let Ok(bytes) = serde_json::to_vec(message) {
             let _ = self.tx.try_send(bytes);
+        }
+    }
+
+    /// Sends the client a request of the gateway's own (`method` with `params`), if it
+    /// declared it can answer it and not too many are waiting.
+    pub fn ask(&self, method: &str, params: Option<&RawValue>) -> Option<Asked> {
+        if !self.asks || !self.caps.allows(method, params) {
+            return None;
+        }
+        let (id, rx) = self.answers.expect(&self.owner)?;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        Some(Asked {
+            id,
+            rx: Some(rx),
+            relay: self.clone(),
+        })
+    }
+
+    /// Tells the client to stop working on the request `id` the gateway sent it, which will
+    /// not be answered now, and forgets it.
+    pub fn cancel(&self, id: &str, reason: &str) {
+        self.answers.forget(id);
+        self.send(&json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": id, "reason": reason},
+        }));
+    }
+}
+
+/// A request sent to the client, until it answers. Dropped unanswered (its call ended, or
+/// its deadline passed), it is cancelled at the client.
+#[derive(Debug)]
+pub struct Asked {
+    pub id: String,
+    rx: Option<oneshot::Receiver<Box<RawValue>>>,
+    relay: Relay,
+}
+
+impl Asked {
+    /// The client's response (the whole JSON-RPC message); `None` if it can no longer come.
+    pub async fn answer(&mut self) -> Option<Box<RawValue>> {
+        let answer = self.rx.as_mut()?.await.ok();
+        self.rx = None;
+        answer
+    }
+}
+
+impl Drop for Asked {
+    fn drop(&mut self) {
+        if self.rx.is_some() {
+            self.relay
+                .cancel(&self.id, "the request it was part of has ended");
         }
     }
 }

@@ -277,6 +277,29 @@ def test_input_required_round_trips_through_the_gateway_in_2026_07_28(surface):
     asyncio.run(run())
 
 
+def test_a_handshake_client_answers_a_2026_07_28_upstreams_input_required(surface):
+    """The upstream speaks 2026-07-28 and asks with `input_required`; a handshake-era client
+    is asked on its response stream instead, and the gateway resumes the upstream with the
+    answer and the upstream's own state."""
+    from mcp.types import ElicitResult
+
+    asked = []
+
+    async def on_elicit(context, params):
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"name": "Grace"})
+
+    async def run():
+        async with Client(surface, mode="legacy", elicitation_callback=on_elicit, cache=None) as client:
+            assert client.protocol_version == "2025-11-25"
+            named = await client.call_tool("alpha___ask_name", {})
+            assert not named.is_error, named
+            assert named.content[0].text == "Hello, Grace!"
+            assert asked == ["What is your name?"]
+
+    asyncio.run(run())
+
+
 def test_forged_or_misused_request_state_is_refused(surface):
     import json as _json
     import urllib.error
@@ -308,7 +331,7 @@ def test_forged_or_misused_request_state_is_refused(surface):
     bad = call({"name": "alpha___ask_name", "arguments": {}, "inputResponses": answer, "requestState": forged}, {"elicitation": {}})
     assert bad["error"]["code"] == -32602 and "requestState" in bad["error"]["message"], bad
     other = call({"name": "beta___ask_name", "arguments": {}, "inputResponses": answer, "requestState": state}, {"elicitation": {}})
-    assert other["error"]["code"] == -32602 and "another tool" in other["error"]["message"], other
+    assert other["error"]["code"] == -32602 and "another request" in other["error"]["message"], other
     # The genuine one resumes the call.
     done = call({"name": "alpha___ask_name", "arguments": {}, "inputResponses": answer, "requestState": state}, {"elicitation": {}})
     assert done["result"]["content"][0]["text"] == "Hello, Eve!", done

@@ -610,10 +610,6 @@ fn output(answer: client::Answer) -> Result<ToolOutput, UpstreamError> {
         meta: Option<Box<RawValue>>,
         #[serde(default)]
         result_type: Option<String>,
-        #[serde(default)]
-        input_requests: Option<Box<RawValue>>,
-        #[serde(default)]
-        request_state: Option<String>,
     }
     let r: Result_ = serde_json::from_str(answer.result.get())
         .map_err(|_| UpstreamError::Malformed("a tools/call result"))?;
@@ -625,16 +621,8 @@ fn output(answer: client::Answer) -> Result<ToolOutput, UpstreamError> {
         });
     }
     if r.result_type.as_deref() == Some("input_required") {
-        if r.input_requests.is_none() && r.request_state.is_none() {
-            return Err(UpstreamError::Malformed(
-                "an input_required result with neither inputRequests nor requestState",
-            ));
-        }
         return Ok(ToolOutput {
-            input: Some(InputRequired {
-                requests: r.input_requests,
-                state: r.request_state,
-            }),
+            input: input_required(&answer.result)?,
             held: answer.held,
             ..ToolOutput::default()
         });
@@ -658,6 +646,35 @@ fn output(answer: client::Answer) -> Result<ToolOutput, UpstreamError> {
         input: None,
         task: None,
     })
+}
+
+/// What an upstream's result asks of the client before it answers, when it is
+/// `input_required` (2026-07-28); `None` for any other result.
+pub fn input_required(result: &RawValue) -> Result<Option<InputRequired>, UpstreamError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Needed<'a> {
+        #[serde(default, borrow)]
+        result_type: Option<std::borrow::Cow<'a, str>>,
+        #[serde(default)]
+        input_requests: Option<Box<RawValue>>,
+        #[serde(default)]
+        request_state: Option<String>,
+    }
+    let n: Needed<'_> =
+        serde_json::from_str(result.get()).map_err(|_| UpstreamError::Malformed("a result"))?;
+    if n.result_type.as_deref() != Some("input_required") {
+        return Ok(None);
+    }
+    if n.input_requests.is_none() && n.request_state.is_none() {
+        return Err(UpstreamError::Malformed(
+            "an input_required result with neither inputRequests nor requestState",
+        ));
+    }
+    Ok(Some(InputRequired {
+        requests: n.input_requests,
+        state: n.request_state,
+    }))
 }
 
 /// The upstream's `_meta` without the protocol's own keys (`io.modelcontextprotocol/...`,

@@ -80,12 +80,7 @@ impl Drop for Waiting {
     fn drop(&mut self) {
         if let Some(r) = &self.relay {
             for (id, _) in self.ids.drain(..) {
-                r.answers.forget(&id);
-                r.send(&json!({
-                    "jsonrpc": "2.0",
-                    "method": "notifications/cancelled",
-                    "params": {"requestId": id, "reason": "the request it was part of has ended"},
-                }));
+                r.cancel(&id, "the request it was part of has ended");
             }
         }
     }
@@ -100,7 +95,7 @@ impl Waiting {
         method: &str,
         params: Option<&RawValue>,
     ) -> Option<()> {
-        if !relay.caps.allows(method, params) || self.ids.len() >= MAX_RELAYED {
+        if !relay.asks || !relay.caps.allows(method, params) || self.ids.len() >= MAX_RELAYED {
             return None;
         }
         let (id, rx) = relay.answers.expect(&relay.owner)?;
@@ -142,13 +137,9 @@ impl Waiting {
         };
         let (id, _) = self.ids.remove(at);
         if let Some(r) = &self.relay {
-            r.answers.forget(&id);
-            let mut params = json!({"requestId": id});
-            if let Some(reason) = p.reason {
-                params["reason"] = json!(reason);
-            }
-            r.send(
-                &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}),
+            r.cancel(
+                &id,
+                p.reason.as_deref().unwrap_or("the server cancelled it"),
             );
         }
     }
