@@ -15,6 +15,7 @@
 
 mod batch;
 mod forward;
+mod held;
 mod input;
 pub mod jsonrpc;
 mod lists;
@@ -91,6 +92,8 @@ pub struct McpService {
     page_size: usize,
     /// Requests relayed to clients, waiting for their answers.
     answers: Arc<Answers>,
+    /// Calls held open for 2026-07-28 clients' answers.
+    held: held::Held,
     /// Seals the `requestState` of `input_required` results.
     sealer: state::Sealer,
     /// The log level each client set (`logging/setLevel`), by session (else principal).
@@ -178,6 +181,7 @@ impl McpService {
             sessions,
             page_size: page_size.max(1),
             answers: Arc::new(Answers::default()),
+            held: Default::default(),
             sealer: state::Sealer::new(session_secret),
             log_levels: Default::default(),
             updates,

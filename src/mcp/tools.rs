@@ -4,10 +4,22 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::held::{Call, Outcome, Start, Turn};
 use super::input::{MAX_ROUNDS, Next};
 use super::jsonrpc::{self, RpcError};
+use super::state::{Pending, STATE_TTL};
 use super::{Ask, McpService, decode_header_value, header, results};
-use crate::targets::{CallContext, ToolOutput};
+use crate::catalog::Entry;
+use crate::targets::context::Resume;
+use crate::targets::{Adapter, CallContext, ToolOutput};
+
+/// What becomes of a call's outcome.
+enum Settled {
+    /// The client's response.
+    Body(Vec<u8>),
+    /// Resume the call with the input gathered from the client.
+    Retry(Resume),
+}
 
 impl McpService {
     pub(super) async fn tools_call(
@@ -43,41 +55,141 @@ impl McpService {
             check_param_headers(headers, entry.tool.route.header_params(), args)?;
         }
         let subject = format!("tools/call {name}");
-        let mut resume = self
-            .resume(params, &subject, &ask.principal.id)?
-            .map(|(resume, _)| resume);
+        let resumed = self.resume(params, &subject, &ask.principal.id)?;
         let deadline = tokio::time::Instant::now() + entry.target.timeout;
+        let call = |resume: Option<Resume>| {
+            Call::start(Start {
+                entry: entry.clone(),
+                args: args.clone(),
+                principal: ask.principal.clone(),
+                headers: headers.clone(),
+                request_id: id.as_json().to_string(),
+                client: era.client,
+                token: progress_token(params),
+                resume,
+                deadline,
+                answers: self.answers.clone(),
+            })
+        };
+        let mut resume = match resumed {
+            // The call held for this client's answers goes on.
+            Some((
+                resume,
+                Pending {
+                    held: Some(key), ..
+                },
+            )) => {
+                let mut held = self.held.take(&key, &ask.principal.id).ok_or_else(|| {
+                    RpcError::new(
+                        jsonrpc::INVALID_PARAMS,
+                        "Invalid requestState: the call it continues has ended (or another \
+                         gateway replica holds it)",
+                    )
+                })?;
+                held.answer(
+                    resume.responses.as_deref(),
+                    &self.answers,
+                    &ask.principal.id,
+                );
+                return self.drive(ask, name, entry, held).await;
+            }
+            Some((resume, _)) => Some(resume),
+            None => None,
+        };
+        // A 2026-07-28 client of an MCP server that may ask it something mid-call: the call
+        // runs where it can be held for the answers.
+        if era.modern && era.client.answers_any() && matches!(entry.target.adapter, Adapter::Mcp(_))
+        {
+            return self.drive(ask, name, entry, call(resume)).await;
+        }
         for _ in 0..MAX_ROUNDS {
             let ctx = CallContext {
                 resume: resume.as_ref(),
                 deadline,
                 ..ask.context(entry.target.timeout)
             };
-            let mut outcome = entry.target.call(&ctx, &entry.tool, args).await;
-            if let Ok(output) = &mut outcome {
-                if let Some(input) = output.input.take() {
-                    match self.needed(ask, &subject, input, deadline).await? {
-                        Next::Reply(body) => return Ok(body),
-                        Next::Retry(next) => {
-                            resume = Some(next);
-                            continue;
-                        }
-                        Next::Refused(why) => return self.needs_input(ask, name, &why),
-                    }
-                }
-                if let Some(task) = output.task.take() {
-                    return self.task_result(ask, &entry.target.name, &task);
-                }
+            let outcome = entry.target.call(&ctx, &entry.tool, args).await;
+            match self.settle(ask, name, entry, outcome, deadline).await? {
+                Settled::Body(body) => return Ok(body),
+                Settled::Retry(next) => resume = Some(next),
             }
-            return results::tool_response(
-                id,
-                name,
-                outcome,
-                era.version,
-                self.settings.debug_errors,
-            );
         }
         self.needs_input(ask, name, "it kept asking for more input")
+    }
+
+    /// Runs a call on its own task until it ends, or until its upstream asks the client
+    /// something: the call is then held, and the client gets `input_required`.
+    async fn drive(
+        &self,
+        ask: &Ask<'_>,
+        name: &str,
+        entry: &Entry,
+        mut call: Call,
+    ) -> Result<Vec<u8>, RpcError> {
+        let deadline = call.deadline();
+        match call.next(ask.relay).await {
+            Turn::Done(outcome) => {
+                match self.settle(ask, name, entry, outcome, deadline).await? {
+                    Settled::Body(body) => Ok(body),
+                    // A 2026-07-28 client is asked, never asked for it.
+                    Settled::Retry(_) => {
+                        self.needs_input(ask, name, "it asks in a way the gateway cannot relay")
+                    }
+                }
+            }
+            Turn::Asks(requests) => {
+                let Ok(key) = self.held.keep(&ask.principal.id, call) else {
+                    return self.needs_input(
+                        ask,
+                        name,
+                        "too many calls are waiting for input at this gateway; retry later",
+                    );
+                };
+                let pending = Pending {
+                    subject: format!("tools/call {name}"),
+                    upstream: None,
+                    held: Some(key),
+                    expires: crate::common::unix_now() + STATE_TTL.as_secs(),
+                };
+                let requests = serde_json::value::to_raw_value(&requests).ok();
+                self.input_required(ask, requests.as_deref(), &pending)
+            }
+        }
+    }
+
+    /// The client's response to a call's outcome, or the resumption to make when the
+    /// target asked for input the gateway has gathered (a handshake client's answers).
+    async fn settle(
+        &self,
+        ask: &Ask<'_>,
+        name: &str,
+        entry: &Entry,
+        mut outcome: Outcome,
+        deadline: tokio::time::Instant,
+    ) -> Result<Settled, RpcError> {
+        if let Ok(output) = &mut outcome {
+            if let Some(input) = output.input.take() {
+                let subject = format!("tools/call {name}");
+                return Ok(match self.needed(ask, &subject, input, deadline).await? {
+                    Next::Reply(body) => Settled::Body(body),
+                    Next::Retry(next) => Settled::Retry(next),
+                    Next::Refused(why) => Settled::Body(self.needs_input(ask, name, &why)?),
+                });
+            }
+            if let Some(task) = output.task.take() {
+                return self
+                    .task_result(ask, &entry.target.name, &task)
+                    .map(Settled::Body);
+            }
+        }
+        results::tool_response(
+            ask.id,
+            name,
+            outcome,
+            ask.era.version,
+            self.settings.debug_errors,
+        )
+        .map(Settled::Body)
     }
 
     /// The tool's result when the client cannot give the input it asks for: an error result

@@ -55,6 +55,11 @@ impl ClientCaps {
         }
     }
 
+    /// Whether the client can answer any request an upstream may send it.
+    pub fn answers_any(self) -> bool {
+        self.elicitation_form || self.elicitation_url || self.sampling || self.roots
+    }
+
     pub fn bits(self) -> u8 {
         u8::from(self.elicitation_form)
             | u8::from(self.elicitation_url) << 1

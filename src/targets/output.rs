@@ -145,6 +145,8 @@ pub enum CallError {
     Upstream(#[from] UpstreamError),
     #[error("the tool's route does not belong to its target's kind")]
     Mismatch,
+    #[error("the call stopped before it finished")]
+    Aborted,
 }
 
 impl CallError {
@@ -162,7 +164,7 @@ impl CallError {
             Self::Net(NetError::Overloaded) => Class::new(Fault::Gateway, true),
             Self::Net(NetError::Egress(_)) => Class::new(Fault::Gateway, false),
             Self::Upstream(e) => e.class(),
-            Self::Mismatch => Class::new(Fault::Gateway, false),
+            Self::Mismatch | Self::Aborted => Class::new(Fault::Gateway, false),
         }
     }
 }

@@ -242,6 +242,40 @@ def test_elicitation_sampling_and_logs_are_relayed_to_the_client(asking):
     asyncio.run(run())
 
 
+def test_a_2026_07_28_client_answers_a_handshake_upstream_that_asks_mid_call(asking):
+    """The upstream asks mid-call and waits; a 2026-07-28 client gets `input_required`
+    instead, while the gateway holds the upstream's call open, and its retry delivers the
+    answers to the waiting upstream: elicitation, then sampling."""
+    from mcp.types import CreateMessageResult, ElicitResult, TextContent
+
+    asked, sampled = [], []
+
+    async def on_elicit(context, params):
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"name": "Lin"})
+
+    async def on_sample(context, params):
+        sampled.append(params.messages[0].content.text)
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text="dunes shift"), model="m-2026"
+        )
+
+    async def run():
+        async with Client(
+            asking, mode="auto", elicitation_callback=on_elicit, sampling_callback=on_sample, cache=None
+        ) as client:
+            assert client.protocol_version == "2026-07-28"
+            named = await client.call_tool("ask___ask_name", {})
+            assert not named.is_error, named
+            assert named.content[0].text == "Hello, Lin!"
+            assert asked == ["What is your name?"]
+            said = await client.call_tool("ask___sample", {"topic": "the desert"})
+            assert said.content[0].text == "sampled: dunes shift (m-2026)", said
+            assert sampled == ["One line on the desert"]
+
+    asyncio.run(run())
+
+
 def test_a_client_that_cannot_elicit_is_never_asked(asking):
     async def run():
         # No elicitation callback: the client declares no elicitation capability.

@@ -1,0 +1,226 @@
+//! Calls held open for a 2026-07-28 client's input. A handshake-era upstream asks its client
+//! mid-call, on the call's stream, and waits; a 2026-07-28 client can only be asked with an
+//! `input_required` result, after which it sends a new request. So the gateway runs such a
+//! client's call to an MCP-server target on a task of its own: when the upstream asks, the
+//! client gets `input_required` (the questions under the gateway's ids, and a sealed state
+//! naming the held call), and the call waits here; the client's retry delivers the answers
+//! and waits for what comes next (the result, or more questions).
+//!
+//! A held call lives until its deadline (the target's timeout from the first request), on
+//! this gateway only; there are at most [`MAX_HELD`], and a call nobody waits for any more
+//! is aborted.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::auth::Principal;
+use crate::catalog::Entry;
+use crate::targets::context::{Answers, ClientCaps, Relay, Resume};
+use crate::targets::{CallContext, CallError, ToolOutput};
+
+/// Calls held open at once, across all clients.
+pub const MAX_HELD: usize = 1_000;
+/// Messages from the upstream a held call buffers (progress, log messages, questions).
+const BUFFERED: usize = 64;
+
+/// What a call ends with.
+pub type Outcome = Result<ToolOutput, CallError>;
+
+/// A call running on its own task: the messages its upstream sends for the client, and its
+/// outcome. Dropped, the call is aborted.
+pub struct Call {
+    messages: mpsc::Receiver<Vec<u8>>,
+    task: JoinHandle<Outcome>,
+    deadline: Instant,
+    /// The gateway's ids of the questions the client was asked and has not answered.
+    asked: Vec<String>,
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the client is to do next.
+pub enum Turn {
+    /// The call ended.
+    Done(Outcome),
+    /// The upstream asks: the client's `inputRequests`, keyed by the gateway's ids.
+    Asks(Map<String, Value>),
+}
+
+/// Everything a call needs, owned, so that it can outlive the request that started it.
+pub struct Start {
+    pub entry: Entry,
+    pub args: Value,
+    pub principal: Principal,
+    pub headers: http::HeaderMap,
+    pub request_id: String,
+    pub client: ClientCaps,
+    pub token: Option<Box<RawValue>>,
+    pub resume: Option<Resume>,
+    pub deadline: Instant,
+    pub answers: Arc<Answers>,
+}
+
+impl Call {
+    /// Starts the call on a task of its own, its upstream's messages for the client kept
+    /// for [`Call::next`].
+    pub fn start(s: Start) -> Self {
+        let (tx, messages) = mpsc::channel(BUFFERED);
+        let deadline = s.deadline;
+        let task = tokio::spawn(async move {
+            let relay = Relay {
+                tx,
+                token: s.token,
+                caps: s.client,
+                asks: true,
+                min_log: None,
+                answers: s.answers,
+                owner: s.principal.id.clone(),
+            };
+            let request_id = s.request_id;
+            let ctx = CallContext {
+                principal: &s.principal,
+                headers: &s.headers,
+                request_id: &request_id,
+                session: None,
+                deadline: s.deadline,
+                client: s.client,
+                resume: s.resume.as_ref(),
+                relay: Some(&relay),
+            };
+            s.entry.target.call(&ctx, &s.entry.tool, &s.args).await
+        });
+        Self {
+            messages,
+            task,
+            deadline,
+            asked: Vec::new(),
+        }
+    }
+
+    /// When the call must have ended.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Runs the call until it ends or its upstream asks the client something. Progress
+    /// and log messages meanwhile go to `relay` (the client's stream), when there is one.
+    pub async fn next(&mut self, relay: Option<&Relay>) -> Turn {
+        loop {
+            tokio::select! {
+                done = &mut self.task => {
+                    return Turn::Done(done.unwrap_or(Err(CallError::Aborted)));
+                }
+                message = self.messages.recv() => {
+                    let Some(message) = message else {
+                        // Every sender is gone: the call is ending.
+                        let done = (&mut self.task).await;
+                        return Turn::Done(done.unwrap_or(Err(CallError::Aborted)));
+                    };
+                    let mut asks = Map::new();
+                    self.take(message, &mut asks, relay);
+                    // Questions sent together are asked together.
+                    while let Ok(more) = self.messages.try_recv() {
+                        self.take(more, &mut asks, relay);
+                    }
+                    if !asks.is_empty() {
+                        return Turn::Asks(asks);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A message for the client: a question is kept for `asks`; anything else is passed on.
+    fn take(&mut self, message: Vec<u8>, asks: &mut Map<String, Value>, relay: Option<&Relay>) {
+        #[derive(serde::Deserialize)]
+        struct Question {
+            id: String,
+            method: String,
+            #[serde(default)]
+            params: Option<Value>,
+        }
+        match serde_json::from_slice::<Question>(&message) {
+            Ok(q) => {
+                let mut request = json!({"method": q.method});
+                if let Some(p) = q.params {
+                    request["params"] = p;
+                }
+                self.asked.push(q.id.clone());
+                asks.insert(q.id, request);
+            }
+            Err(_) => {
+                if let Some(r) = relay {
+                    let _ = r.tx.try_send(message);
+                }
+            }
+        }
+    }
+
+    /// Delivers the client's `inputResponses` to the questions it was asked; one it left
+    /// unanswered is answered for it with an error, so the upstream does not wait on it.
+    pub fn answer(&mut self, responses: Option<&RawValue>, answers: &Answers, owner: &str) {
+        let given: Map<String, Value> = responses
+            .and_then(|r| serde_json::from_str(r.get()).ok())
+            .unwrap_or_default();
+        for id in self.asked.drain(..) {
+            let message = match given.get(&id) {
+                Some(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+                None => json!({"jsonrpc": "2.0", "id": id, "error": {
+                    "code": -32600, "message": "the client gave no answer to this request"}}),
+            };
+            if let Ok(message) = serde_json::value::to_raw_value(&message) {
+                answers.answer(&id, owner, message);
+            }
+        }
+    }
+}
+
+/// The calls held for their clients' answers, by a key of the gateway's own.
+#[derive(Default)]
+pub struct Held {
+    calls: Mutex<HashMap<String, (String, Call)>>,
+}
+
+impl Held {
+    /// Keeps `call` for `owner` until its deadline; its key, or the call back when too many
+    /// are held.
+    pub fn keep(&self, owner: &str, call: Call) -> Result<String, Call> {
+        let mut calls = self.calls.lock();
+        if calls.len() >= MAX_HELD {
+            let now = Instant::now();
+            calls.retain(|_, (_, c)| c.deadline > now && !c.task.is_finished());
+        }
+        if calls.len() >= MAX_HELD {
+            return Err(call);
+        }
+        let key = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            crate::common::random::key(),
+        );
+        calls.insert(key.clone(), (owner.to_string(), call));
+        Ok(key)
+    }
+
+    /// The call held under `key` for `owner`, taken out; `None` if it ended or is not theirs.
+    pub fn take(&self, key: &str, owner: &str) -> Option<Call> {
+        let mut calls = self.calls.lock();
+        let (o, call) = calls.remove(key)?;
+        if o != owner {
+            calls.insert(key.to_string(), (o, call));
+            return None;
+        }
+        // One past its deadline is dropped, and so aborted.
+        (call.deadline > Instant::now()).then_some(call)
+    }
+}
