@@ -991,3 +991,86 @@ async fn a_2026_client_is_asked_with_input_required_while_its_call_is_held() {
             .all(|r| r.body.get("result").is_none())
     );
 }
+
+#[tokio::test]
+async fn a_client_cancels_its_call_and_the_upstream_is_told() {
+    let up = upstream::start(Behaviour {
+        fault: Fault::Hang,
+        ..Behaviour::default()
+    })
+    .await;
+    let gw = gateway(&up.url, None).await;
+    wait_for_tools(&gw, 2).await;
+    let session = open_session(&gw).await;
+    let in_session = |id: u64| {
+        let (url, session) = (gw.url(), session.clone());
+        tokio::spawn(async move {
+            let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                              "params": {"name": "up___echo", "arguments": {"text": "x"}}});
+            let headers = [
+                ("mcp-protocol-version", "2025-06-18"),
+                ("mcp-session-id", &session),
+            ];
+            post(&url, &body, &headers).await
+        })
+    };
+    let cancel = |id: u64| {
+        let body = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                          "params": {"requestId": id, "reason": "the user gave up"}});
+        let session = session.clone();
+        let url = gw.url();
+        async move {
+            let headers = [
+                ("mcp-protocol-version", "2025-06-18"),
+                ("mcp-session-id", &session),
+            ];
+            post(&url, &body, &headers).await.status
+        }
+    };
+    let reached = async |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while up.calls("tools/call").len() < n {
+            assert!(Instant::now() < deadline, "the call reached the upstream");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let told = async |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while up.calls("notifications/cancelled").len() < n {
+            assert!(Instant::now() < deadline, "the upstream was told");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        up.calls("notifications/cancelled").pop().unwrap()
+    };
+    // The call reaches the upstream, which never answers; the client cancels it.
+    let started = Instant::now();
+    let call = in_session(11);
+    reached(1).await;
+    // A cancellation of another id does nothing.
+    assert_eq!(cancel(12).await, 202);
+    assert_eq!(cancel(11).await, 202);
+    // The request ends at once, well before the target's 1 s timeout.
+    let ended = call.await.unwrap();
+    assert_eq!(ended.body["id"], 11);
+    assert_eq!(ended.error_code(), Some(-32800), "{}", ended.text);
+    assert!(started.elapsed() < Duration::from_millis(900));
+    // The upstream is told, under its own id for the call, in the same upstream session.
+    let first = up.calls("tools/call")[0].clone();
+    let note = told(1).await;
+    assert_eq!(note.body["params"]["requestId"], first.body["id"]);
+    assert_eq!(
+        note.header("mcp-session-id"),
+        first.header("mcp-session-id")
+    );
+
+    // A call nobody cancels runs to the target's timeout; the upstream is told then too.
+    let call = in_session(13);
+    reached(2).await;
+    let timed_out = call.await.unwrap();
+    assert_eq!(timed_out.result()["isError"], true, "{}", timed_out.text);
+    let note = told(2).await;
+    assert_eq!(
+        note.body["params"]["requestId"],
+        up.calls("tools/call")[1].body["id"]
+    );
+}

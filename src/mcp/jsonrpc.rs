@@ -91,7 +91,10 @@ pub enum Incoming {
         method: String,
         params: Option<Map<String, Value>>,
     },
-    Notification,
+    Notification {
+        method: String,
+        params: Option<Map<String, Value>>,
+    },
     /// A response from the client: the answer to a request the gateway relayed to it.
     Response(Option<Id>),
 }
@@ -223,7 +226,7 @@ pub fn classify(message: &RawValue) -> Result<Incoming, (Option<Id>, RpcError)> 
     };
     Ok(match id {
         Some(id) => Incoming::Request { id, method, params },
-        None => Incoming::Notification,
+        None => Incoming::Notification { method, params },
     })
 }
 
@@ -289,7 +292,7 @@ mod tests {
         ));
         assert!(matches!(
             one(r#"{"jsonrpc": "2.0", "method": "notifications/initialized"}"#),
-            Ok(Incoming::Notification)
+            Ok(Incoming::Notification { method, .. }) if method == "notifications/initialized"
         ));
         assert!(matches!(
             one(r#"{"jsonrpc": "2.0", "id": 1, "result": {}}"#),

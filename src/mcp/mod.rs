@@ -14,6 +14,7 @@
 //! them.
 
 mod batch;
+mod cancel;
 mod forward;
 mod held;
 mod input;
@@ -37,6 +38,7 @@ use crate::catalog::Live;
 use crate::config::GatewaySettings;
 use crate::targets::CallContext;
 use crate::targets::context::{Answers, ClientCaps, Relay};
+use cancel::InFlight;
 use jsonrpc::{Id, Incoming, RpcError};
 use lists::List;
 use session::{SessionError, Sessions};
@@ -94,6 +96,8 @@ pub struct McpService {
     answers: Arc<Answers>,
     /// Calls held open for 2026-07-28 clients' answers.
     held: held::Held,
+    /// Requests handshake-era clients may cancel.
+    in_flight: InFlight,
     /// Seals the `requestState` of `input_required` results.
     sealer: state::Sealer,
     /// The log level each client set (`logging/setLevel`), by session (else principal).
@@ -182,6 +186,7 @@ impl McpService {
             page_size: page_size.max(1),
             answers: Arc::new(Answers::default()),
             held: Default::default(),
+            in_flight: Default::default(),
             sealer: state::Sealer::new(session_secret),
             log_levels: Default::default(),
             updates,
@@ -226,7 +231,13 @@ impl McpService {
                 self.take_answer(&answered, message, principal);
                 return None;
             }
-            Ok(Incoming::Notification | Incoming::Response(None)) => return None,
+            Ok(Incoming::Notification { method, params }) => {
+                if method == "notifications/cancelled" {
+                    self.cancelled(headers, params.as_ref(), principal);
+                }
+                return None;
+            }
+            Ok(Incoming::Response(None)) => return None,
             Err((id, e)) => return Some(Outcome::error(id.as_ref(), e, false)),
         };
         if method == "initialize" {
@@ -279,15 +290,23 @@ impl McpService {
             ("prompts/list", _) if sources.prompts => {
                 self.list(&id, &params, &era, List::Prompts).await
             }
-            ("prompts/get", _) if sources.prompts => self.prompts_get(&ask, &params).await,
+            ("prompts/get", _) if sources.prompts => {
+                self.cancellable(&ask, self.prompts_get(&ask, &params))
+                    .await
+            }
             ("resources/list", _) if sources.resources => {
                 self.list(&id, &params, &era, List::Resources).await
             }
             ("resources/templates/list", _) if sources.resources => {
                 self.list(&id, &params, &era, List::Templates).await
             }
-            ("resources/read", _) if sources.resources => self.resources_read(&ask, &params).await,
-            ("completion/complete", _) if sources.completions => self.complete(&ask, &params).await,
+            ("resources/read", _) if sources.resources => {
+                self.cancellable(&ask, self.resources_read(&ask, &params))
+                    .await
+            }
+            ("completion/complete", _) if sources.completions => {
+                self.cancellable(&ask, self.complete(&ask, &params)).await
+            }
             ("logging/setLevel", _) if sources.logging => self.set_level(&ask, &params),
             ("resources/subscribe", false) if sources.subscribe => {
                 self.subscribe_resource(&ask, &params, true).await
@@ -295,7 +314,7 @@ impl McpService {
             ("resources/unsubscribe", false) if sources.subscribe => {
                 self.subscribe_resource(&ask, &params, false).await
             }
-            ("tools/call", _) => self.tools_call(&ask, &params).await,
+            ("tools/call", _) => self.cancellable(&ask, self.tools_call(&ask, &params)).await,
             ("tasks/get" | "tasks/update" | "tasks/cancel", true) if sources.tasks => {
                 self.task_request(&ask, &method, &params).await
             }
@@ -349,6 +368,50 @@ impl McpService {
             .targets()
             .iter()
             .any(|t| matches!(t.adapter, crate::targets::Adapter::Mcp(_)))
+    }
+
+    /// Runs `work` for a request the client may cancel (one in a handshake-era session):
+    /// cancelled, it is dropped where it is, and the client gets an error.
+    async fn cancellable(
+        &self,
+        ask: &Ask<'_>,
+        work: impl Future<Output = Result<Vec<u8>, RpcError>>,
+    ) -> Result<Vec<u8>, RpcError> {
+        let registered = ask
+            .era
+            .session
+            .and_then(|s| InFlight::key(&ask.principal.id, s, ask.id.as_json()))
+            .and_then(|key| self.in_flight.register(key));
+        let Some(mut registered) = registered else {
+            return work.await;
+        };
+        tokio::select! {
+            done = work => done,
+            () = registered.cancelled() => Err(RpcError::new(
+                cancel::REQUEST_CANCELLED,
+                "Request cancelled by the client",
+            )),
+        }
+    }
+
+    /// A client's `notifications/cancelled`: its request of that id in the same session
+    /// stops, if it is still in flight.
+    fn cancelled(
+        &self,
+        headers: &http::HeaderMap,
+        params: Option<&Map<String, Value>>,
+        principal: &Principal,
+    ) {
+        let Ok(Some(session)) = session_header(headers) else {
+            return;
+        };
+        let Some(id) = params.and_then(|p| p.get("requestId")) else {
+            return;
+        };
+        let key = InFlight::key(&principal.id, session, &id.to_string());
+        if key.is_some_and(|k| self.in_flight.cancel(&k)) {
+            tracing::debug!(request = %id, "a request was cancelled by its client");
+        }
     }
 
     /// Routes a client's response to the relayed request it answers; one that answers

@@ -16,6 +16,7 @@
 //! Requests are built by serde and `http` types, ids are the gateway's own (a counter), and
 //! credentials are applied last, to the finished request, as for REST targets.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
@@ -67,14 +68,14 @@ pub struct Answer {
 }
 
 /// One upstream MCP server.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Upstream {
     pub endpoint: Url,
     client: crate::net::Client,
     credentials: Credentials,
     limit: usize,
     budget: Budget,
-    next_id: AtomicU64,
+    next_id: Arc<AtomicU64>,
 }
 
 /// A JSON-RPC message as the server writes it; only what the client needs is kept.
@@ -170,7 +171,7 @@ impl Upstream {
             credentials,
             limit,
             budget,
-            next_id: AtomicU64::new(1),
+            next_id: Arc::new(AtomicU64::new(1)),
         }
     }
 
@@ -280,7 +281,19 @@ impl Upstream {
         method: &str,
         deadline: Instant,
     ) -> Result<(), UpstreamError> {
-        let body = self.body(agreement, None, method, &json!({}))?;
+        self.notify_with(agreement, method, &json!({}), deadline)
+            .await
+    }
+
+    /// Sends a notification with `params`; the server answers 202.
+    async fn notify_with(
+        &self,
+        agreement: &Agreement,
+        method: &str,
+        params: &Value,
+        deadline: Instant,
+    ) -> Result<(), UpstreamError> {
+        let body = self.body(agreement, None, method, params)?;
         let resp = tokio::time::timeout_at(
             deadline,
             self.send(agreement, method, body, Extra::default()),
@@ -458,6 +471,13 @@ impl Upstream {
         let relay = extra.relay.clone().map(|p| (id, p));
         let token = relay.as_ref().filter(|r| r.1.token.is_some()).map(|r| r.0);
         let body = self.body_with(agreement, Some(id), method, params, token, extra.client)?;
+        let mut unanswered = Unanswered {
+            upstream: self,
+            agreement,
+            id,
+            // `initialize` is never cancelled, as the specification says.
+            done: method == "initialize",
+        };
         let work = async {
             let resp = self.send(agreement, method, body, extra).await?;
             // A 400 that carries a JSON-RPC error is the server's answer (a capability the
@@ -499,9 +519,11 @@ impl Upstream {
             };
             Ok((answer, session))
         };
-        tokio::time::timeout_at(deadline, work)
+        let done = tokio::time::timeout_at(deadline, work)
             .await
-            .map_err(|_| UpstreamError::Timeout)?
+            .map_err(|_| UpstreamError::Timeout)?;
+        unanswered.done = true;
+        done
     }
 
     /// Reads an SSE response until the message that answers `id` (inside an exchange, under
@@ -703,6 +725,43 @@ impl Upstream {
                 .map_err(|e| UpstreamError::Net(NetError::from_reqwest(e)))
         };
         send.await
+    }
+}
+
+/// A request the upstream may still be working on. Dropped before its exchange ended (the
+/// client cancelled it or went away, or its deadline passed), it is cancelled at a
+/// handshake-era upstream with `notifications/cancelled`, as the specification asks (a
+/// dropped connection is not a cancellation there); a 2026-07-28 upstream takes the closed
+/// stream as one.
+struct Unanswered<'a> {
+    upstream: &'a Upstream,
+    agreement: &'a Agreement,
+    id: u64,
+    done: bool,
+}
+
+/// How long the gateway tries to tell an upstream that a request is cancelled.
+const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if self.done || self.agreement.version.is_modern() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (upstream, agreement, id) = (self.upstream.clone(), self.agreement.clone(), self.id);
+        runtime.spawn(async move {
+            let params = json!({"requestId": id, "reason": "the request was cancelled or timed out at the gateway"});
+            let deadline = Instant::now() + CANCEL_WAIT;
+            if let Err(e) = upstream
+                .notify_with(&agreement, "notifications/cancelled", &params, deadline)
+                .await
+            {
+                tracing::debug!(error = %e, "an upstream was not told of a cancelled request");
+            }
+        });
     }
 }
 
