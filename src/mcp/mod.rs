@@ -15,6 +15,7 @@
 
 mod batch;
 mod cancel;
+mod era;
 mod forward;
 mod held;
 mod input;
@@ -29,7 +30,6 @@ pub use crate::common::version;
 
 use std::sync::Arc;
 
-use base64::Engine;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
@@ -39,6 +39,7 @@ use crate::config::GatewaySettings;
 use crate::targets::CallContext;
 use crate::targets::context::{Answers, ClientCaps, Relay};
 use cancel::InFlight;
+use era::{Era, Rejection, decode_header_value, header, session_header};
 use jsonrpc::{Id, Incoming, RpcError};
 use lists::List;
 use session::{SessionError, Sessions};
@@ -48,8 +49,6 @@ pub const HEADER_PROTOCOL_VERSION: &str = "mcp-protocol-version";
 pub const HEADER_SESSION_ID: &str = "mcp-session-id";
 pub const HEADER_METHOD: &str = "mcp-method";
 pub const HEADER_NAME: &str = "mcp-name";
-const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 /// How long clients may cache `tools/list` and `server/discover` (2026-07-28 `ttlMs`).
 const LIST_TTL_MS: u64 = 300_000;
 
@@ -141,23 +140,6 @@ fn client_key(era: &Era<'_>, principal: &Principal) -> String {
         Some(s) => CallContext::session_key(s),
         None => format!("principal:{}", principal.id),
     }
-}
-
-/// Why a request is refused before dispatch.
-enum Rejection {
-    /// A JSON-RPC error; `true` when the request is of the stateless era.
-    Rpc(RpcError, bool),
-    Session(SessionError),
-}
-
-/// How one request is being served.
-struct Era<'a> {
-    version: ProtocolVersion,
-    modern: bool,
-    /// The session presented (handshake era), checked.
-    session: Option<&'a str>,
-    /// What the client declared at `initialize` it can answer (handshake era).
-    client: ClientCaps,
 }
 
 /// One request being dispatched, and who asks.
@@ -463,183 +445,6 @@ impl McpService {
         }
     }
 
-    fn supported_list(&self) -> Vec<&'static str> {
-        self.settings
-            .supported_versions
-            .iter()
-            .rev()
-            .map(|v| v.as_str())
-            .collect()
-    }
-
-    fn unsupported(&self, requested: &str) -> RpcError {
-        RpcError::new(
-            jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
-            format!("Unsupported protocol version: {requested}"),
-        )
-        .with_data(json!({"supported": self.supported_list(), "requested": requested}))
-    }
-
-    /// Decides the era and version of a non-`initialize` request and checks its headers.
-    fn era<'h>(
-        &self,
-        headers: &'h http::HeaderMap,
-        method: &str,
-        params: &Map<String, Value>,
-        principal: &Principal,
-    ) -> Result<Era<'h>, Rejection> {
-        let served = |v: ProtocolVersion| self.settings.supported_versions.contains(&v);
-        // A present but unreadable header is not "absent": it gets the unsupported-version error.
-        let header_version = match headers.get(HEADER_PROTOCOL_VERSION).map(|v| v.to_str()) {
-            None => None,
-            Some(Ok(v)) => Some(v),
-            Some(Err(_)) => {
-                return Err(Rejection::Rpc(
-                    self.unsupported("(not visible ASCII)"),
-                    true,
-                ));
-            }
-        };
-        let parsed_header = match header_version {
-            Some(h) => match ProtocolVersion::parse(h).filter(|v| served(*v)) {
-                Some(v) => Some(v),
-                None => return Err(Rejection::Rpc(self.unsupported(h), true)),
-            },
-            None => None,
-        };
-        let meta_version = params
-            .get("_meta")
-            .and_then(|m| m.get(META_VERSION))
-            .and_then(Value::as_str);
-        // The header decides which checks apply: a 2026-07-28 header cannot be talked down to
-        // the handshake era by naming an older version in `_meta` (the body must then match
-        // the header, and does not). A stateless `_meta` under a handshake header, or with no
-        // header at all, is checked as stateless too, and fails for the missing header.
-        let meta_modern =
-            meta_version.map(|m| ProtocolVersion::parse(m).is_none_or(ProtocolVersion::is_modern));
-        let modern = match parsed_header {
-            Some(h) => h.is_modern() || meta_modern == Some(true),
-            None => meta_modern == Some(true),
-        };
-        if modern {
-            return self
-                .modern_era(headers, method, params, header_version, meta_version)
-                .map_err(|e| Rejection::Rpc(e, true));
-        }
-        // Handshake era: the session, when presented, must be valid and carries the version.
-        if let Some(id) = session_header(headers).map_err(Rejection::Session)? {
-            let session = self
-                .sessions
-                .check(id, &principal.id)
-                .map_err(Rejection::Session)?;
-            // A served version in the header wins: some clients negotiate one version and then
-            // label requests with another; neither specification revision forbids it.
-            return Ok(Era {
-                version: parsed_header.unwrap_or(session.version),
-                modern: false,
-                session: Some(id),
-                client: session.client,
-            });
-        }
-        // No session (as AgentCore allows): the header's version, else 2025-03-26 as the
-        // specification says for clients that send none, else the oldest handshake version served.
-        let version = parsed_header
-            .or_else(|| {
-                served(ProtocolVersion::V2025_03_26).then_some(ProtocolVersion::V2025_03_26)
-            })
-            .or_else(|| {
-                self.settings
-                    .supported_versions
-                    .iter()
-                    .copied()
-                    .find(|v| !v.is_modern())
-            });
-        match version {
-            Some(version) => Ok(Era {
-                version,
-                modern: false,
-                session: None,
-                client: ClientCaps::default(),
-            }),
-            None => Err(Rejection::Rpc(
-                self.unsupported(header_version.unwrap_or("2025-03-26")),
-                true,
-            )),
-        }
-    }
-
-    fn modern_era(
-        &self,
-        headers: &http::HeaderMap,
-        method: &str,
-        params: &Map<String, Value>,
-        header_version: Option<&str>,
-        meta_version: Option<&str>,
-    ) -> Result<Era<'static>, RpcError> {
-        let mismatch = |msg: String| {
-            RpcError::new(jsonrpc::HEADER_MISMATCH, format!("Header mismatch: {msg}"))
-        };
-        let Some(meta) = meta_version else {
-            return Err(mismatch(format!(
-                "MCP-Protocol-Version is {} but the body's _meta has no `{META_VERSION}`",
-                header_version.unwrap_or("")
-            )));
-        };
-        match header_version {
-            None => {
-                return Err(mismatch(
-                    "the MCP-Protocol-Version header is missing".into(),
-                ));
-            }
-            Some(h) if h != meta => {
-                return Err(mismatch(format!(
-                    "MCP-Protocol-Version header value '{h}' does not match body value '{meta}'"
-                )));
-            }
-            Some(_) => {}
-        }
-        let version = ProtocolVersion::parse(meta)
-            .filter(|v| self.settings.supported_versions.contains(v))
-            .ok_or_else(|| self.unsupported(meta))?;
-        match header(headers, HEADER_METHOD) {
-            None => return Err(mismatch("the Mcp-Method header is missing".into())),
-            Some(m) if m != method => {
-                return Err(mismatch(format!(
-                    "Mcp-Method header value '{m}' does not match body value '{method}'"
-                )));
-            }
-            Some(_) => {}
-        }
-        if matches!(method, "tools/call" | "prompts/get" | "resources/read") {
-            let body_name = params
-                .get("name")
-                .or_else(|| params.get("uri"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            match header(headers, HEADER_NAME).map(decode_header_value) {
-                None => return Err(mismatch("the Mcp-Name header is missing".into())),
-                Some(None) => {
-                    return Err(mismatch("the Mcp-Name header is not valid base64".into()));
-                }
-                Some(Some(n)) if n != body_name => {
-                    return Err(mismatch(format!(
-                        "Mcp-Name header value '{n}' does not match body value '{body_name}'"
-                    )));
-                }
-                Some(Some(_)) => {}
-            }
-        }
-        let client = params
-            .get("_meta")
-            .and_then(|m| m.get(META_CLIENT_CAPABILITIES));
-        Ok(Era {
-            version,
-            modern: true,
-            session: None,
-            client: ClientCaps::of(client),
-        })
-    }
-
     fn initialize(&self, id: &Id, params: &Map<String, Value>, principal: &Principal) -> Outcome {
         let handshake: Vec<ProtocolVersion> = self
             .settings
@@ -736,48 +541,4 @@ pub fn may_relay(body: &[u8], in_session: bool, mcp_targets: bool) -> bool {
         || (in_session
             && mcp_targets
             && (find(b"tools/call") || find(b"prompts/get") || find(b"resources/read")))
-}
-
-fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The `Mcp-Session-Id` presented, if any. One that cannot be read (not visible ASCII, or
-/// sent twice) is an unknown session, not "no session".
-fn session_header(headers: &http::HeaderMap) -> Result<Option<&str>, SessionError> {
-    let mut presented = headers.get_all(HEADER_SESSION_ID).iter();
-    match (presented.next(), presented.next()) {
-        (None, _) => Ok(None),
-        (Some(v), None) => v.to_str().map(Some).map_err(|_| SessionError::Unknown),
-        (Some(_), Some(_)) => Err(SessionError::Unknown),
-    }
-}
-
-/// Decodes the `=?base64?...?=` sentinel form of `Mcp-Name`; plain values pass through.
-fn decode_header_value(value: &str) -> Option<String> {
-    match value
-        .strip_prefix("=?base64?")
-        .and_then(|v| v.strip_suffix("?="))
-    {
-        Some(encoded) => base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok()),
-        None => Some(value.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_values() {
-        assert_eq!(
-            decode_header_value("=?base64?SGVsbG8sIOS4lueVjA==?="),
-            Some("Hello, 世界".into())
-        );
-        assert_eq!(decode_header_value("plain"), Some("plain".into()));
-        assert_eq!(decode_header_value("=?base64?!!?="), None);
-    }
 }

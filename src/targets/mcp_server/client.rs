@@ -8,28 +8,29 @@
 //!   none is never asked for one.
 //!
 //! A response is JSON or an SSE stream; both are read within the message limit, with every
-//! byte borrowed from the gateway's in-flight budget, and under the caller's deadline. On a
-//! stream, notifications before the response are skipped, and a request from the server (it
-//! wants the client to elicit, sample or list roots) is answered with an error at once, so
-//! the server does not wait for an answer the gateway cannot give yet.
+//! byte borrowed from the gateway's in-flight budget, and under the caller's deadline. What
+//! a stream carries before the response (progress, log messages, requests for the client) is
+//! handled by [`relay`](super::relay). A request dropped before its answer (the client
+//! cancelled it or went away, or its deadline passed) is cancelled at a handshake-era
+//! upstream.
 //!
-//! Requests are built by serde and `http` types, ids are the gateway's own (a counter), and
-//! credentials are applied last, to the finished request, as for REST targets.
+//! Requests are built by serde and `http` types ([`wire`](super::wire)), ids are the
+//! gateway's own (a counter), and credentials are applied last, to the finished request, as
+//! for REST targets.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use url::Url;
 
 use super::UpstreamError;
-use super::relay::{Waiting, relay_log, relay_progress};
 use super::sse::Events;
-use crate::common::budget::{Budget, Held};
+use super::wire::{self, Message, answer_of, rpc_error};
+pub use super::wire::{Answer, header_value};
+use crate::common::budget::Budget;
 use crate::common::version::ProtocolVersion;
 use crate::net::{self, NetError};
 use crate::outbound::{Credentials, Request};
@@ -37,7 +38,7 @@ use crate::targets::context::{ClientCaps, Relay};
 use crate::targets::surface::Caps;
 
 /// Messages read from one SSE response before giving up on it (notifications are skipped).
-const MAX_EVENTS: usize = 10_000;
+pub(super) const MAX_EVENTS: usize = 10_000;
 
 /// What was agreed with the server: the version, the session when it handed one out, and
 /// what it said it can do.
@@ -58,90 +59,16 @@ pub fn is_list_changed(method: &str) -> bool {
     )
 }
 
-/// A result, with the bytes it holds in the budget.
-#[derive(Debug)]
-pub struct Answer {
-    pub result: Box<RawValue>,
-    pub held: Held,
-    /// The server said one of its lists changed on the way (see [`is_list_changed`]).
-    pub lists_changed: bool,
-}
-
 /// One upstream MCP server.
 #[derive(Debug, Clone)]
 pub struct Upstream {
     pub endpoint: Url,
     client: crate::net::Client,
     credentials: Credentials,
-    limit: usize,
-    budget: Budget,
+    pub(super) limit: usize,
+    pub(super) budget: Budget,
     next_id: Arc<AtomicU64>,
 }
-
-/// A JSON-RPC message as the server writes it; only what the client needs is kept.
-#[derive(Deserialize)]
-struct Message {
-    #[serde(default)]
-    id: Option<Box<RawValue>>,
-    #[serde(default)]
-    method: Option<String>,
-    #[serde(default)]
-    result: Option<Box<RawValue>>,
-    #[serde(default)]
-    error: Option<WireError>,
-    #[serde(default)]
-    params: Option<Box<RawValue>>,
-}
-
-#[derive(Deserialize)]
-struct WireError {
-    code: i64,
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    data: Option<Box<RawValue>>,
-}
-
-/// A request body: `params` serialised as given, with `_meta` added for 2026-07-28.
-#[derive(Serialize)]
-struct Outgoing<'a, P: Serialize> {
-    jsonrpc: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<u64>,
-    method: &'a str,
-    params: WithMeta<'a, P>,
-}
-
-#[derive(Serialize)]
-struct WithMeta<'a, P: Serialize> {
-    #[serde(flatten)]
-    params: &'a P,
-    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
-    meta: Option<Meta>,
-}
-
-/// The `_meta` of a request: the 2026-07-28 fields, written once, or built for this request.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Meta {
-    Static(#[serde(serialize_with = "raw")] &'static str),
-    Built(Value),
-}
-
-fn raw<S: serde::Serializer>(text: &&'static str, s: S) -> Result<S::Ok, S::Error> {
-    match serde_json::from_str::<&RawValue>(text) {
-        Ok(r) => r.serialize(s),
-        Err(e) => Err(serde::ser::Error::custom(e)),
-    }
-}
-
-/// What 2026-07-28 requests carry in `_meta`, as JSON text.
-const MODERN_META: &str = concat!(
-    r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28","#,
-    r#""io.modelcontextprotocol/clientInfo":{"name":"mcp-gateway","version":""#,
-    env!("CARGO_PKG_VERSION"),
-    r#""},"io.modelcontextprotocol/clientCapabilities":{}}"#
-);
 
 /// What a request carries beyond the transport's own: `Mcp-Name`, `Mcp-Param-*`, and the
 /// relay of the upstream's messages to the client.
@@ -293,7 +220,7 @@ impl Upstream {
         params: &Value,
         deadline: Instant,
     ) -> Result<(), UpstreamError> {
-        let body = self.body(agreement, None, method, params)?;
+        let body = wire::body(agreement.version.is_modern(), None, method, params)?;
         let resp = tokio::time::timeout_at(
             deadline,
             self.send(agreement, method, body, Extra::default()),
@@ -365,7 +292,12 @@ impl Upstream {
             }
             let params = json!({ "notifications": filter });
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            let body = self.body(agreement, Some(id), "subscriptions/listen", &params)?;
+            let body = wire::body(
+                agreement.version.is_modern(),
+                Some(id),
+                "subscriptions/listen",
+                &params,
+            )?;
             let send = self.send(agreement, "subscriptions/listen", body, Extra::default());
             tokio::time::timeout_at(deadline, send)
                 .await
@@ -405,56 +337,6 @@ impl Upstream {
         }
     }
 
-    fn body<P: Serialize>(
-        &self,
-        agreement: &Agreement,
-        id: Option<u64>,
-        method: &str,
-        params: &P,
-    ) -> Result<Vec<u8>, UpstreamError> {
-        self.body_with(agreement, id, method, params, None, ClientCaps::default())
-    }
-
-    /// The body, with `progressToken` in `_meta` when progress is relayed, and (2026-07-28)
-    /// the capabilities of the client the request is made for.
-    fn body_with<P: Serialize>(
-        &self,
-        agreement: &Agreement,
-        id: Option<u64>,
-        method: &str,
-        params: &P,
-        progress_token: Option<u64>,
-        client: ClientCaps,
-    ) -> Result<Vec<u8>, UpstreamError> {
-        let modern = agreement.version.is_modern();
-        let plain = client == ClientCaps::default();
-        let meta = match (modern, progress_token) {
-            (false, None) => None,
-            (true, None) if plain => Some(Meta::Static(MODERN_META)),
-            (modern, token) => {
-                let mut m = if modern {
-                    let mut m: Value =
-                        serde_json::from_str(MODERN_META).unwrap_or_else(|_| json!({}));
-                    m["io.modelcontextprotocol/clientCapabilities"] = client.to_json();
-                    m
-                } else {
-                    json!({})
-                };
-                if let Some(token) = token {
-                    m["progressToken"] = json!(token);
-                }
-                Some(Meta::Built(m))
-            }
-        };
-        serde_json::to_vec(&Outgoing {
-            jsonrpc: "2.0",
-            id,
-            method,
-            params: WithMeta { params, meta },
-        })
-        .map_err(|_| UpstreamError::Malformed("the request's parameters"))
-    }
-
     /// One request and its response; the session id the server handed out with it, when
     /// `want_session`.
     async fn exchange<P: Serialize>(
@@ -470,7 +352,14 @@ impl Upstream {
         // The request's own id is the progress token the upstream sees.
         let relay = extra.relay.clone().map(|p| (id, p));
         let token = relay.as_ref().filter(|r| r.1.token.is_some()).map(|r| r.0);
-        let body = self.body_with(agreement, Some(id), method, params, token, extra.client)?;
+        let body = wire::body_with(
+            agreement.version.is_modern(),
+            Some(id),
+            method,
+            params,
+            token,
+            extra.client,
+        )?;
         let mut unanswered = Unanswered {
             upstream: self,
             agreement,
@@ -526,136 +415,6 @@ impl Upstream {
         done
     }
 
-    /// Reads an SSE response until the message that answers `id` (inside an exchange, under
-    /// its deadline). On the way, progress and log messages go to the client, and a request
-    /// for the client (elicitation, sampling, roots) is relayed with an id of the gateway's
-    /// own when the client declared it can answer; its answer goes back to the upstream with
-    /// the upstream's id. Anything else the server asks is refused at once, so it does not
-    /// wait for an answer that cannot come.
-    async fn read_stream(
-        &self,
-        resp: reqwest::Response,
-        id: u64,
-        agreement: &Agreement,
-        relay: Option<&(u64, Relay)>,
-    ) -> Result<Answer, UpstreamError> {
-        let mut events = Events::new(resp, self.limit);
-        let mut held = Held::default();
-        let mut lists_changed = false;
-        let mut waiting = Waiting::default();
-        for _ in 0..MAX_EVENTS {
-            let data = tokio::select! {
-                next = events.next() => match next? {
-                    Some(data) => data,
-                    None => return Err(UpstreamError::NoResponse),
-                },
-                Some((upstream_id, answer)) = waiting.next() => {
-                    self.reply(agreement, &upstream_id, answer).await;
-                    continue;
-                }
-            };
-            held.merge(
-                self.budget
-                    .take(data.len())
-                    .ok_or(UpstreamError::Net(NetError::Overloaded))?,
-            );
-            let Ok(message) = serde_json::from_slice::<Message>(&data) else {
-                return Err(UpstreamError::Malformed(
-                    "an SSE event that is not JSON-RPC",
-                ));
-            };
-            match (&message.id, &message.method) {
-                (Some(request_id), Some(method)) => {
-                    let relayed = relay.and_then(|(_, r)| {
-                        waiting.relay(r, request_id, method, message.params.as_deref())
-                    });
-                    if relayed.is_none() {
-                        let refusal = Err(json!({
-                            "code": -32601,
-                            "message": format!("the gateway's client cannot answer `{method}`"),
-                        }));
-                        self.reply(agreement, request_id, refusal).await;
-                    }
-                }
-                (Some(_), None) => {
-                    let mut answer = answer_of(message, id, held)?;
-                    answer.lists_changed = lists_changed;
-                    return Ok(answer);
-                }
-                (None, Some(m)) if is_list_changed(m) => lists_changed = true,
-                (None, Some(m)) if m == "notifications/progress" => {
-                    if let (Some((token, sink)), Some(params)) = (relay, &message.params) {
-                        relay_progress(params, *token, sink);
-                    }
-                }
-                (None, Some(m)) if m == "notifications/message" => {
-                    if let Some((_, sink)) = relay {
-                        relay_log(message.params.as_deref(), sink);
-                    }
-                }
-                // The upstream no longer needs an answer it asked the client for.
-                (None, Some(m)) if m == "notifications/cancelled" => {
-                    if let Some(params) = &message.params {
-                        waiting.cancelled(params);
-                    }
-                }
-                (None, _) => {}
-            }
-        }
-        Err(UpstreamError::NoResponse)
-    }
-
-    /// Answers a server's request (inside an exchange, under its deadline): `Ok` is the
-    /// client's whole response message (its `result` or `error` is passed on), `Err` an
-    /// error object of the gateway's.
-    async fn reply(
-        &self,
-        agreement: &Agreement,
-        id: &RawValue,
-        answer: Result<Box<RawValue>, Value>,
-    ) {
-        #[derive(Deserialize)]
-        struct Response {
-            #[serde(default)]
-            result: Option<Box<RawValue>>,
-            #[serde(default)]
-            error: Option<Box<RawValue>>,
-        }
-        #[derive(Serialize)]
-        struct Reply<'a> {
-            jsonrpc: &'static str,
-            id: &'a RawValue,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            result: Option<Box<RawValue>>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            error: Option<Value>,
-        }
-        let (result, error) = match answer {
-            Err(e) => (None, Some(e)),
-            Ok(message) => match serde_json::from_str::<Response>(message.get()) {
-                Ok(Response {
-                    result: Some(r), ..
-                }) => (Some(r), None),
-                Ok(Response { error: Some(e), .. }) => (None, serde_json::from_str(e.get()).ok()),
-                _ => (
-                    None,
-                    Some(
-                        json!({"code": -32603, "message": "the client's answer could not be read"}),
-                    ),
-                ),
-            },
-        };
-        let body = serde_json::to_vec(&Reply {
-            jsonrpc: "2.0",
-            id,
-            result,
-            error,
-        });
-        if let Ok(body) = body {
-            let _ = self.send(agreement, "", body, Extra::default()).await;
-        }
-    }
-
     fn transport_headers(
         &self,
         agreement: &Agreement,
@@ -696,7 +455,7 @@ impl Upstream {
     }
 
     /// Sends one POST; the caller bounds it (and what follows) by its deadline.
-    async fn send(
+    pub(super) async fn send(
         &self,
         agreement: &Agreement,
         method: &str,
@@ -782,57 +541,4 @@ fn check_status(status: http::StatusCode, agreement: &Agreement) -> Result<(), U
         StatusCode::NOT_FOUND if agreement.session.is_some() => Err(UpstreamError::SessionGone),
         s => Err(UpstreamError::Status(s)),
     }
-}
-
-/// An upstream's JSON-RPC error, its message cut to 2 KiB.
-fn rpc_error(e: WireError) -> UpstreamError {
-    UpstreamError::Rpc {
-        code: e.code,
-        message: e.message.chars().take(2048).collect(),
-        data: e.data,
-    }
-}
-
-/// The answer a response message carries for request `id`.
-fn answer_of(message: Message, id: u64, held: Held) -> Result<Answer, UpstreamError> {
-    let answers = message
-        .id
-        .as_deref()
-        .is_some_and(|i| i.get().trim() == id.to_string());
-    if !answers {
-        return Err(UpstreamError::Malformed(
-            "a response whose id is not the request's",
-        ));
-    }
-    match (message.result, message.error) {
-        (Some(result), None) => Ok(Answer {
-            result,
-            held,
-            lists_changed: false,
-        }),
-        (None, Some(e)) => Err(rpc_error(e)),
-        _ => Err(UpstreamError::Malformed(
-            "a response with neither or both of result and error",
-        )),
-    }
-}
-
-/// A header value for `Mcp-Name` or `Mcp-Param-*`: as is when it is plain visible ASCII,
-/// else in the `=?base64?...?=` form the transport defines.
-pub fn header_value(value: &str) -> http::HeaderValue {
-    let sentinel = value.starts_with("=?base64?") && value.ends_with("?=");
-    let plain = !value.is_empty()
-        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
-        && !value.starts_with(' ')
-        && !value.ends_with(' ')
-        && !sentinel;
-    let text = if plain {
-        value.to_string()
-    } else {
-        format!(
-            "=?base64?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(value)
-        )
-    };
-    http::HeaderValue::from_str(&text).unwrap_or_else(|_| http::HeaderValue::from_static(""))
 }

@@ -4,7 +4,7 @@
 //! faithfully: every content item, `structuredContent`, `isError` and `_meta` as the upstream
 //! wrote them.
 //!
-//! One task per target ([`run`]) agrees on a protocol version, lists the tools, publishes
+//! One task per target ([`run`], in [`lister`]) agrees on a protocol version, lists the tools, publishes
 //! them, and then listens for `notifications/tools/list_changed` to list them again. When the
 //! upstream is down or broken, the task marks the target `FAILED` with the reason and tries
 //! again with jittered backoff; the rest of the gateway keeps serving.
@@ -17,8 +17,12 @@
 pub mod client;
 mod curate;
 pub mod error;
+mod lister;
 mod relay;
+mod results;
 pub mod sse;
+mod subscriptions;
+mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,14 +38,16 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::context::CallContext;
-use super::output::{Content, InputRequired, Json, ToolOutput, is_json_object};
+use super::output::ToolOutput;
 use super::surface::{Caps, Extras};
 use super::tool::ToolSet;
-use super::{State, Status, Target};
 use crate::config::McpServerSettings;
 use client::{Agreement, Extra, Upstream};
 pub use curate::Curation;
 pub use error::UpstreamError;
+pub use lister::{relist, run};
+use results::output;
+pub use results::{input_required, own_meta};
 
 /// Pages of `tools/list` read from one upstream before giving up.
 const MAX_PAGES: usize = 100;
@@ -445,126 +451,6 @@ impl McpAdapter {
         Ok(answer)
     }
 
-    /// Subscribes `ctx`'s client to updates of `uri`: in its own upstream session (whose
-    /// stream the gateway then reads for it), or, for an upstream without sessions, on the
-    /// gateway's own stream.
-    pub async fn subscribe(
-        self: &Arc<Self>,
-        ctx: &CallContext<'_>,
-        uri: &str,
-    ) -> Result<(), UpstreamError> {
-        let agreement = self.for_client(ctx).await?;
-        if agreement.session.is_none() {
-            self.watch(uri);
-            return Ok(());
-        }
-        self.request(
-            ctx,
-            "resources/subscribe",
-            &serde_json::json!({"uri": uri}),
-            Some(uri),
-        )
-        .await?;
-        self.stream_for(ctx.client_key(), agreement);
-        Ok(())
-    }
-
-    /// Ends `ctx`'s client's subscription to `uri`.
-    pub async fn unsubscribe(&self, ctx: &CallContext<'_>, uri: &str) -> Result<(), UpstreamError> {
-        let agreement = self.for_client(ctx).await?;
-        if agreement.session.is_none() {
-            self.unwatch(uri);
-            return Ok(());
-        }
-        self.request(
-            ctx,
-            "resources/unsubscribe",
-            &serde_json::json!({"uri": uri}),
-            Some(uri),
-        )
-        .await
-        .map(|_| ())
-    }
-
-    /// Counts a subscriber of `uri` on the gateway's own stream (reopened when the set
-    /// changes).
-    pub fn watch(&self, uri: &str) {
-        let mut watched = self.watched.lock();
-        let n = watched.entry(uri.to_string()).or_insert(0);
-        *n += 1;
-        if *n == 1 {
-            self.resubscribe.notify_one();
-        }
-    }
-
-    pub fn unwatch(&self, uri: &str) {
-        let mut watched = self.watched.lock();
-        if let Some(n) = watched.get_mut(uri) {
-            *n -= 1;
-            if *n == 0 {
-                watched.remove(uri);
-                self.resubscribe.notify_one();
-            }
-        }
-    }
-
-    /// Reads the client's own upstream stream (`GET` with its session) for resource updates,
-    /// until the client is forgotten or the stream ends. One per client.
-    fn stream_for(self: &Arc<Self>, key: String, agreement: Arc<Agreement>) {
-        let mut streams = self.client_streams.lock();
-        if streams.contains_key(&key) || streams.len() >= MAX_CLIENT_SESSIONS {
-            return;
-        }
-        let stop = CancellationToken::new();
-        streams.insert(key.clone(), stop.clone());
-        drop(streams);
-        let this = self.clone();
-        tokio::spawn(async move {
-            let opened = tokio::select! {
-                _ = stop.cancelled() => return,
-                o = this.upstream.listen(&agreement, &[], Instant::now() + Duration::from_secs(30)) => o,
-            };
-            if let Ok(Some(mut events)) = opened {
-                loop {
-                    let next = tokio::select! {
-                        _ = stop.cancelled() => break,
-                        n = events.next() => n,
-                    };
-                    match next {
-                        Ok(Some(data)) => this.publish_update(&data, Some(&key)),
-                        Ok(None) | Err(_) => break,
-                    }
-                }
-            }
-            this.client_streams.lock().remove(&key);
-        });
-    }
-
-    /// Passes on a `notifications/resources/updated` from the upstream (ignores the rest).
-    fn publish_update(&self, data: &[u8], client: Option<&str>) {
-        #[derive(Deserialize)]
-        struct Note {
-            method: Option<String>,
-            params: Option<Params>,
-        }
-        #[derive(Deserialize)]
-        struct Params {
-            uri: String,
-        }
-        if let Ok(Note {
-            method: Some(m),
-            params: Some(p),
-        }) = serde_json::from_slice::<Note>(data)
-            && m == "notifications/resources/updated"
-        {
-            let _ = self.updates.send(super::surface::ResourceUpdate {
-                target: self.target.clone(),
-                uri: p.uri,
-                client: client.map(str::to_string),
-            });
-        }
-    }
-
     /// Whether the gateway's own agreement with the upstream has no session (so a
     /// subscription is made on the gateway's own stream, for any client).
     pub fn sessionless(&self) -> bool {
@@ -592,307 +478,6 @@ pub fn param_value(args: &Value, path: &[String]) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
         _ => None,
-    }
-}
-
-/// A `CallToolResult` as the upstream wrote it, as a [`ToolOutput`].
-fn output(answer: client::Answer) -> Result<ToolOutput, UpstreamError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Result_ {
-        #[serde(default)]
-        content: Vec<Box<RawValue>>,
-        #[serde(default)]
-        structured_content: Option<Box<RawValue>>,
-        #[serde(default)]
-        is_error: Option<bool>,
-        #[serde(rename = "_meta", default)]
-        meta: Option<Box<RawValue>>,
-        #[serde(default)]
-        result_type: Option<String>,
-    }
-    let r: Result_ = serde_json::from_str(answer.result.get())
-        .map_err(|_| UpstreamError::Malformed("a tools/call result"))?;
-    if r.result_type.as_deref() == Some("task") {
-        return Ok(ToolOutput {
-            task: Some(answer.result),
-            held: answer.held,
-            ..ToolOutput::default()
-        });
-    }
-    if r.result_type.as_deref() == Some("input_required") {
-        return Ok(ToolOutput {
-            input: input_required(&answer.result)?,
-            held: answer.held,
-            ..ToolOutput::default()
-        });
-    }
-    let content = r
-        .content
-        .into_iter()
-        .filter(|c| c.get().trim_start().starts_with('{'))
-        .map(Content::Raw)
-        .collect();
-    let structured = r
-        .structured_content
-        .filter(|s| is_json_object(s.get()))
-        .map(Json::Raw);
-    Ok(ToolOutput {
-        content,
-        structured,
-        is_error: r.is_error.unwrap_or(false),
-        meta: r.meta.and_then(|m| own_meta(&m)),
-        held: answer.held,
-        input: None,
-        task: None,
-    })
-}
-
-/// What an upstream's result asks of the client before it answers, when it is
-/// `input_required` (2026-07-28); `None` for any other result.
-pub fn input_required(result: &RawValue) -> Result<Option<InputRequired>, UpstreamError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Needed<'a> {
-        #[serde(default, borrow)]
-        result_type: Option<std::borrow::Cow<'a, str>>,
-        #[serde(default)]
-        input_requests: Option<Box<RawValue>>,
-        #[serde(default)]
-        request_state: Option<String>,
-    }
-    let n: Needed<'_> =
-        serde_json::from_str(result.get()).map_err(|_| UpstreamError::Malformed("a result"))?;
-    if n.result_type.as_deref() != Some("input_required") {
-        return Ok(None);
-    }
-    if n.input_requests.is_none() && n.request_state.is_none() {
-        return Err(UpstreamError::Malformed(
-            "an input_required result with neither inputRequests nor requestState",
-        ));
-    }
-    Ok(Some(InputRequired {
-        requests: n.input_requests,
-        state: n.request_state,
-    }))
-}
-
-/// The upstream's `_meta` without the protocol's own keys (`io.modelcontextprotocol/...`,
-/// such as the upstream's `serverInfo`): those describe the hop from the upstream to the
-/// gateway, not the result, and the gateway's client has its own.
-pub fn own_meta(meta: &RawValue) -> Option<Box<RawValue>> {
-    const PROTOCOL: &str = "io.modelcontextprotocol/";
-    let mut map: serde_json::Map<String, Value> = serde_json::from_str(meta.get()).ok()?;
-    if !map.keys().any(|k| k.starts_with(PROTOCOL)) {
-        return Some(meta.to_owned());
-    }
-    map.retain(|k, _| !k.starts_with(PROTOCOL));
-    if map.is_empty() {
-        return None;
-    }
-    serde_json::value::to_raw_value(&map).ok()
-}
-
-/// Publishes a listing: the target offers it and is `READY` (with the reasons for anything
-/// left out).
-fn publish(target: &Target, listed: Listed) {
-    tracing::info!(
-        target = %target.name,
-        tools = listed.tools.len(),
-        prompts = listed.extras.prompts.len(),
-        resources = listed.extras.resources.len(),
-        templates = listed.extras.templates.len(),
-        "upstream listed"
-    );
-    target.offer_all(listed.tools, listed.extras);
-    target.set_status(Status {
-        state: State::Ready,
-        reasons: listed.reasons,
-    });
-}
-
-fn failed(target: &Target, reason: String) {
-    target.set_status(Status {
-        state: State::Failed,
-        reasons: vec![reason],
-    });
-}
-
-/// Lists `target`'s offer now and publishes it; a failure keeps the last one.
-pub async fn relist(target: &Target, adapter: &McpAdapter) {
-    match adapter
-        .list(&target.name, Instant::now() + target.timeout)
-        .await
-    {
-        Ok(listed) => publish(target, listed),
-        Err(e) => {
-            let reason = crate::common::error_chain(&e);
-            tracing::warn!(target = %target.name, error = %reason, "listing the upstream failed");
-            failed(target, reason);
-        }
-    }
-}
-
-/// Keeps a target's offer current until `cancel`: agree, list, publish, listen for
-/// `list_changed`; on failure, `FAILED` with the reason and a jittered retry.
-pub async fn run(target: Arc<Target>, cancel: CancellationToken) {
-    let super::Adapter::Mcp(adapter) = &target.adapter else {
-        return;
-    };
-    // Fixed tools were offered when the target was built; only their reasons are reported.
-    if let Some((_, left_out)) = adapter.fixed_tools() {
-        target.set_status(Status {
-            state: State::Ready,
-            reasons: left_out,
-        });
-        return;
-    }
-    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
-    loop {
-        let deadline = Instant::now() + target.timeout;
-        match adapter.list(&target.name, deadline).await {
-            Ok(listed) => {
-                backoff.reset();
-                publish(&target, listed);
-                // Until the stream ends: a list_changed lists again.
-                if listen(&target, adapter, &cancel).await.is_break() {
-                    return;
-                }
-            }
-            Err(e) => {
-                let reason = crate::common::error_chain(&e);
-                tracing::warn!(target = %target.name, error = %reason, "upstream MCP server unavailable; retrying");
-                adapter.forget();
-                failed(&target, reason);
-            }
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(backoff.next()) => {}
-        }
-    }
-}
-
-/// Reads the upstream's notification stream, listing again on each `list_changed`.
-/// `Break` when cancelled or when the upstream has no stream (nothing left to do).
-async fn listen(
-    target: &Target,
-    adapter: &McpAdapter,
-    cancel: &CancellationToken,
-) -> std::ops::ControlFlow<()> {
-    use std::ops::ControlFlow::{Break, Continue};
-    let Some(agreement) = adapter.agreement.load_full() else {
-        return Continue(());
-    };
-    let mut events = match open_stream(target, adapter, &agreement, cancel).await {
-        Break(()) => return Break(()),
-        Continue(events) => events,
-    };
-    loop {
-        // Without a stream, only a `list_changed` seen on a call's response wakes this.
-        let next = async {
-            match events.as_mut() {
-                Some(e) => e.next().await,
-                None => std::future::pending().await,
-            }
-        };
-        let changed = tokio::select! {
-            _ = cancel.cancelled() => return Break(()),
-            _ = adapter.relist.notified() => true,
-            // The subscribed URIs changed: the stream is opened again with them.
-            _ = adapter.resubscribe.notified() => {
-                events = match open_stream(target, adapter, &agreement, cancel).await {
-                    Break(()) => return Break(()),
-                    Continue(events) => events,
-                };
-                continue;
-            }
-            n = next => match n {
-                Ok(Some(data)) => {
-                    adapter.publish_update(&data, None);
-                    #[derive(Deserialize)]
-                    struct Note {
-                        method: Option<String>,
-                    }
-                    serde_json::from_slice::<Note>(&data)
-                        .ok()
-                        .and_then(|n| n.method)
-                        .is_some_and(|m| client::is_list_changed(&m))
-                }
-                // The stream ended or broke: list again (lists may have changed meanwhile).
-                Ok(None) | Err(_) => return Continue(()),
-            },
-        };
-        if changed {
-            let deadline = Instant::now() + target.timeout;
-            match adapter.list(&target.name, deadline).await {
-                Ok(listed) => publish(target, listed),
-                Err(e) => {
-                    tracing::warn!(target = %target.name, error = %crate::common::error_chain(&e), "listing the changed upstream failed");
-                    return Continue(());
-                }
-            }
-        }
-    }
-}
-
-/// Opens the upstream's notification stream, with the resource URIs clients subscribed to
-/// (2026-07-28); `Continue(None)` when it offers none.
-async fn open_stream(
-    target: &Target,
-    adapter: &McpAdapter,
-    agreement: &Agreement,
-    cancel: &CancellationToken,
-) -> std::ops::ControlFlow<(), Option<sse::Events>> {
-    use std::ops::ControlFlow::{Break, Continue};
-    let watched: Vec<String> = adapter.watched.lock().keys().cloned().collect();
-    let opened = tokio::select! {
-        _ = cancel.cancelled() => return Break(()),
-        o = adapter.upstream.listen(agreement, &watched, Instant::now() + target.timeout) => o,
-    };
-    Continue(match opened {
-        Ok(events) => events,
-        Err(e) => {
-            tracing::debug!(target = %target.name, error = %crate::common::error_chain(&e), "no notification stream");
-            None
-        }
-    })
-}
-
-/// Exponential backoff with jitter (each wait is between half and all of the ceiling), so
-/// replicas that fail together retry apart.
-struct Backoff {
-    base: Duration,
-    max: Duration,
-    attempt: u32,
-}
-
-impl Backoff {
-    fn new(base: Duration, max: Duration) -> Self {
-        Self {
-            base,
-            max,
-            attempt: 0,
-        }
-    }
-
-    fn reset(&mut self) {
-        self.attempt = 0;
-    }
-
-    fn next(&mut self) -> Duration {
-        let ceiling = self
-            .base
-            .saturating_mul(1u32 << self.attempt.min(16))
-            .min(self.max);
-        self.attempt = self.attempt.saturating_add(1);
-        let r = u64::from_le_bytes(
-            crate::common::random::key()[..8]
-                .try_into()
-                .unwrap_or([0; 8]),
-        );
-        let ms = ceiling.as_millis().max(1) as u64;
-        Duration::from_millis(ms / 2 + r % (ms / 2 + 1))
     }
 }
 

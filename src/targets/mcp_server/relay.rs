@@ -3,10 +3,16 @@
 //! the client set), and requests for the client (elicitation, sampling, roots), relayed under
 //! ids of the gateway's own and answered back under the upstream's ([`Waiting`]).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use super::UpstreamError;
+use super::client::{Agreement, Answer, Extra, MAX_EVENTS, Upstream, is_list_changed};
+use super::sse::Events;
+use super::wire::{Message, answer_of};
+use crate::common::budget::Held;
+use crate::net::NetError;
 use crate::targets::context::{Relay, log_rank};
 
 /// Passes an upstream's progress on to the client, with the client's own token, when it is
@@ -159,6 +165,138 @@ impl Waiting {
             }
         }
         std::future::pending().await
+    }
+}
+
+impl Upstream {
+    /// Reads an SSE response until the message that answers `id` (inside an exchange, under
+    /// its deadline). On the way, progress and log messages go to the client, and a request
+    /// for the client (elicitation, sampling, roots) is relayed with an id of the gateway's
+    /// own when the client declared it can answer; its answer goes back to the upstream with
+    /// the upstream's id. Anything else the server asks is refused at once, so it does not
+    /// wait for an answer that cannot come.
+    pub(super) async fn read_stream(
+        &self,
+        resp: reqwest::Response,
+        id: u64,
+        agreement: &Agreement,
+        relay: Option<&(u64, Relay)>,
+    ) -> Result<Answer, UpstreamError> {
+        let mut events = Events::new(resp, self.limit);
+        let mut held = Held::default();
+        let mut lists_changed = false;
+        let mut waiting = Waiting::default();
+        for _ in 0..MAX_EVENTS {
+            let data = tokio::select! {
+                next = events.next() => match next? {
+                    Some(data) => data,
+                    None => return Err(UpstreamError::NoResponse),
+                },
+                Some((upstream_id, answer)) = waiting.next() => {
+                    self.reply(agreement, &upstream_id, answer).await;
+                    continue;
+                }
+            };
+            held.merge(
+                self.budget
+                    .take(data.len())
+                    .ok_or(UpstreamError::Net(NetError::Overloaded))?,
+            );
+            let Ok(message) = serde_json::from_slice::<Message>(&data) else {
+                return Err(UpstreamError::Malformed(
+                    "an SSE event that is not JSON-RPC",
+                ));
+            };
+            match (&message.id, &message.method) {
+                (Some(request_id), Some(method)) => {
+                    let relayed = relay.and_then(|(_, r)| {
+                        waiting.relay(r, request_id, method, message.params.as_deref())
+                    });
+                    if relayed.is_none() {
+                        let refusal = Err(json!({
+                            "code": -32601,
+                            "message": format!("the gateway's client cannot answer `{method}`"),
+                        }));
+                        self.reply(agreement, request_id, refusal).await;
+                    }
+                }
+                (Some(_), None) => {
+                    let mut answer = answer_of(message, id, held)?;
+                    answer.lists_changed = lists_changed;
+                    return Ok(answer);
+                }
+                (None, Some(m)) if is_list_changed(m) => lists_changed = true,
+                (None, Some(m)) if m == "notifications/progress" => {
+                    if let (Some((token, sink)), Some(params)) = (relay, &message.params) {
+                        relay_progress(params, *token, sink);
+                    }
+                }
+                (None, Some(m)) if m == "notifications/message" => {
+                    if let Some((_, sink)) = relay {
+                        relay_log(message.params.as_deref(), sink);
+                    }
+                }
+                // The upstream no longer needs an answer it asked the client for.
+                (None, Some(m)) if m == "notifications/cancelled" => {
+                    if let Some(params) = &message.params {
+                        waiting.cancelled(params);
+                    }
+                }
+                (None, _) => {}
+            }
+        }
+        Err(UpstreamError::NoResponse)
+    }
+
+    /// Answers a server's request (inside an exchange, under its deadline): `Ok` is the
+    /// client's whole response message (its `result` or `error` is passed on), `Err` an
+    /// error object of the gateway's.
+    async fn reply(
+        &self,
+        agreement: &Agreement,
+        id: &RawValue,
+        answer: Result<Box<RawValue>, Value>,
+    ) {
+        #[derive(Deserialize)]
+        struct Response {
+            #[serde(default)]
+            result: Option<Box<RawValue>>,
+            #[serde(default)]
+            error: Option<Box<RawValue>>,
+        }
+        #[derive(Serialize)]
+        struct Reply<'a> {
+            jsonrpc: &'static str,
+            id: &'a RawValue,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            result: Option<Box<RawValue>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<Value>,
+        }
+        let (result, error) = match answer {
+            Err(e) => (None, Some(e)),
+            Ok(message) => match serde_json::from_str::<Response>(message.get()) {
+                Ok(Response {
+                    result: Some(r), ..
+                }) => (Some(r), None),
+                Ok(Response { error: Some(e), .. }) => (None, serde_json::from_str(e.get()).ok()),
+                _ => (
+                    None,
+                    Some(
+                        json!({"code": -32603, "message": "the client's answer could not be read"}),
+                    ),
+                ),
+            },
+        };
+        let body = serde_json::to_vec(&Reply {
+            jsonrpc: "2.0",
+            id,
+            result,
+            error,
+        });
+        if let Ok(body) = body {
+            let _ = self.send(agreement, "", body, Extra::default()).await;
+        }
     }
 }
 
