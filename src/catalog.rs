@@ -178,6 +178,8 @@ pub struct Sources {
     pub logging: bool,
     /// Some upstream offers the tasks extension (known, not assumed).
     pub tasks: bool,
+    /// Some upstream takes task-augmented `tools/call` (2025-11-25; known, not assumed).
+    pub task_calls: bool,
     /// Some upstream takes resource subscriptions (known, not assumed).
     pub subscribe: bool,
 }
@@ -235,6 +237,7 @@ impl Catalog {
                     sources.resources |= c.resources;
                     sources.completions |= c.completions;
                     sources.tasks |= c.tasks;
+                    sources.task_calls |= c.task_calls;
                     sources.subscribe |= c.subscribe;
                 }
             }

@@ -25,6 +25,12 @@ use super::{Ask, MAX_SUBSCRIBED_SESSIONS, MAX_SUBSCRIPTIONS, McpService, results
 use crate::targets::mcp_server::{input_required, own_meta};
 use crate::targets::{CallContext, CallError, Target};
 
+/// A result's fields, as written.
+type Fields = BTreeMap<String, Box<RawValue>>;
+
+/// The `_meta` key that names the task a message belongs to (2025-11-25).
+const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
+
 /// MCP's error for a resource no one serves.
 pub const RESOURCE_NOT_FOUND: i64 = -32002;
 
@@ -163,23 +169,39 @@ impl McpService {
         self.forward(ask, target, request, params).await
     }
 
-    /// A task's handle or state from `target`, for the client: its `taskId` replaced by one
-    /// of the gateway's, sealed for this principal and naming the target (or by `known`, the
-    /// id the client presented).
+    /// A task's handle from `target`, for the client: its `taskId` replaced by one of the
+    /// gateway's, sealed for this principal and naming the target. A 2026-07-28 task has its
+    /// fields at the top of the result; a 2025-11-25 `CreateTaskResult` has them under `task`.
     pub(super) fn task_result(
         &self,
         ask: &Ask<'_>,
         target: &str,
         result: &RawValue,
     ) -> Result<Vec<u8>, RpcError> {
-        let mut fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(result.get())
-            .map_err(|_| {
-                RpcError::new(
-                    jsonrpc::INTERNAL_ERROR,
-                    "the target sent a task that cannot be read",
-                )
-            })?;
-        let upstream_id = fields
+        let unreadable = || {
+            RpcError::new(
+                jsonrpc::INTERNAL_ERROR,
+                "the target sent a task that cannot be read",
+            )
+        };
+        let mut fields: Fields = serde_json::from_str(result.get()).map_err(|_| unreadable())?;
+        match fields.get("task").filter(|t| t.get().starts_with('{')) {
+            Some(task) => {
+                let mut task: Fields =
+                    serde_json::from_str(task.get()).map_err(|_| unreadable())?;
+                self.seal_task_id(ask, target, &mut task)?;
+                let task = serde_json::value::to_raw_value(&task).map_err(|_| unreadable())?;
+                fields.insert("task".into(), task);
+            }
+            None => self.seal_task_id(ask, target, &mut fields)?,
+        }
+        strip_protocol_meta(&mut fields);
+        Ok(jsonrpc::success(ask.id, &fields))
+    }
+
+    /// Replaces the upstream's `taskId` in `task` with the gateway's sealed one.
+    fn seal_task_id(&self, ask: &Ask<'_>, target: &str, task: &mut Fields) -> Result<(), RpcError> {
+        let upstream_id = task
             .get("taskId")
             .and_then(|t| serde_json::from_str::<String>(t.get()).ok())
             .ok_or_else(|| {
@@ -188,21 +210,24 @@ impl McpService {
                     "the target sent a task without a taskId",
                 )
             })?;
-        let task = TaskRef {
+        let sealed = TaskRef {
             target: target.to_string(),
             task: upstream_id,
             expires: crate::common::unix_now() + TASK_TTL.as_secs(),
         };
-        let id = self.sealer.seal(&task, &ask.principal.id).ok_or_else(|| {
-            RpcError::new(jsonrpc::INTERNAL_ERROR, "the task id could not be sealed")
-        })?;
-        fields.insert("taskId".into(), raw_string(&id));
-        strip_protocol_meta(&mut fields);
-        Ok(jsonrpc::success(ask.id, &fields))
+        let id = self
+            .sealer
+            .seal(&sealed, &ask.principal.id)
+            .ok_or_else(|| {
+                RpcError::new(jsonrpc::INTERNAL_ERROR, "the task id could not be sealed")
+            })?;
+        task.insert("taskId".into(), raw_string(&id));
+        Ok(())
     }
 
-    /// `tasks/get`, `tasks/update` and `tasks/cancel`: routed by the task id to the target
-    /// that made the task, with the upstream's own id; the answer carries the client's id.
+    /// `tasks/get`, `tasks/update` and `tasks/cancel` (and the handshake era's
+    /// `tasks/result`): routed by the task id to the target that made the task, with the
+    /// upstream's own id; the answer carries the client's id.
     pub(super) async fn task_request(
         &self,
         ask: &Ask<'_>,
@@ -231,17 +256,27 @@ impl McpService {
             .mcp_request(&ctx, method, &upstream, None)
             .await
             .map_err(|e| results::forwarded_failure(&what, &e, debug))?;
-        let mut fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(answer.result.get())
-            .map_err(|_| {
-                RpcError::new(
-                    jsonrpc::INTERNAL_ERROR,
-                    "the target sent a task that cannot be read",
-                )
-            })?;
+        let mut fields: Fields = serde_json::from_str(answer.result.get()).map_err(|_| {
+            RpcError::new(
+                jsonrpc::INTERNAL_ERROR,
+                "the target sent a task that cannot be read",
+            )
+        })?;
         if fields.contains_key("taskId") {
             fields.insert("taskId".into(), raw_string(id));
         }
         strip_protocol_meta(&mut fields);
+        if method == "tasks/result" {
+            // The task the result is of, under the client's id (the upstream's was dropped).
+            let mut meta: Map<String, Value> = fields
+                .get("_meta")
+                .and_then(|m| serde_json::from_str(m.get()).ok())
+                .unwrap_or_default();
+            meta.insert(RELATED_TASK.into(), json!({"taskId": id}));
+            if let Ok(meta) = serde_json::value::to_raw_value(&meta) {
+                fields.insert("_meta".into(), meta);
+            }
+        }
         Ok(jsonrpc::success(ask.id, &fields))
     }
 
@@ -407,13 +442,9 @@ struct Request<'a, P> {
 }
 
 /// The upstream's result with its era fields replaced by the client's.
-fn in_era(
-    result: &RawValue,
-    modern: bool,
-    cache: Cache,
-) -> Result<BTreeMap<String, Box<RawValue>>, CallError> {
+fn in_era(result: &RawValue, modern: bool, cache: Cache) -> Result<Fields, CallError> {
     use crate::targets::mcp_server::UpstreamError;
-    let mut fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(result.get())
+    let mut fields: Fields = serde_json::from_str(result.get())
         .map_err(|_| CallError::Upstream(UpstreamError::Malformed("a result")))?;
     let result_type = fields.remove("resultType");
     if result_type
@@ -450,7 +481,7 @@ fn raw_string(text: &str) -> Box<RawValue> {
 }
 
 /// Drops the protocol's own `_meta` keys (they describe the upstream's hop).
-fn strip_protocol_meta(fields: &mut BTreeMap<String, Box<RawValue>>) {
+fn strip_protocol_meta(fields: &mut Fields) {
     if let Some(meta) = fields.remove("_meta")
         && let Some(own) = own_meta(&meta)
     {

@@ -96,6 +96,7 @@ impl Call {
                 deadline: s.deadline,
                 client: s.client,
                 resume: s.resume.as_ref(),
+                task: None,
                 relay: Some(&relay),
             };
             s.entry.target.call(&ctx, &s.entry.tool, &s.args).await

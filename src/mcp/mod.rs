@@ -125,6 +125,7 @@ impl<'a> Ask<'a> {
             deadline: tokio::time::Instant::now() + timeout,
             client: self.era.client,
             resume: None,
+            task: None,
             relay: self.relay,
         }
     }
@@ -300,6 +301,10 @@ impl McpService {
             ("tasks/get" | "tasks/update" | "tasks/cancel", true) if sources.tasks => {
                 self.task_request(&ask, &method, &params).await
             }
+            ("tasks/get" | "tasks/result" | "tasks/cancel", false) if sources.task_calls => {
+                self.cancellable(&ask, self.task_request(&ask, &method, &params))
+                    .await
+            }
             ("server/discover", true) => Ok(jsonrpc::success(&id, &self.discover())),
             ("subscriptions/listen", true) => {
                 return Some(match self.subscribe(&id, &params) {
@@ -466,7 +471,7 @@ impl McpService {
         };
         let mut result = json!({
             "protocolVersion": version.as_str(),
-            "capabilities": self.capabilities(),
+            "capabilities": self.handshake_capabilities(),
             "serverInfo": self.server_info(),
         });
         if let Some(i) = &self.settings.instructions {
@@ -504,6 +509,17 @@ impl McpService {
             caps.insert("logging".into(), json!({}));
         }
         Value::Object(caps)
+    }
+
+    /// What `initialize` advertises: the capabilities, and task-augmented `tools/call`
+    /// (2025-11-25) when some upstream takes it. Tasks are not listed (`tasks/list`): a
+    /// list across targets and principals is not one any upstream can give.
+    fn handshake_capabilities(&self) -> Value {
+        let mut caps = self.capabilities();
+        if self.catalog.load().sources.task_calls {
+            caps["tasks"] = json!({"cancel": {}, "requests": {"tools": {"call": {}}}});
+        }
+        caps
     }
 
     fn server_info(&self) -> Value {

@@ -102,9 +102,15 @@ impl McpService {
         {
             return self.drive(ask, name, entry, call(resume)).await;
         }
+        // A handshake client may ask for a task (2025-11-25), which the target's upstream runs.
+        let task = params
+            .get("task")
+            .filter(|t| t.is_object() && !era.modern)
+            .and_then(|t| serde_json::value::to_raw_value(t).ok());
         for _ in 0..MAX_ROUNDS {
             let ctx = CallContext {
                 resume: resume.as_ref(),
+                task: task.as_deref(),
                 deadline,
                 ..ask.context(entry.target.timeout)
             };

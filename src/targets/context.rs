@@ -327,6 +327,9 @@ pub struct CallContext<'a> {
     pub client: ClientCaps,
     /// The client's answers to an earlier `input_required` result, to resume the call with.
     pub resume: Option<&'a Resume>,
+    /// The client asks for the call to run as a task (2025-11-25 `task`: `{ttl}`); a target
+    /// that cannot run it so answers as usual.
+    pub task: Option<&'a RawValue>,
     /// Set when the client's response can carry messages from the target before the result
     /// (progress, log messages, requests for the client).
     pub relay: Option<&'a Relay>,

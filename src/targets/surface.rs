@@ -28,8 +28,10 @@ pub struct Caps {
     pub subscribe: bool,
     pub completions: bool,
     pub logging: bool,
-    /// The `io.modelcontextprotocol/tasks` extension.
+    /// The `io.modelcontextprotocol/tasks` extension (2026-07-28).
     pub tasks: bool,
+    /// Task-augmented `tools/call` (2025-11-25 `tasks.requests.tools.call`).
+    pub task_calls: bool,
 }
 
 /// The tasks extension's identifier.
@@ -55,6 +57,9 @@ impl Caps {
             tasks: capabilities
                 .and_then(|c| c.get("extensions"))
                 .and_then(|e| e.get(TASKS_EXTENSION))
+                .is_some_and(Value::is_object),
+            task_calls: capabilities
+                .and_then(|c| c.pointer("/tasks/requests/tools/call"))
                 .is_some_and(Value::is_object),
         }
     }

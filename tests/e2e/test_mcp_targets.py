@@ -310,3 +310,30 @@ def test_python_client_through_the_gateway_to_the_reference_server(everything):
             assert seen and seen[-1][1] == 2, seen
 
     asyncio.run(run())
+
+
+def test_a_tool_runs_as_a_task_through_the_gateway_at_the_reference_server(everything):
+    """2025-11-25 tasks: the gateway advertises task-augmented `tools/call` because the
+    reference server takes it, and the TypeScript SDK client creates, polls, fetches and
+    cancels tasks through it, under task ids of the gateway's own."""
+    _wait_ready(everything, "everything")
+    done = subprocess.run(
+        ["node", "tasks.mjs", everything], cwd=TS, env=ENV, capture_output=True, text=True, timeout=90
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["capabilities"]["tasks"]["requests"]["tools"]["call"] == {}, out["capabilities"]
+    assert "list" not in out["capabilities"]["tasks"]
+    assert out["execution"] == {"taskSupport": "required"}
+    created = out["created"]
+    # The id is the gateway's: long, sealed, and not the upstream's (a UUID).
+    assert len(created["taskId"]) > 60 and created["status"] == "working", created
+    assert "error" not in out, out
+    report = out["result"]["content"][0]["text"]
+    assert "Research Report: tides" in report, report
+    # The result names its task by the gateway's id; the upstream's is nowhere.
+    assert out["result"]["_meta"]["io.modelcontextprotocol/related-task"] == {"taskId": created["taskId"]}
+    assert out["after"]["status"] == "completed" and out["after"]["taskId"] == created["taskId"]
+    assert out["cancelled"]["status"] == "cancelled", out["cancelled"]
+    assert out["cancelled"]["taskId"] == out["second"]["taskId"] != created["taskId"]
+    assert "Unknown task" in out["forged"], out["forged"]

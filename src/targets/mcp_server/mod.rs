@@ -353,12 +353,15 @@ impl McpAdapter {
             input_responses: Option<&'a RawValue>,
             #[serde(skip_serializing_if = "Option::is_none")]
             request_state: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            task: Option<&'a RawValue>,
         }
         let params = Params {
             name: &route.name,
             arguments: args,
             input_responses: ctx.resume.and_then(|r| r.responses.as_deref()),
             request_state: ctx.resume.and_then(|r| r.state.as_deref()),
+            task: ctx.task,
         };
         let extra = |agreement: &Agreement| {
             let mut extra = Extra {

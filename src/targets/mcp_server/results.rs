@@ -24,10 +24,14 @@ pub(super) fn output(answer: client::Answer) -> Result<ToolOutput, UpstreamError
         meta: Option<Box<RawValue>>,
         #[serde(default)]
         result_type: Option<String>,
+        /// A 2025-11-25 `CreateTaskResult`'s task.
+        #[serde(default)]
+        task: Option<Box<RawValue>>,
     }
     let r: Result_ = serde_json::from_str(answer.result.get())
         .map_err(|_| UpstreamError::Malformed("a tools/call result"))?;
-    if r.result_type.as_deref() == Some("task") {
+    let created = r.task.as_deref().is_some_and(|t| is_json_object(t.get()));
+    if r.result_type.as_deref() == Some("task") || created {
         return Ok(ToolOutput {
             task: Some(answer.result),
             held: answer.held,
