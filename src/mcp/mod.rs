@@ -549,12 +549,15 @@ impl McpService {
 
 /// Whether a request's response may carry messages before its result, so it is served
 /// beside a stream (a cheap look at the bytes before any parsing): it asks for progress, or
-/// it is a call in a session of a client that may be asked something by an upstream MCP
-/// server.
+/// it is a call (or a task's result) in a session of a client that may be asked something
+/// by an upstream MCP server.
 pub fn may_relay(body: &[u8], in_session: bool, mcp_targets: bool) -> bool {
     let find = |needle: &[u8]| memchr::memmem::find(body, needle).is_some();
     find(b"\"progressToken\"")
         || (in_session
             && mcp_targets
-            && (find(b"tools/call") || find(b"prompts/get") || find(b"resources/read")))
+            && (find(b"tools/call")
+                || find(b"prompts/get")
+                || find(b"resources/read")
+                || find(b"tasks/result")))
 }

@@ -337,3 +337,6 @@ def test_a_tool_runs_as_a_task_through_the_gateway_at_the_reference_server(every
     assert out["cancelled"]["status"] == "cancelled", out["cancelled"]
     assert out["cancelled"]["taskId"] == out["second"]["taskId"] != created["taskId"]
     assert "Unknown task" in out["forged"], out["forged"]
+    # The task that asked: the question reached the client, its answer shaped the report.
+    assert len(out["asked"]) == 1 and "python" in out["asked"][0], out
+    assert "Clarification**: programming" in out["clarified"]["content"][0]["text"], out
