@@ -1074,6 +1074,32 @@ async fn federation_rows(
             .await,
         );
     }
+    // 1a. The same call from a 2026-07-28 client that can answer elicitation: it runs on a
+    // task of its own, where it could be held for the client's answers (mcp::held). The
+    // baseline is the plain call through the gateway, measured just before.
+    let mut asking = call("up___tool_1", json!({"text": "hello"}), true);
+    asking["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] =
+        json!({"elicitation": {}});
+    let held = mcp(
+        &gw.url,
+        asking,
+        "2026-07-28",
+        None,
+        "tools/call",
+        Some("up___tool_1"),
+    );
+    let c = *concurrencies.iter().max().unwrap_or(&16);
+    rows.push(
+        measure(
+            "MCP target: tools/call from a client that can elicit (vs. one that cannot)",
+            &held,
+            &through,
+            c.min(16),
+            args.seconds,
+            gw.pid,
+        )
+        .await,
+    );
     // 1b. prompts/get and resources/read, routed to the upstream and put in the client's era.
     let modern_meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
     let request = |method: &str, params: Value| {

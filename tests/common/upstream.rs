@@ -53,6 +53,9 @@ pub struct Behaviour {
     /// Offers the tasks extension: `tools/call` answers with the task `up-task-1`, which
     /// `tasks/get` reports completed and `tasks/cancel` cancels.
     pub tasks: bool,
+    /// Answers a `GET` in a session with an SSE stream that asks `roots/list` (id
+    /// `srv-roots-1`), then stays open.
+    pub asks_on_get: bool,
 }
 
 impl Default for Behaviour {
@@ -64,6 +67,7 @@ impl Default for Behaviour {
             sessions: true,
             late_tool: false,
             tasks: false,
+            asks_on_get: false,
         }
     }
 }
@@ -193,6 +197,18 @@ async fn handle(mut stream: TcpStream, up: Upstream) -> Option<()> {
         body: message.clone(),
     });
     let b = up.behaviour.lock().clone();
+    if method == "GET" && b.asks_on_get {
+        let ask = json!({"jsonrpc": "2.0", "id": "srv-roots-1", "method": "roots/list"});
+        let _ = stream
+            .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\nevent: message\ndata: {ask}\n\n").as_bytes())
+            .await;
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            if stream.write_all(b": idle\n\n").await.is_err() {
+                return Some(());
+            }
+        }
+    }
     if method == "GET" {
         respond(
             &mut stream,
