@@ -1074,3 +1074,84 @@ async fn a_client_cancels_its_call_and_the_upstream_is_told() {
         up.calls("tools/call")[1].body["id"]
     );
 }
+
+#[tokio::test]
+async fn what_an_upstream_asks_on_its_own_stream_reaches_the_clients_get_stream() {
+    let up = upstream::start(Behaviour {
+        asks_on_get: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let gw = gateway(&up.url, None).await;
+    wait_for_tools(&gw, 2).await;
+    for (capabilities, answered) in [(json!({"roots": {}}), true), (json!({}), false)] {
+        let r = post(
+            &gw.url(),
+            &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": capabilities,
+                "clientInfo": {"name": "t", "version": "1"}}}),
+            &[],
+        )
+        .await;
+        let session = r.header("mcp-session-id").unwrap().to_string();
+        let headers = [
+            ("mcp-protocol-version", "2025-06-18"),
+            ("mcp-session-id", session.as_str()),
+        ];
+        // The client listens, then makes its first call (which opens its upstream session).
+        let get = client()
+            .get(gw.url())
+            .header("accept", "text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .header("mcp-session-id", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(get.status(), 200);
+        let mut next = sse_data(get);
+        let before = up.received.lock().len();
+        let echo = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": "up___echo", "arguments": {"text": "x"}}});
+        let called = post(&gw.url(), &echo, &headers).await;
+        assert_eq!(
+            called.result()["content"][0]["text"],
+            "x",
+            "{}",
+            called.text
+        );
+        let reply_to_upstream = || {
+            up.received.lock()[before..]
+                .iter()
+                .find(|r| r.body["id"] == "srv-roots-1" && r.body.get("method").is_none())
+                .map(|r| r.body.clone())
+        };
+        if answered {
+            // The upstream's unbidden roots/list reaches the listening client under an id of
+            // the gateway's own; its answer goes back under the upstream's.
+            let asked = next().await;
+            assert_eq!(asked["method"], "roots/list", "{asked}");
+            let id = asked["id"].as_str().unwrap().to_string();
+            assert!(id.starts_with("mcp-gateway-"), "{id}");
+            let answer = json!({"jsonrpc": "2.0", "id": id,
+                                "result": {"roots": [{"uri": "file:///work", "name": "work"}]}});
+            assert_eq!(post(&gw.url(), &answer, &headers).await.status, 202);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let reply = loop {
+            if let Some(r) = reply_to_upstream() {
+                break r;
+            }
+            assert!(Instant::now() < deadline, "the upstream got an answer");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        if answered {
+            assert_eq!(
+                reply["result"]["roots"][0]["uri"], "file:///work",
+                "{reply}"
+            );
+        } else {
+            // A client that cannot answer is never asked; the upstream is refused at once.
+            assert_eq!(reply["error"]["code"], -32601, "{reply}");
+        }
+    }
+}

@@ -10,6 +10,9 @@
 //! - Both: `notifications/resources/updated` for the resources the stream's session (or, in
 //!   2026-07-28, its `resourceSubscriptions`) subscribed to, filtered from the targets' one
 //!   broadcast of updates.
+//! - Handshake era: what an MCP server sends the session unbidden on its own stream (a
+//!   request for the client, under an id of the gateway's, or a log message), as the
+//!   specification lets a server use its `GET` stream.
 //!
 //! A [`Listener`] yields the messages as JSON bytes; the HTTP layer frames them as SSE, sends
 //! keep-alives, and bounds how many streams are open.
@@ -19,7 +22,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::jsonrpc::{self, Id, RpcError};
 use super::session::SessionError;
@@ -27,6 +30,7 @@ use super::{McpService, session_header};
 use crate::auth::Principal;
 use crate::catalog::Versions;
 use crate::targets::Adapter;
+use crate::targets::context::Relay;
 use crate::targets::mcp_server::McpAdapter;
 use crate::targets::surface::ResourceUpdate;
 
@@ -63,6 +67,10 @@ pub struct Listener {
     subscription: Option<Box<RawValue>>,
     /// Sent before anything else (the acknowledgement).
     first: Option<Vec<u8>>,
+    /// What MCP servers send this session unbidden (requests for the client, log
+    /// messages), and the adapters it is attached to (detached when the stream closes).
+    unbidden: Option<mpsc::Receiver<Vec<u8>>>,
+    attached: Vec<Arc<McpAdapter>>,
 }
 
 impl std::fmt::Debug for Listener {
@@ -79,8 +87,17 @@ impl Drop for Listener {
         for (adapter, _, uri) in &self.watched {
             adapter.unwatch(uri);
         }
+        if let Some((id, _)) = &self.session {
+            let key = crate::targets::CallContext::session_key(id);
+            for adapter in &self.attached {
+                adapter.detach(&key);
+            }
+        }
     }
 }
+
+/// Messages MCP servers send one listening session unbidden that its stream holds.
+const UNBIDDEN: usize = 64;
 
 /// Why no handshake-era stream is opened.
 #[derive(Debug)]
@@ -100,11 +117,36 @@ impl McpService {
         let id = session_header(headers)
             .map_err(NoStream::Session)?
             .ok_or(NoStream::NoSession)?;
-        self.sessions
+        let session = self
+            .sessions
             .check(id, &principal.id)
             .map_err(NoStream::Session)?;
         let mut changes = self.catalog.subscribe();
         let seen = *changes.borrow_and_update();
+        // The session's MCP servers may ask it things unbidden: on this stream.
+        let key = crate::targets::CallContext::session_key(id);
+        let (tx, unbidden) = mpsc::channel(UNBIDDEN);
+        let relay = Relay {
+            tx,
+            token: None,
+            caps: session.client,
+            asks: true,
+            min_log: self.log_levels.lock().get(&key).copied(),
+            answers: self.answers.clone(),
+            owner: principal.id.clone(),
+        };
+        let attached: Vec<Arc<McpAdapter>> = self
+            .catalog
+            .targets()
+            .iter()
+            .filter_map(|t| match &t.adapter {
+                Adapter::Mcp(a) => Some(a.clone()),
+                _ => None,
+            })
+            .collect();
+        for adapter in &attached {
+            adapter.attach(key.clone(), relay.clone());
+        }
         Ok(Listener {
             updates: Some(self.updates.subscribe()),
             watched: Vec::new(),
@@ -119,6 +161,8 @@ impl McpService {
             session: Some((id.to_string(), principal.id.clone())),
             subscription: None,
             first: None,
+            unbidden: Some(unbidden),
+            attached,
         })
     }
 
@@ -213,6 +257,8 @@ impl McpService {
             session: None,
             subscription: Some(subscription),
             first: serde_json::to_vec(&ack).ok(),
+            unbidden: None,
+            attached: Vec::new(),
         })
     }
 
@@ -233,8 +279,15 @@ impl McpService {
                     None => std::future::pending().await,
                 }
             };
+            let unbidden = async {
+                match listener.unbidden.as_mut() {
+                    Some(u) => u.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             let changed = tokio::select! {
                 c = changes.changed() => c,
+                Some(message) = unbidden => return Some(message),
                 u = update => {
                     match u {
                         Ok(u) => {

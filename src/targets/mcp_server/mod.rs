@@ -37,7 +37,7 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::context::CallContext;
+use super::context::{CallContext, Relay};
 use super::output::ToolOutput;
 use super::surface::{Caps, Extras};
 use super::tool::ToolSet;
@@ -97,6 +97,9 @@ pub struct McpAdapter {
     /// with sessions sends a client's updates on that client's own session).
     updates: super::surface::Updates,
     client_streams: Mutex<HashMap<String, CancellationToken>>,
+    /// The streams of clients listening on the gateway (`GET` in their session), by client
+    /// key: what the upstream sends unbidden on that client's upstream session goes there.
+    attached: Mutex<HashMap<String, Relay>>,
     target: Arc<str>,
 }
 
@@ -119,6 +122,7 @@ impl McpAdapter {
             resubscribe: tokio::sync::Notify::new(),
             updates,
             client_streams: Mutex::default(),
+            attached: Mutex::default(),
             target: Arc::from(target),
             upstream,
             settings,
@@ -281,7 +285,10 @@ impl McpAdapter {
 
     /// The agreement under which `ctx`'s client calls: the gateway's own when the upstream
     /// has no sessions, else the client's own session.
-    async fn for_client(&self, ctx: &CallContext<'_>) -> Result<Arc<Agreement>, UpstreamError> {
+    async fn for_client(
+        self: &Arc<Self>,
+        ctx: &CallContext<'_>,
+    ) -> Result<Arc<Agreement>, UpstreamError> {
         let shared = self.agreement(ctx.deadline).await?;
         if shared.session.is_none() {
             return Ok(shared);
@@ -302,15 +309,24 @@ impl McpAdapter {
             }
             let entry = clients
                 .by_client
-                .entry(key)
+                .entry(key.clone())
                 .or_insert_with(|| (Arc::new(OnceCell::new()), now));
             entry.1 = now;
             entry.0.clone()
         };
+        let mut created = false;
         let agreement = cell
-            .get_or_try_init(|| self.upstream.initialize(ctx.deadline, ctx.client))
+            .get_or_try_init(|| {
+                created = true;
+                self.upstream.initialize(ctx.deadline, ctx.client)
+            })
             .await?;
-        Ok(Arc::new(agreement.clone()))
+        let agreement = Arc::new(agreement.clone());
+        // A client listening on its own stream hears what the upstream sends on this one.
+        if created && self.attached.lock().contains_key(&key) {
+            self.stream_for(key, agreement.clone());
+        }
+        Ok(agreement)
     }
 
     fn drop_client(&self, ctx: &CallContext<'_>) {
@@ -339,7 +355,7 @@ impl McpAdapter {
 
     /// Runs one `tools/call` on the upstream.
     pub async fn call(
-        &self,
+        self: &Arc<Self>,
         ctx: &CallContext<'_>,
         route: &Route,
         args: &Value,
@@ -387,7 +403,7 @@ impl McpAdapter {
     /// Sends `method` for a client (`prompts/get`, `resources/read`, `completion/complete`);
     /// `name` is what `Mcp-Name` carries. The result is as the upstream wrote it.
     pub async fn request<P: Serialize>(
-        &self,
+        self: &Arc<Self>,
         ctx: &CallContext<'_>,
         method: &str,
         params: &P,
@@ -405,7 +421,7 @@ impl McpAdapter {
     /// One request under the client's upstream session; a session the upstream forgot is
     /// replaced once.
     async fn forward<P: Serialize>(
-        &self,
+        self: &Arc<Self>,
         ctx: &CallContext<'_>,
         method: &str,
         params: &P,

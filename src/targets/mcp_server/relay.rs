@@ -248,10 +248,11 @@ impl Upstream {
         Err(UpstreamError::NoResponse)
     }
 
-    /// Answers a server's request (inside an exchange, under its deadline): `Ok` is the
+    /// Answers a server's request (inside an exchange, under its deadline, or on a stream
+    /// of its own, bounded by its caller): `Ok` is the
     /// client's whole response message (its `result` or `error` is passed on), `Err` an
     /// error object of the gateway's.
-    async fn reply(
+    pub(super) async fn reply(
         &self,
         agreement: &Agreement,
         id: &RawValue,

@@ -10,10 +10,17 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use serde_json::json;
+
 use super::client::Agreement;
+use super::relay::relay_log;
+use super::wire::Message;
 use super::{MAX_CLIENT_SESSIONS, McpAdapter, UpstreamError};
-use crate::targets::context::CallContext;
+use crate::targets::context::{CallContext, Relay};
 use crate::targets::surface::ResourceUpdate;
+
+/// How long a request the upstream sends unbidden waits for the client's answer.
+const UNBIDDEN_WAIT: Duration = Duration::from_secs(300);
 
 impl McpAdapter {
     /// Subscribes `ctx`'s client to updates of `uri`: in its own upstream session (whose
@@ -41,7 +48,11 @@ impl McpAdapter {
     }
 
     /// Ends `ctx`'s client's subscription to `uri`.
-    pub async fn unsubscribe(&self, ctx: &CallContext<'_>, uri: &str) -> Result<(), UpstreamError> {
+    pub async fn unsubscribe(
+        self: &Arc<Self>,
+        ctx: &CallContext<'_>,
+        uri: &str,
+    ) -> Result<(), UpstreamError> {
         let agreement = self.for_client(ctx).await?;
         if agreement.session.is_none() {
             self.unwatch(uri);
@@ -79,8 +90,36 @@ impl McpAdapter {
         }
     }
 
-    /// Reads the client's own upstream stream (`GET` with its session) for resource updates,
-    /// until the client is forgotten or the stream ends. One per client.
+    /// A client's stream on the gateway (its `GET` in a session) opened: what the upstream
+    /// sends unbidden on the client's upstream session (requests, log messages) goes there,
+    /// and that session's stream is read for it. Bounded, like the sessions.
+    pub fn attach(self: &Arc<Self>, key: String, relay: Relay) {
+        {
+            let mut attached = self.attached.lock();
+            if !attached.contains_key(&key) && attached.len() >= MAX_CLIENT_SESSIONS {
+                return;
+            }
+            attached.insert(key.clone(), relay);
+        }
+        let session = self
+            .clients
+            .lock()
+            .by_client
+            .get(&key)
+            .and_then(|(c, _)| c.get().cloned());
+        if let Some(agreement) = session {
+            self.stream_for(key, Arc::new(agreement));
+        }
+    }
+
+    /// The client's stream on the gateway closed.
+    pub fn detach(&self, key: &str) {
+        self.attached.lock().remove(key);
+    }
+
+    /// Reads the client's own upstream stream (`GET` with its session) until the client is
+    /// forgotten or the stream ends: resource updates for it, and what the upstream asks or
+    /// logs unbidden for the client's stream on the gateway. One per client.
     pub(super) fn stream_for(self: &Arc<Self>, key: String, agreement: Arc<Agreement>) {
         let mut streams = self.client_streams.lock();
         if streams.contains_key(&key) || streams.len() >= MAX_CLIENT_SESSIONS {
@@ -102,13 +141,55 @@ impl McpAdapter {
                         n = events.next() => n,
                     };
                     match next {
-                        Ok(Some(data)) => this.publish_update(&data, Some(&key)),
+                        Ok(Some(data)) => this.unbidden(&data, &key, &agreement),
                         Ok(None) | Err(_) => break,
                     }
                 }
             }
             this.client_streams.lock().remove(&key);
         });
+    }
+
+    /// One message on a client's upstream stream: a request for the client goes to its
+    /// stream on the gateway, if it listens there and declared it can answer, and its answer
+    /// back to the upstream (refused at once otherwise, so the upstream does not wait); a log
+    /// message goes there too; a resource update is published.
+    fn unbidden(self: &Arc<Self>, data: &[u8], key: &str, agreement: &Arc<Agreement>) {
+        let Ok(message) = serde_json::from_slice::<Message>(data) else {
+            return;
+        };
+        let relay = self.attached.lock().get(key).cloned();
+        match (message.id, message.method.as_deref()) {
+            (Some(id), Some(method)) => {
+                let asked = relay
+                    .as_ref()
+                    .and_then(|r| r.ask(method, message.params.as_deref()));
+                let (this, agreement) = (self.clone(), agreement.clone());
+                let refusal = json!({"code": -32601,
+                    "message": format!("the gateway's client cannot answer `{method}` now")});
+                tokio::spawn(async move {
+                    let answer = match asked {
+                        Some(mut asked) => tokio::time::timeout(UNBIDDEN_WAIT, asked.answer())
+                            .await
+                            .ok()
+                            .flatten()
+                            .ok_or_else(|| {
+                                json!({"code": -32603,
+                                "message": "the client did not answer in time"})
+                            }),
+                        None => Err(refusal),
+                    };
+                    let reply = this.upstream.reply(&agreement, &id, answer);
+                    let _ = tokio::time::timeout(UNBIDDEN_WAIT, reply).await;
+                });
+            }
+            (None, Some("notifications/message")) => {
+                if let Some(r) = &relay {
+                    relay_log(message.params.as_deref(), r);
+                }
+            }
+            _ => self.publish_update(data, Some(key)),
+        }
     }
 
     /// Passes on a `notifications/resources/updated` from the upstream (ignores the rest).
