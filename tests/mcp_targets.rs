@@ -1155,3 +1155,63 @@ async fn what_an_upstream_asks_on_its_own_stream_reaches_the_clients_get_stream(
         }
     }
 }
+
+#[tokio::test]
+async fn a_2026_client_subscribes_through_the_gateways_own_session_at_a_handshake_upstream() {
+    let up = upstream::start(Behaviour {
+        resources: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let gw = gateway(&up.url, None).await;
+    wait_for_tools(&gw, 2).await;
+    let params = json!({"notifications": {"resourceSubscriptions": ["raw://doc"]},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+                  "io.modelcontextprotocol/clientCapabilities": {}}});
+    let resp = client()
+        .post(gw.url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "subscriptions/listen")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 5, "method": "subscriptions/listen", "params": params})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut next = sse_data(resp);
+    let ack = next().await;
+    assert_eq!(
+        ack["params"]["notifications"]["resourceSubscriptions"],
+        json!(["raw://doc"]),
+        "{ack}"
+    );
+    // The gateway subscribed in its own upstream session, and the update it reads there
+    // reaches the stream that asked for it.
+    let updated = next().await;
+    assert_eq!(
+        updated["method"], "notifications/resources/updated",
+        "{updated}"
+    );
+    assert_eq!(updated["params"]["uri"], "raw://doc");
+    let subscribe = up.calls("resources/subscribe");
+    assert_eq!(subscribe.len(), 1);
+    let own = up.calls("tools/list")[0]
+        .header("mcp-session-id")
+        .map(str::to_string);
+    assert_eq!(
+        subscribe[0].header("mcp-session-id").map(str::to_string),
+        own
+    );
+    // Closing the stream ends the subscription upstream.
+    drop(next);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while up.calls("resources/unsubscribe").is_empty() {
+        assert!(Instant::now() < deadline, "the gateway unsubscribed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

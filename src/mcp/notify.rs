@@ -190,8 +190,8 @@ impl McpService {
         let subscription = RawValue::from_string(id.as_json().to_string())
             .map_err(|_| RpcError::new(jsonrpc::INVALID_REQUEST, "unreadable id"))?;
         // Only what the gateway honours is acknowledged.
-        // Resource subscriptions are honoured for URIs whose target takes them on its own
-        // stream (an upstream without sessions).
+        // Resource subscriptions are honoured for URIs whose target takes them on the
+        // gateway's own stream.
         let catalog = self.catalog.load();
         let mut watched = Vec::new();
         let mut honoured_uris = Vec::new();
@@ -209,7 +209,7 @@ impl McpService {
                 continue;
             };
             if let Adapter::Mcp(a) = &target.adapter
-                && a.sessionless()
+                && a.shares_subscriptions()
                 && target.caps().is_some_and(|c| c.subscribe)
             {
                 a.watch(uri);

@@ -56,6 +56,9 @@ pub struct Behaviour {
     /// Answers a `GET` in a session with an SSE stream that asks `roots/list` (id
     /// `srv-roots-1`), then stays open.
     pub asks_on_get: bool,
+    /// Serves the resource `raw://doc` and takes subscriptions to it: a `GET` in a session
+    /// that subscribed carries `notifications/resources/updated` for it every 100 ms.
+    pub resources: bool,
 }
 
 impl Default for Behaviour {
@@ -68,6 +71,7 @@ impl Default for Behaviour {
             late_tool: false,
             tasks: false,
             asks_on_get: false,
+            resources: false,
         }
     }
 }
@@ -209,6 +213,36 @@ async fn handle(mut stream: TcpStream, up: Upstream) -> Option<()> {
             }
         }
     }
+    if method == "GET" && b.resources {
+        let session = headers
+            .iter()
+            .find(|(k, _)| k == "mcp-session-id")
+            .map(|(_, v)| v.clone());
+        let _ = stream
+            .write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n",
+            )
+            .await;
+        let updated = json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
+                             "params": {"uri": "raw://doc"}});
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let subscribed = session.is_some()
+                && up
+                    .calls("resources/subscribe")
+                    .iter()
+                    .any(|r| r.header("mcp-session-id") == session.as_deref())
+                && up.calls("resources/unsubscribe").is_empty();
+            let event = if subscribed {
+                format!("event: message\ndata: {updated}\n\n")
+            } else {
+                ": idle\n\n".to_string()
+            };
+            if stream.write_all(event.as_bytes()).await.is_err() {
+                return Some(());
+            }
+        }
+    }
     if method == "GET" {
         respond(
             &mut stream,
@@ -266,9 +300,18 @@ async fn handle(mut stream: TcpStream, up: Upstream) -> Option<()> {
                 let n = up.sessions.fetch_add(1, Ordering::SeqCst);
                 extra = format!("mcp-session-id: upstream-session-{n}\r\n");
             }
-            json!({"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
+            let caps = if b.resources {
+                json!({"tools": {}, "resources": {"subscribe": true}})
+            } else {
+                json!({"tools": {}})
+            };
+            json!({"protocolVersion": "2025-06-18", "capabilities": caps,
                    "serverInfo": {"name": "raw-upstream", "version": "1"}})
         }
+        "resources/list" if b.resources => {
+            json!({"resources": [{"uri": "raw://doc", "name": "doc"}]})
+        }
+        "resources/subscribe" | "resources/unsubscribe" if b.resources => json!({}),
         "notifications/initialized" => {
             respond(&mut stream, "202 Accepted", "", "text/plain", b"").await;
             return Some(());

@@ -4,6 +4,7 @@
 //! When the upstream is down or broken, the target is `FAILED` with the reason and the task
 //! tries again with jittered backoff; the rest of the gateway keeps serving.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::client::{self, Agreement};
+use super::client::{self, Agreement, Extra};
 use super::{Listed, McpAdapter, sse};
 use crate::targets::{Adapter, State, Status, Target};
 
@@ -106,6 +107,9 @@ async fn listen(
     let Some(agreement) = adapter.agreement.load_full() else {
         return Continue(());
     };
+    // In the gateway's own session (a handshake-era upstream), the URIs subscribed to.
+    let mut subscribed = BTreeSet::new();
+    subscribe_shared(target, adapter, &agreement, &mut subscribed).await;
     let mut events = match open_stream(target, adapter, &agreement, cancel).await {
         Break(()) => return Break(()),
         Continue(events) => events,
@@ -121,8 +125,13 @@ async fn listen(
         let changed = tokio::select! {
             _ = cancel.cancelled() => return Break(()),
             _ = adapter.relist.notified() => true,
-            // The subscribed URIs changed: the stream is opened again with them.
+            // The subscribed URIs changed: subscribed to in the gateway's session, or the
+            // stream is opened again with them (2026-07-28).
             _ = adapter.resubscribe.notified() => {
+                if agreement.session.is_some() {
+                    subscribe_shared(target, adapter, &agreement, &mut subscribed).await;
+                    continue;
+                }
                 events = match open_stream(target, adapter, &agreement, cancel).await {
                     Break(()) => return Break(()),
                     Continue(events) => events,
@@ -153,6 +162,51 @@ async fn listen(
                     tracing::warn!(target = %target.name, error = %crate::common::error_chain(&e), "listing the changed upstream failed");
                     return Continue(());
                 }
+            }
+        }
+    }
+}
+
+/// Brings the gateway's own session's resource subscriptions (`subscribed`) in line with
+/// the URIs clients watch, at a handshake-era upstream with sessions; nothing for others
+/// (a 2026-07-28 upstream takes the URIs on the stream). A failed request is logged and
+/// tried again at the next change.
+async fn subscribe_shared(
+    target: &Target,
+    adapter: &McpAdapter,
+    agreement: &Agreement,
+    subscribed: &mut BTreeSet<String>,
+) {
+    if agreement.session.is_none() || agreement.version.is_modern() {
+        return;
+    }
+    let watched: BTreeSet<String> = adapter.watched.lock().keys().cloned().collect();
+    let changes = watched
+        .difference(subscribed)
+        .map(|u| (u.clone(), true))
+        .chain(subscribed.difference(&watched).map(|u| (u.clone(), false)))
+        .collect::<Vec<_>>();
+    for (uri, on) in changes {
+        let method = if on {
+            "resources/subscribe"
+        } else {
+            "resources/unsubscribe"
+        };
+        let deadline = Instant::now() + target.timeout;
+        let params = serde_json::json!({"uri": uri});
+        match adapter
+            .upstream
+            .request(agreement, method, &params, Extra::default(), deadline)
+            .await
+        {
+            Ok(_) if on => {
+                subscribed.insert(uri);
+            }
+            Ok(_) => {
+                subscribed.remove(&uri);
+            }
+            Err(e) => {
+                tracing::warn!(target = %target.name, %uri, error = %crate::common::error_chain(&e), "{method} in the gateway's session failed");
             }
         }
     }

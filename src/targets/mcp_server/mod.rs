@@ -479,6 +479,17 @@ impl McpAdapter {
             .is_some_and(|a| a.session.is_none())
     }
 
+    /// Whether clients without a session of their own (2026-07-28) can subscribe to
+    /// resources here, through the gateway's own stream: a 2026-07-28 upstream takes
+    /// `resourceSubscriptions` on it; a handshake-era one with sessions takes
+    /// `resources/subscribe` in the gateway's own session.
+    pub fn shares_subscriptions(&self) -> bool {
+        self.agreement
+            .load()
+            .as_ref()
+            .is_some_and(|a| a.version.is_modern() || a.session.is_some())
+    }
+
     /// What the upstream said it can do, once connected.
     pub fn caps(&self) -> Option<Caps> {
         self.agreement.load().as_ref().map(|a| a.caps)
