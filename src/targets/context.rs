@@ -29,6 +29,19 @@ pub struct ClientCaps {
 }
 
 impl ClientCaps {
+    /// What the gateway declares for its own upstream sessions (the one it lists with, and
+    /// calls through when the upstream has no sessions): everything it can relay, so that a
+    /// server that offers tools only to clients that can answer them (elicitation,
+    /// sampling, roots) lists them. Each client's own session declares only what that client
+    /// declared; the gateway relays a request only to a client that declared it.
+    pub const RELAYABLE: Self = Self {
+        elicitation_form: true,
+        elicitation_url: true,
+        sampling: true,
+        roots: true,
+        tasks: false,
+    };
+
     /// The `capabilities` of an `initialize` request. `elicitation: {}` means form mode only,
     /// as the specification says.
     pub fn of(capabilities: Option<&Value>) -> Self {

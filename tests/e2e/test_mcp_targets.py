@@ -340,3 +340,46 @@ def test_a_tool_runs_as_a_task_through_the_gateway_at_the_reference_server(every
     # The task that asked: the question reached the client, its answer shaped the report.
     assert len(out["asked"]) == 1 and "python" in out["asked"][0], out
     assert "Clarification**: programming" in out["clarified"]["content"][0]["text"], out
+
+
+def test_the_reference_servers_elicitation_sampling_and_roots_tools_work_through_the_gateway(everything):
+    """server-everything offers its elicitation, sampling and roots tools only to clients that
+    can answer them; the gateway lists them (its own session declares what it can relay) and
+    relays the server's requests to a Python SDK client that answers them."""
+    from mcp.types import CreateMessageResult, ElicitResult, ListRootsResult, Root, TextContent
+
+    _wait_ready(everything, "everything")
+    asked = []
+
+    async def on_elicit(context, params):
+        asked.append("elicit")
+        return ElicitResult(action="accept", content={"name": "Ada Lovelace", "check": True})
+
+    async def on_sample(context, params):
+        asked.append("sample")
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text="a gateway passes it on"), model="m-1"
+        )
+
+    async def on_roots(context):
+        asked.append("roots")
+        return ListRootsResult(roots=[Root(uri="file:///srv/project", name="project")])
+
+    async def run():
+        async with Client(
+            everything, mode="legacy", elicitation_callback=on_elicit, sampling_callback=on_sample,
+            list_roots_callback=on_roots,
+        ) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            for tool in ("trigger-elicitation-request", "trigger-sampling-request", "get-roots-list"):
+                assert f"everything___{tool}" in names, names
+            r = await client.call_tool("everything___trigger-elicitation-request", {})
+            text = " ".join(c.text for c in r.content)
+            assert "User provided the requested information" in text and "Ada Lovelace" in text, text
+            r = await client.call_tool("everything___trigger-sampling-request", {"prompt": "hi", "maxTokens": 20})
+            assert "a gateway passes it on" in r.content[0].text, r
+            r = await client.call_tool("everything___get-roots-list", {})
+            assert "file:///srv/project" in r.content[0].text, r
+            assert {"elicit", "sample", "roots"} <= set(asked), asked
+
+    asyncio.run(run())

@@ -147,12 +147,12 @@ impl Upstream {
             Err(UpstreamError::Timeout) => return Err(UpstreamError::Timeout),
             Err(_) => {}
         }
-        self.initialize(deadline, ClientCaps::default()).await
+        self.initialize(deadline, ClientCaps::RELAYABLE).await
     }
 
     /// The handshake: `initialize`, then `notifications/initialized`. `client` is what the
     /// gateway declares it can answer: what its own client declared, for that client's
-    /// session; nothing for the gateway's own.
+    /// session; all it can relay for the gateway's own ([`ClientCaps::RELAYABLE`]).
     pub async fn initialize(
         &self,
         deadline: Instant,

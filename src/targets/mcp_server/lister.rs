@@ -140,6 +140,7 @@ async fn listen(
             }
             n = next => match n {
                 Ok(Some(data)) => {
+                    adapter.refuse_request(&agreement, &data);
                     adapter.publish_update(&data, None);
                     #[derive(Deserialize)]
                     struct Note {

@@ -192,6 +192,26 @@ impl McpAdapter {
         }
     }
 
+    /// Refuses a request the upstream sends on the gateway's own stream (no one client can
+    /// answer it), so that the upstream does not wait for an answer.
+    pub(super) fn refuse_request(&self, agreement: &Arc<Agreement>, data: &[u8]) {
+        let Ok(Message {
+            id: Some(id),
+            method: Some(method),
+            ..
+        }) = serde_json::from_slice::<Message>(data)
+        else {
+            return;
+        };
+        let (upstream, agreement) = (self.upstream.clone(), agreement.clone());
+        tokio::spawn(async move {
+            let refusal = json!({"code": -32601,
+                "message": format!("the gateway's own session cannot answer `{method}`")});
+            let reply = upstream.reply(&agreement, &id, Err(refusal));
+            let _ = tokio::time::timeout(UNBIDDEN_WAIT, reply).await;
+        });
+    }
+
     /// Passes on a `notifications/resources/updated` from the upstream (ignores the rest).
     pub(super) fn publish_update(&self, data: &[u8], client: Option<&str>) {
         #[derive(Deserialize)]
