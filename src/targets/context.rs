@@ -203,9 +203,9 @@ impl Relay {
     }
 
     /// Sends the client a request of the gateway's own (`method` with `params`), if it
-    /// declared it can answer it and not too many are waiting.
+    /// declared it can answer it, its stream is still open, and not too many are waiting.
     pub fn ask(&self, method: &str, params: Option<&RawValue>) -> Option<Asked> {
-        if !self.asks || !self.caps.allows(method, params) {
+        if !self.asks || !self.caps.allows(method, params) || self.tx.is_closed() {
             return None;
         }
         let (id, rx) = self.answers.expect(&self.owner)?;

@@ -383,3 +383,32 @@ def test_the_reference_servers_elicitation_sampling_and_roots_tools_work_through
             assert {"elicit", "sample", "roots"} <= set(asked), asked
 
     asyncio.run(run())
+
+
+def test_a_2026_client_answers_the_reference_servers_questions_through_held_calls(everything):
+    """The same tools from a 2026-07-28 client: the handshake-era server asks mid-call, the
+    gateway holds the call and asks the client with `input_required`."""
+    from mcp.types import CreateMessageResult, ElicitResult, TextContent
+
+    _wait_ready(everything, "everything")
+
+    async def on_elicit(context, params):
+        return ElicitResult(action="accept", content={"name": "Grace Hopper", "check": True})
+
+    async def on_sample(context, params):
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text="held and resumed"), model="m-2"
+        )
+
+    async def run():
+        async with Client(
+            everything, mode="auto", elicitation_callback=on_elicit, sampling_callback=on_sample, cache=None
+        ) as client:
+            assert client.protocol_version == "2026-07-28"
+            r = await client.call_tool("everything___trigger-elicitation-request", {})
+            text = " ".join(c.text for c in r.content)
+            assert "Grace Hopper" in text, text
+            r = await client.call_tool("everything___trigger-sampling-request", {"prompt": "hi", "maxTokens": 20})
+            assert "held and resumed" in r.content[0].text, r
+
+    asyncio.run(run())
