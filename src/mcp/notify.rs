@@ -71,6 +71,8 @@ pub struct Listener {
     /// messages), and the adapters it is attached to (detached when the stream closes).
     unbidden: Option<mpsc::Receiver<Vec<u8>>>,
     attached: Vec<Arc<McpAdapter>>,
+    /// The sending side of `unbidden`, which names this stream to the adapters.
+    unbidden_tx: Option<mpsc::Sender<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Listener {
@@ -87,10 +89,10 @@ impl Drop for Listener {
         for (adapter, _, uri) in &self.watched {
             adapter.unwatch(uri);
         }
-        if let Some((id, _)) = &self.session {
+        if let (Some((id, _)), Some(tx)) = (&self.session, &self.unbidden_tx) {
             let key = crate::targets::CallContext::session_key(id);
             for adapter in &self.attached {
-                adapter.detach(&key);
+                adapter.detach(&key, tx);
             }
         }
     }
@@ -127,7 +129,7 @@ impl McpService {
         let key = crate::targets::CallContext::session_key(id);
         let (tx, unbidden) = mpsc::channel(UNBIDDEN);
         let relay = Relay {
-            tx,
+            tx: tx.clone(),
             token: None,
             caps: session.client,
             asks: true,
@@ -163,6 +165,7 @@ impl McpService {
             first: None,
             unbidden: Some(unbidden),
             attached,
+            unbidden_tx: Some(tx),
         })
     }
 
@@ -259,6 +262,7 @@ impl McpService {
             first: serde_json::to_vec(&ack).ok(),
             unbidden: None,
             attached: Vec::new(),
+            unbidden_tx: None,
         })
     }
 

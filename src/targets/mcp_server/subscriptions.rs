@@ -112,9 +112,13 @@ impl McpAdapter {
         }
     }
 
-    /// The client's stream on the gateway closed.
-    pub fn detach(&self, key: &str) {
-        self.attached.lock().remove(key);
+    /// The client's stream on the gateway that `tx` feeds closed (another one the client
+    /// opened since stays attached).
+    pub fn detach(&self, key: &str, tx: &tokio::sync::mpsc::Sender<Vec<u8>>) {
+        let mut attached = self.attached.lock();
+        if attached.get(key).is_some_and(|r| r.tx.same_channel(tx)) {
+            attached.remove(key);
+        }
     }
 
     /// Reads the client's own upstream stream (`GET` with its session) until the client is
