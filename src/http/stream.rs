@@ -27,7 +27,7 @@ const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 pub(super) fn outcome_response(state: &Arc<AppState>, outcome: Outcome, sse: bool) -> Response {
     match outcome {
         Outcome::Accepted => StatusCode::ACCEPTED.into_response(),
-        Outcome::Stream(listener) => notification_stream(state, listener),
+        Outcome::Stream(listener) => notification_stream(state, *listener),
         Outcome::Reply {
             status,
             body,

@@ -64,7 +64,7 @@ pub enum Outcome {
     /// A notification or response was accepted: 202, no body.
     Accepted,
     /// A stream of notifications (`subscriptions/listen`), sent as SSE until it ends.
-    Stream(notify::Listener),
+    Stream(Box<notify::Listener>),
 }
 
 impl Outcome {
@@ -308,7 +308,7 @@ impl McpService {
             ("server/discover", true) => Ok(jsonrpc::success(&id, &self.discover())),
             ("subscriptions/listen", true) => {
                 return Some(match self.subscribe(&id, &params) {
-                    Ok(listener) => Outcome::Stream(listener),
+                    Ok(listener) => Outcome::Stream(Box::new(listener)),
                     Err(e) => Outcome::error(Some(&id), e, true),
                 });
             }
