@@ -1109,6 +1109,10 @@ async fn what_an_upstream_asks_on_its_own_stream_reaches_the_clients_get_stream(
             .unwrap();
         assert_eq!(get.status(), 200);
         let mut next = sse_data(get);
+        // The level is set after the stream opened: it still applies to it.
+        let level = json!({"jsonrpc": "2.0", "id": 9, "method": "logging/setLevel",
+                           "params": {"level": "warning"}});
+        assert_eq!(post(&gw.url(), &level, &headers).await.status, 200);
         let before = up.received.lock().len();
         let echo = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                           "params": {"name": "up___echo", "arguments": {"text": "x"}}});
@@ -1125,6 +1129,10 @@ async fn what_an_upstream_asks_on_its_own_stream_reaches_the_clients_get_stream(
                 .find(|r| r.body["id"] == "srv-roots-1" && r.body.get("method").is_none())
                 .map(|r| r.body.clone())
         };
+        // The upstream's log lines reach the listening client at the level it set.
+        let logged = next().await;
+        assert_eq!(logged["method"], "notifications/message", "{logged}");
+        assert_eq!(logged["params"]["level"], "error", "{logged}");
         if answered {
             // The upstream's unbidden roots/list reaches the listening client under an id of
             // the gateway's own; its answer goes back under the upstream's.

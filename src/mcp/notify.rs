@@ -133,7 +133,8 @@ impl McpService {
             token: None,
             caps: session.client,
             asks: true,
-            min_log: self.log_levels.lock().get(&key).copied(),
+            // Log messages are filtered when they are sent, at the level set by then.
+            min_log: None,
             answers: self.answers.clone(),
             owner: principal.id.clone(),
         };
@@ -291,7 +292,12 @@ impl McpService {
             };
             let changed = tokio::select! {
                 c = changes.changed() => c,
-                Some(message) = unbidden => return Some(message),
+                Some(message) = unbidden => {
+                    if self.wanted_log(listener, &message) {
+                        return Some(message);
+                    }
+                    continue;
+                }
                 u = update => {
                     match u {
                         Ok(u) => {
@@ -342,6 +348,34 @@ impl McpService {
             note["params"] = json!({"_meta": {SUBSCRIPTION_ID: s}});
         }
         serde_json::to_vec(&note).ok()
+    }
+
+    /// Whether an unbidden message may go out on the stream: anything but a log message
+    /// below the level its session set (`logging/setLevel`, as set now).
+    fn wanted_log(&self, listener: &Listener, message: &[u8]) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Log {
+            method: String,
+            params: Params,
+        }
+        #[derive(serde::Deserialize)]
+        struct Params {
+            level: String,
+        }
+        let Ok(log) = serde_json::from_slice::<Log>(message) else {
+            return true;
+        };
+        let Some((id, _)) = &listener.session else {
+            return true;
+        };
+        let key = crate::targets::CallContext::session_key(id);
+        let min = self.log_levels.lock().get(&key).copied();
+        match (min, crate::targets::context::log_rank(&log.params.level)) {
+            _ if log.method != "notifications/message" => true,
+            (None, _) => true,
+            (Some(min), Some(rank)) => rank >= min,
+            (Some(_), None) => false,
+        }
     }
 
     /// `notifications/resources/updated` for this stream, if it subscribed to what changed.

@@ -53,8 +53,8 @@ pub struct Behaviour {
     /// Offers the tasks extension: `tools/call` answers with the task `up-task-1`, which
     /// `tasks/get` reports completed and `tasks/cancel` cancels.
     pub tasks: bool,
-    /// Answers a `GET` in a session with an SSE stream that asks `roots/list` (id
-    /// `srv-roots-1`), then stays open.
+    /// Answers a `GET` in a session with an SSE stream that logs a debug and an error line,
+    /// asks `roots/list` (id `srv-roots-1`), then stays open.
     pub asks_on_get: bool,
     /// Serves the resource `raw://doc` and takes subscriptions to it: a `GET` in a session
     /// that subscribed carries `notifications/resources/updated` for it every 100 ms.
@@ -202,9 +202,13 @@ async fn handle(mut stream: TcpStream, up: Upstream) -> Option<()> {
     });
     let b = up.behaviour.lock().clone();
     if method == "GET" && b.asks_on_get {
+        let log = |level: &str| {
+            json!({"jsonrpc": "2.0", "method": "notifications/message",
+                                       "params": {"level": level, "data": format!("a {level} line")}})
+        };
         let ask = json!({"jsonrpc": "2.0", "id": "srv-roots-1", "method": "roots/list"});
         let _ = stream
-            .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\nevent: message\ndata: {ask}\n\n").as_bytes())
+            .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\nevent: message\ndata: {}\n\nevent: message\ndata: {}\n\nevent: message\ndata: {ask}\n\n", log("debug"), log("error")).as_bytes())
             .await;
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;

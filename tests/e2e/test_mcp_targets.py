@@ -368,7 +368,7 @@ def test_the_reference_servers_elicitation_sampling_and_roots_tools_work_through
     async def run():
         async with Client(
             everything, mode="legacy", elicitation_callback=on_elicit, sampling_callback=on_sample,
-            list_roots_callback=on_roots,
+            list_roots_callback=on_roots, logging_callback=on_log,
         ) as client:
             names = {t.name for t in (await client.list_tools()).tools}
             for tool in ("trigger-elicitation-request", "trigger-sampling-request", "get-roots-list"):
@@ -381,6 +381,21 @@ def test_the_reference_servers_elicitation_sampling_and_roots_tools_work_through
             r = await client.call_tool("everything___get-roots-list", {})
             assert "file:///srv/project" in r.content[0].text, r
             assert {"elicit", "sample", "roots"} <= set(asked), asked
+            # The server's log messages, sent unbidden on its own stream of this client's
+            # session, reach the client's GET stream (one at once, then one every 5 s).
+            simulated = lambda: [m for m in logged if "SessionId" in m]  # noqa: E731
+            await client.call_tool("everything___toggle-simulated-logging", {})
+            for _ in range(80):
+                if simulated():
+                    break
+                await asyncio.sleep(0.1)
+            await client.call_tool("everything___toggle-simulated-logging", {})
+            assert simulated(), logged
+
+    logged = []
+
+    async def on_log(params):
+        logged.append(str(params.data))
 
     asyncio.run(run())
 
