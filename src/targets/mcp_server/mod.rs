@@ -55,6 +55,8 @@ const MAX_PAGES: usize = 100;
 pub const MAX_TOOLS: usize = 10_000;
 /// Client sessions one upstream keeps at once; the least recently used goes first.
 const MAX_CLIENT_SESSIONS: usize = 10_000;
+/// Unbidden upstream requests being answered at once, per target.
+const MAX_UNBIDDEN: usize = 256;
 
 /// Everything one upstream offers, curated, and why anything was left out.
 #[derive(Debug)]
@@ -100,6 +102,9 @@ pub struct McpAdapter {
     /// The streams of clients listening on the gateway (`GET` in their session), by client
     /// key: what the upstream sends unbidden on that client's upstream session goes there.
     attached: Mutex<HashMap<String, Relay>>,
+    /// Answers to what the upstream sends unbidden, in flight at once; past it, such a
+    /// request is dropped (an upstream that floods the gateway waits on itself).
+    unbidden: Arc<tokio::sync::Semaphore>,
     target: Arc<str>,
 }
 
@@ -123,6 +128,7 @@ impl McpAdapter {
             updates,
             client_streams: Mutex::default(),
             attached: Mutex::default(),
+            unbidden: Arc::new(tokio::sync::Semaphore::new(MAX_UNBIDDEN)),
             target: Arc::from(target),
             upstream,
             settings,

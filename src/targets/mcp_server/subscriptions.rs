@@ -21,6 +21,8 @@ use crate::targets::surface::ResourceUpdate;
 
 /// How long a request the upstream sends unbidden waits for the client's answer.
 const UNBIDDEN_WAIT: Duration = Duration::from_secs(300);
+/// How long the gateway tries to deliver an answer (or a refusal) to the upstream.
+const REPLY_WAIT: Duration = Duration::from_secs(30);
 
 impl McpAdapter {
     /// Subscribes `ctx`'s client to updates of `uri`: in its own upstream session (whose
@@ -165,6 +167,10 @@ impl McpAdapter {
         let relay = self.attached.lock().get(key).cloned();
         match (message.id, message.method.as_deref()) {
             (Some(id), Some(method)) => {
+                let Ok(permit) = self.unbidden.clone().try_acquire_owned() else {
+                    tracing::debug!(target = %self.target, "an unbidden upstream request was dropped: too many in flight");
+                    return;
+                };
                 let asked = relay
                     .as_ref()
                     .and_then(|r| r.ask(method, message.params.as_deref()));
@@ -184,7 +190,8 @@ impl McpAdapter {
                         None => Err(refusal),
                     };
                     let reply = this.upstream.reply(&agreement, &id, answer);
-                    let _ = tokio::time::timeout(UNBIDDEN_WAIT, reply).await;
+                    let _ = tokio::time::timeout(REPLY_WAIT, reply).await;
+                    drop(permit);
                 });
             }
             (None, Some("notifications/message")) => {
@@ -207,12 +214,16 @@ impl McpAdapter {
         else {
             return;
         };
+        let Ok(permit) = self.unbidden.clone().try_acquire_owned() else {
+            return;
+        };
         let (upstream, agreement) = (self.upstream.clone(), agreement.clone());
         tokio::spawn(async move {
+            let _permit = permit;
             let refusal = json!({"code": -32601,
                 "message": format!("the gateway's own session cannot answer `{method}`")});
             let reply = upstream.reply(&agreement, &id, Err(refusal));
-            let _ = tokio::time::timeout(UNBIDDEN_WAIT, reply).await;
+            let _ = tokio::time::timeout(REPLY_WAIT, reply).await;
         });
     }
 
