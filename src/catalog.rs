@@ -373,6 +373,9 @@ pub struct Live {
     versions: watch::Sender<Versions>,
     /// One refresh of `DYNAMIC` targets at a time; others wait for it and use its result.
     refreshing: tokio::sync::Mutex<()>,
+    /// One rebuild at a time (the rebuilder, a refresh, a readiness probe), so that an
+    /// older snapshot never replaces a newer one.
+    rebuilding: parking_lot::Mutex<()>,
 }
 
 impl std::fmt::Debug for Live {
@@ -393,6 +396,7 @@ impl Live {
             current: ArcSwap::from_pointee(first),
             targets,
             refreshing: tokio::sync::Mutex::new(()),
+            rebuilding: parking_lot::Mutex::new(()),
         }
     }
 
@@ -418,6 +422,7 @@ impl Live {
     /// Rebuilds the snapshot from what the targets offer now and publishes it when a list
     /// differs from the current one. Returns the generation now served.
     pub fn rebuild(&self) -> u64 {
+        let _one = self.rebuilding.lock();
         let current = self.current.load();
         let next = current.versions.generation + 1;
         let mut rebuilt = Catalog::new(next, &self.targets);
