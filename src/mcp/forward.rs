@@ -18,12 +18,15 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use super::input::{MAX_ROUNDS, Next};
+use super::held::{self, Call, Done, Start, Turn, Work};
+use super::input::{MAX_ROUNDS, Next, Settled};
 use super::jsonrpc::{self, RpcError};
-use super::state::{TASK_TTL, TaskRef};
+use super::state::{Pending, TASK_TTL, TaskRef};
 use super::{Ask, MAX_SUBSCRIBED_SESSIONS, MAX_SUBSCRIPTIONS, McpService, results};
+use crate::targets::context::Resume;
+use crate::targets::mcp_server::client::Answer;
 use crate::targets::mcp_server::{input_required, own_meta};
-use crate::targets::{CallContext, CallError, Target};
+use crate::targets::{Adapter, CallContext, CallError, Target};
 
 /// A result's fields, as written.
 type Fields = BTreeMap<String, Box<RawValue>>;
@@ -355,76 +358,183 @@ impl McpService {
 
     /// Sends `request` to `target` for the client and writes the client's response. A
     /// request that may need input (`subject` set) resumes with the `inputResponses` the
-    /// client's `params` carry, and asks for input as [`input`](super::input) says.
+    /// client's `params` carry, and asks for input as [`input`](super::input) says; for a
+    /// 2026-07-28 client that can answer, it runs where it can be held
+    /// ([`held`](super::held)), as a `tools/call` does.
     async fn forward<P: Serialize>(
         &self,
         ask: &Ask<'_>,
-        target: &Target,
+        target: &Arc<Target>,
         request: Request<'_, P>,
         params: &Map<String, Value>,
     ) -> Result<Vec<u8>, RpcError> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Resumed<'a, P> {
-            #[serde(flatten)]
-            params: &'a P,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            input_responses: Option<&'a RawValue>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            request_state: Option<&'a str>,
-        }
-        let debug = self.settings.debug_errors;
-        let what = &request.what;
-        let failed = |e: &CallError| results::forwarded_failure(what, e, debug);
-        let mut resume = match &request.subject {
-            Some(subject) => self
-                .resume(params, subject, &ask.principal.id)?
-                .map(|(resume, _)| resume),
+        let resumed = match &request.subject {
+            Some(subject) => self.resume(params, subject, &ask.principal.id)?,
+            None => None,
+        };
+        let mut resume = match resumed {
+            // The request held for this client's answers goes on.
+            Some((
+                resume,
+                Pending {
+                    held: Some(key), ..
+                },
+            )) => {
+                let mut held = self.held.take(&key, &ask.principal.id).ok_or_else(ended)?;
+                held.answer(
+                    resume.responses.as_deref(),
+                    &self.answers,
+                    &ask.principal.id,
+                );
+                return self.drive_request(ask, &request, held).await;
+            }
+            Some((resume, _)) => Some(resume),
             None => None,
         };
         let deadline = tokio::time::Instant::now() + target.timeout;
+        if request.subject.is_some()
+            && ask.era.modern
+            && ask.era.client.answers_any()
+            && matches!(target.adapter, Adapter::Mcp(_))
+        {
+            let written = serde_json::to_value(Resumed::of(request.params, resume.as_ref()))
+                .map_err(|_| invalid("the request's parameters cannot be written"))?;
+            let call = Call::start(Start {
+                work: Work::Request {
+                    target: target.clone(),
+                    method: request.method,
+                    params: written,
+                    name: request.name.map(str::to_string),
+                },
+                principal: ask.principal.clone(),
+                headers: ask.headers.clone(),
+                request_id: ask.id.as_json().to_string(),
+                client: ask.era.client,
+                token: super::tools::progress_token(params),
+                resume: None,
+                deadline,
+                answers: self.answers.clone(),
+            });
+            return self.drive_request(ask, &request, call).await;
+        }
         for _ in 0..MAX_ROUNDS {
             let ctx = CallContext {
                 deadline,
                 ..ask.context(target.timeout)
             };
-            let upstream = Resumed {
-                params: request.params,
-                input_responses: resume.as_ref().and_then(|r| r.responses.as_deref()),
-                request_state: resume.as_ref().and_then(|r| r.state.as_deref()),
-            };
             let answer = target
-                .mcp_request(&ctx, request.method, &upstream, request.name)
-                .await
-                .map_err(|e| failed(&e))?;
-            if let Some(subject) = &request.subject
-                && let Some(input) =
-                    input_required(&answer.result).map_err(|e| failed(&CallError::Upstream(e)))?
-            {
-                match self.needed(ask, subject, input, deadline).await? {
-                    Next::Reply(body) => return Ok(body),
-                    Next::Retry(next) => {
-                        resume = Some(next);
-                        continue;
-                    }
-                    Next::Refused(why) => {
-                        return Err(RpcError::new(
-                            results::MISSING_REQUIRED_CLIENT_CAPABILITY,
-                            format!("{what} needs input: {why}"),
-                        ));
-                    }
-                }
+                .mcp_request(
+                    &ctx,
+                    request.method,
+                    &Resumed::of(request.params, resume.as_ref()),
+                    request.name,
+                )
+                .await;
+            match self.settle_answer(ask, &request, answer, deadline).await? {
+                Settled::Body(body) => return Ok(body),
+                Settled::Retry(next) => resume = Some(next),
             }
-            let result =
-                in_era(&answer.result, ask.era.modern, request.cache).map_err(|e| failed(&e))?;
-            let size = answer.result.get().len() + 256;
-            return Ok(jsonrpc::success_sized(ask.id, &result, size));
         }
         Err(RpcError::new(
             jsonrpc::INTERNAL_ERROR,
-            format!("{what} needs input: it kept asking for more"),
+            format!("{} needs input: it kept asking for more", request.what),
         ))
     }
+
+    /// Runs a request on its own task until it ends or its upstream asks the client
+    /// something, when it is held and the client gets `input_required`.
+    async fn drive_request<P>(
+        &self,
+        ask: &Ask<'_>,
+        request: &Request<'_, P>,
+        mut call: Call,
+    ) -> Result<Vec<u8>, RpcError> {
+        let deadline = call.deadline();
+        match call.next(ask.relay).await {
+            Turn::Done(Done::Answer(answer)) => {
+                match self.settle_answer(ask, request, answer, deadline).await? {
+                    Settled::Body(body) => Ok(body),
+                    Settled::Retry(_) => Err(RpcError::new(
+                        results::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                        format!("{} needs input the gateway cannot relay", request.what),
+                    )),
+                }
+            }
+            Turn::Done(Done::Tool(_)) => Err(held::mismatch()),
+            Turn::Asks(requests) => {
+                let subject = request.subject.as_deref().unwrap_or_default();
+                self.hold(ask, subject, call, &requests).unwrap_or_else(|| {
+                    Err(RpcError::new(
+                        jsonrpc::INTERNAL_ERROR,
+                        "Too many requests are waiting for input at this gateway: retry later",
+                    ))
+                })
+            }
+        }
+    }
+
+    /// The client's response to the upstream's `answer`, or the resumption to make when it
+    /// asked for input the gateway has gathered (a handshake client's answers).
+    async fn settle_answer<P>(
+        &self,
+        ask: &Ask<'_>,
+        request: &Request<'_, P>,
+        answer: Result<Answer, CallError>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Settled, RpcError> {
+        let debug = self.settings.debug_errors;
+        let what = &request.what;
+        let failed = |e: &CallError| results::forwarded_failure(what, e, debug);
+        let answer = answer.map_err(|e| failed(&e))?;
+        if let Some(subject) = &request.subject
+            && let Some(input) =
+                input_required(&answer.result).map_err(|e| failed(&CallError::Upstream(e)))?
+        {
+            return match self.needed(ask, subject, input, deadline).await? {
+                Next::Reply(body) => Ok(Settled::Body(body)),
+                Next::Retry(next) => Ok(Settled::Retry(next)),
+                Next::Refused(why) => Err(RpcError::new(
+                    results::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                    format!("{what} needs input: {why}"),
+                )),
+            };
+        }
+        let result =
+            in_era(&answer.result, ask.era.modern, request.cache).map_err(|e| failed(&e))?;
+        let size = answer.result.get().len() + 256;
+        Ok(Settled::Body(jsonrpc::success_sized(ask.id, &result, size)))
+    }
+}
+
+/// A request's upstream parameters, with the input it resumes with.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Resumed<'a, P> {
+    #[serde(flatten)]
+    params: &'a P,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_responses: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_state: Option<&'a str>,
+}
+
+impl<'a, P> Resumed<'a, P> {
+    fn of(params: &'a P, resume: Option<&'a Resume>) -> Self {
+        Self {
+            params,
+            input_responses: resume.and_then(|r| r.responses.as_deref()),
+            request_state: resume.and_then(|r| r.state.as_deref()),
+        }
+    }
+}
+
+/// The error for a resumed request whose held call is gone.
+fn ended() -> RpcError {
+    RpcError::new(
+        jsonrpc::INVALID_PARAMS,
+        "Invalid requestState: the request it continues has ended (or another gateway \
+         replica holds it)",
+    )
 }
 
 /// A request routed to the upstream that owns its subject.

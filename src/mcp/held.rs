@@ -1,4 +1,5 @@
-//! Calls held open for a 2026-07-28 client's input. A handshake-era upstream asks its client
+//! Calls held open for a 2026-07-28 client's input (`tools/call`, `prompts/get`,
+//! `resources/read`). A handshake-era upstream asks its client
 //! mid-call, on the call's stream, and waits; a 2026-07-28 client can only be asked with an
 //! `input_required` result, after which it sends a new request. So the gateway runs such a
 //! client's call to an MCP-server target on a task of its own: when the upstream asks, the
@@ -20,27 +21,56 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::jsonrpc::{self, RpcError};
+use super::state::{Pending, STATE_TTL};
+use super::{Ask, McpService};
 use crate::auth::Principal;
 use crate::catalog::Entry;
 use crate::targets::context::{Answers, ClientCaps, Relay, Resume};
-use crate::targets::{CallContext, CallError, ToolOutput};
+use crate::targets::mcp_server::client::Answer;
+use crate::targets::{CallContext, CallError, Target, ToolOutput};
 
 /// Calls held open at once, across all clients.
 pub const MAX_HELD: usize = 1_000;
 /// Messages from the upstream a held call buffers (progress, log messages, questions).
 const BUFFERED: usize = 64;
 
-/// What a call ends with.
+/// What a `tools/call` ends with.
 pub type Outcome = Result<ToolOutput, CallError>;
+
+/// What a held call does: a `tools/call`, or another request that may need input
+/// (`prompts/get`, `resources/read`) with its upstream parameters written out.
+pub enum Work {
+    Tool {
+        entry: Entry,
+        args: Value,
+    },
+    Request {
+        target: Arc<Target>,
+        method: &'static str,
+        /// A JSON object (it is flattened into the request beside `_meta`, which a raw
+        /// value cannot be).
+        params: Value,
+        name: Option<String>,
+    },
+}
+
+/// What a held call ended with, by its kind of work.
+pub enum Done {
+    Tool(Outcome),
+    Answer(Result<Answer, CallError>),
+}
 
 /// A call running on its own task: the messages its upstream sends for the client, and its
 /// outcome. Dropped, the call is aborted.
 pub struct Call {
     messages: mpsc::Receiver<Vec<u8>>,
-    task: JoinHandle<Outcome>,
+    task: JoinHandle<Done>,
     deadline: Instant,
     /// The gateway's ids of the questions the client was asked and has not answered.
     asked: Vec<String>,
+    /// Whether the work is a `tools/call` (what a task that stopped short ends with).
+    tool: bool,
 }
 
 impl Drop for Call {
@@ -52,15 +82,14 @@ impl Drop for Call {
 /// What the client is to do next.
 pub enum Turn {
     /// The call ended.
-    Done(Outcome),
+    Done(Done),
     /// The upstream asks: the client's `inputRequests`, keyed by the gateway's ids.
     Asks(Map<String, Value>),
 }
 
 /// Everything a call needs, owned, so that it can outlive the request that started it.
 pub struct Start {
-    pub entry: Entry,
-    pub args: Value,
+    pub work: Work,
     pub principal: Principal,
     pub headers: http::HeaderMap,
     pub request_id: String,
@@ -77,6 +106,7 @@ impl Call {
     pub fn start(s: Start) -> Self {
         let (tx, messages) = mpsc::channel(BUFFERED);
         let deadline = s.deadline;
+        let tool = matches!(s.work, Work::Tool { .. });
         let task = tokio::spawn(async move {
             let relay = Relay {
                 tx,
@@ -99,13 +129,28 @@ impl Call {
                 task: None,
                 relay: Some(&relay),
             };
-            s.entry.target.call(&ctx, &s.entry.tool, &s.args).await
+            match s.work {
+                Work::Tool { entry, args } => {
+                    Done::Tool(entry.target.call(&ctx, &entry.tool, &args).await)
+                }
+                Work::Request {
+                    target,
+                    method,
+                    params,
+                    name,
+                } => Done::Answer(
+                    target
+                        .mcp_request(&ctx, method, &params, name.as_deref())
+                        .await,
+                ),
+            }
         });
         Self {
             messages,
             task,
             deadline,
             asked: Vec::new(),
+            tool,
         }
     }
 
@@ -119,14 +164,12 @@ impl Call {
     pub async fn next(&mut self, relay: Option<&Relay>) -> Turn {
         loop {
             tokio::select! {
-                done = &mut self.task => {
-                    return Turn::Done(done.unwrap_or(Err(CallError::Aborted)));
-                }
+                done = &mut self.task => return Turn::Done(self.ended(done)),
                 message = self.messages.recv() => {
                     let Some(message) = message else {
                         // Every sender is gone: the call is ending.
                         let done = (&mut self.task).await;
-                        return Turn::Done(done.unwrap_or(Err(CallError::Aborted)));
+                        return Turn::Done(self.ended(done));
                     };
                     let mut asks = Map::new();
                     self.take(message, &mut asks, relay);
@@ -140,6 +183,16 @@ impl Call {
                 }
             }
         }
+    }
+
+    /// The call's end; a task that stopped short (it panicked) ended with an error of its
+    /// kind.
+    fn ended(&self, done: Result<Done, tokio::task::JoinError>) -> Done {
+        done.unwrap_or(if self.tool {
+            Done::Tool(Err(CallError::Aborted))
+        } else {
+            Done::Answer(Err(CallError::Aborted))
+        })
     }
 
     /// A message for the client: a question is kept for `asks`; anything else is passed on.
@@ -223,5 +276,36 @@ impl Held {
         }
         // One past its deadline is dropped, and so aborted.
         (call.deadline > Instant::now()).then_some(call)
+    }
+}
+
+/// The error for a held call taken by a request of another kind (the sealed state names the
+/// subject, so this is a gateway bug).
+pub fn mismatch() -> RpcError {
+    RpcError::new(
+        jsonrpc::INTERNAL_ERROR,
+        "the held call is not of this request's kind",
+    )
+}
+
+impl McpService {
+    /// Holds `call` for the client's answers to `requests` and gives it `input_required`
+    /// naming the held call; `None` when too many are held.
+    pub(super) fn hold(
+        &self,
+        ask: &Ask<'_>,
+        subject: &str,
+        call: Call,
+        requests: &Map<String, Value>,
+    ) -> Option<Result<Vec<u8>, RpcError>> {
+        let key = self.held.keep(&ask.principal.id, call).ok()?;
+        let pending = Pending {
+            subject: subject.to_string(),
+            upstream: None,
+            held: Some(key),
+            expires: crate::common::unix_now() + STATE_TTL.as_secs(),
+        };
+        let requests = serde_json::value::to_raw_value(requests).ok();
+        Some(self.input_required(ask, requests.as_deref(), &pending))
     }
 }

@@ -36,6 +36,14 @@ pub(super) enum Next {
     Refused(String),
 }
 
+/// What becomes of a request's outcome.
+pub(super) enum Settled {
+    /// The client's response.
+    Body(Vec<u8>),
+    /// Resume the request with the input gathered from the client.
+    Retry(Resume),
+}
+
 impl McpService {
     /// The resumption a 2026-07-28 client asks for with `inputResponses` and the
     /// `requestState` the gateway gave it: the state must open for this principal, unexpired,

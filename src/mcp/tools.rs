@@ -4,22 +4,14 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::held::{Call, Outcome, Start, Turn};
-use super::input::{MAX_ROUNDS, Next};
+use super::held::{self, Call, Done, Outcome, Start, Turn, Work};
+use super::input::{MAX_ROUNDS, Next, Settled};
 use super::jsonrpc::{self, RpcError};
-use super::state::{Pending, STATE_TTL};
+use super::state::Pending;
 use super::{Ask, McpService, decode_header_value, header, results};
 use crate::catalog::Entry;
 use crate::targets::context::Resume;
 use crate::targets::{Adapter, CallContext, ToolOutput};
-
-/// What becomes of a call's outcome.
-enum Settled {
-    /// The client's response.
-    Body(Vec<u8>),
-    /// Resume the call with the input gathered from the client.
-    Retry(Resume),
-}
 
 impl McpService {
     pub(super) async fn tools_call(
@@ -59,8 +51,10 @@ impl McpService {
         let deadline = tokio::time::Instant::now() + entry.target.timeout;
         let call = |resume: Option<Resume>| {
             Call::start(Start {
-                entry: entry.clone(),
-                args: args.clone(),
+                work: Work::Tool {
+                    entry: entry.clone(),
+                    args: args.clone(),
+                },
                 principal: ask.principal.clone(),
                 headers: headers.clone(),
                 request_id: id.as_json().to_string(),
@@ -134,7 +128,7 @@ impl McpService {
     ) -> Result<Vec<u8>, RpcError> {
         let deadline = call.deadline();
         match call.next(ask.relay).await {
-            Turn::Done(outcome) => {
+            Turn::Done(Done::Tool(outcome)) => {
                 match self.settle(ask, name, entry, outcome, deadline).await? {
                     Settled::Body(body) => Ok(body),
                     // A 2026-07-28 client is asked, never asked for it.
@@ -143,22 +137,17 @@ impl McpService {
                     }
                 }
             }
+            Turn::Done(Done::Answer(_)) => Err(held::mismatch()),
             Turn::Asks(requests) => {
-                let Ok(key) = self.held.keep(&ask.principal.id, call) else {
-                    return self.needs_input(
-                        ask,
-                        name,
-                        "too many calls are waiting for input at this gateway; retry later",
-                    );
-                };
-                let pending = Pending {
-                    subject: format!("tools/call {name}"),
-                    upstream: None,
-                    held: Some(key),
-                    expires: crate::common::unix_now() + STATE_TTL.as_secs(),
-                };
-                let requests = serde_json::value::to_raw_value(&requests).ok();
-                self.input_required(ask, requests.as_deref(), &pending)
+                let subject = format!("tools/call {name}");
+                self.hold(ask, &subject, call, &requests)
+                    .unwrap_or_else(|| {
+                        self.needs_input(
+                            ask,
+                            name,
+                            "too many calls are waiting for input at this gateway; retry later",
+                        )
+                    })
             }
         }
     }

@@ -276,6 +276,25 @@ def test_a_2026_07_28_client_answers_a_handshake_upstream_that_asks_mid_call(ask
     asyncio.run(run())
 
 
+def test_a_prompt_that_asks_mid_get_works_in_both_eras(asking):
+    """A handshake-era server's prompt elicits while it is being got: a handshake client is
+    asked on the response stream; a 2026-07-28 client gets `input_required` while the gateway
+    holds the server's request."""
+    from mcp.types import ElicitResult
+
+    async def run(mode, who):
+        async def on_elicit(context, params):
+            assert params.message == "Whom shall I greet?"
+            return ElicitResult(action="accept", content={"name": who})
+
+        async with Client(asking, mode=mode, elicitation_callback=on_elicit, cache=None) as client:
+            got = await client.get_prompt("ask___ask_greet", {})
+            return got.messages[0].content.text
+
+    assert asyncio.run(run("legacy", "Kay")) == "Hello, Kay! (ask)"
+    assert asyncio.run(run("auto", "Lee")) == "Hello, Lee! (ask)"
+
+
 def test_a_client_that_cannot_elicit_is_never_asked(asking):
     async def run():
         # No elicitation callback: the client declares no elicitation capability.

@@ -109,6 +109,14 @@ def docs(server: MCPServer, label: str) -> None:
     def ask() -> Elicit[Name]:
         return Elicit("What is your name?", Name)
 
+    if label == "ask":
+
+        @server.prompt(description="Asks the user whom to greet (elicitation mid-get)")
+        async def ask_greet(ctx: Context) -> str:
+            answer = await ctx.elicit("Whom shall I greet?", Name)
+            who = answer.data.name if answer.action == "accept" and answer.data else "nobody"
+            return f"Hello, {who}! ({label})"
+
     # Mid-call in the handshake era; `input_required` and a retry in 2026-07-28.
     @server.tool(description="Asks the client's user for a name (elicitation)")
     async def ask_name(name: Annotated[Name, Resolve(ask)]) -> str:
