@@ -25,6 +25,7 @@ pub mod notify;
 pub mod results;
 pub mod session;
 mod state;
+mod tasks;
 mod tools;
 pub use crate::common::version;
 
