@@ -886,34 +886,21 @@ async fn a_2026_client_is_asked_with_input_required_while_its_call_is_held() {
     let gw = gateway(&up.url, None).await;
     wait_for_tools(&gw, 2).await;
     let caps = json!({"elicitation": {}});
-    let echo = |extra: Value| {
+    // `up___echo` from a client that can elicit, with `extra` parameters (a resumption).
+    let echo = async |extra: Value| {
         let mut params = json!({"name": "up___echo", "arguments": {"text": "hi"}});
         if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
             p.extend(e.clone());
         }
-        params
+        modern(&gw, "tools/call", Some("up___echo"), params, caps.clone()).await
     };
     // A call that asks nothing is answered as usual.
-    let plain = modern(
-        &gw,
-        "tools/call",
-        Some("up___echo"),
-        echo(json!({})),
-        caps.clone(),
-    )
-    .await;
+    let plain = echo(json!({})).await;
     assert_eq!(plain.result()["content"][0]["text"], "hi", "{}", plain.text);
 
     // The upstream asks mid-call: the client gets `input_required` under the gateway's id.
     up.behaviour.lock().fault = Fault::ElicitThenCancel;
-    let first = modern(
-        &gw,
-        "tools/call",
-        Some("up___echo"),
-        echo(json!({})),
-        caps.clone(),
-    )
-    .await;
+    let first = echo(json!({})).await;
     let r = first.result();
     assert_eq!(r["resultType"], "input_required", "{}", first.text);
     let asks = r["inputRequests"].as_object().expect("inputRequests");
@@ -928,14 +915,7 @@ async fn a_2026_client_is_asked_with_input_required_while_its_call_is_held() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     let answers = json!({"inputResponses": {key.clone(): {"action": "accept", "content": {}}},
                          "requestState": state});
-    let done = modern(
-        &gw,
-        "tools/call",
-        Some("up___echo"),
-        echo(answers.clone()),
-        caps.clone(),
-    )
-    .await;
+    let done = echo(answers.clone()).await;
     assert_eq!(
         done.result()["content"][0]["text"],
         "went ahead",
@@ -949,27 +929,13 @@ async fn a_2026_client_is_asked_with_input_required_while_its_call_is_held() {
             .all(|r| r.body.get("result").is_none())
     );
     // The held call is gone once it ended: the same state again is refused.
-    let again = modern(
-        &gw,
-        "tools/call",
-        Some("up___echo"),
-        echo(answers),
-        caps.clone(),
-    )
-    .await;
+    let again = echo(answers).await;
     assert_eq!(again.error_code(), Some(-32602), "{}", again.text);
     assert!(again.text.contains("has ended"), "{}", again.text);
 
     // A client that never comes back: the held call ends at the target's 1 s deadline.
     up.behaviour.lock().fault = Fault::ElicitAndWait;
-    let asked = modern(
-        &gw,
-        "tools/call",
-        Some("up___echo"),
-        echo(json!({})),
-        caps.clone(),
-    )
-    .await;
+    let asked = echo(json!({})).await;
     let r = asked.result();
     let key = r["inputRequests"]
         .as_object()
@@ -982,7 +948,7 @@ async fn a_2026_client_is_asked_with_input_required_while_its_call_is_held() {
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let late = json!({"inputResponses": {key: {"action": "accept", "content": {"name": "Z"}}},
                       "requestState": state});
-    let late = modern(&gw, "tools/call", Some("up___echo"), echo(late), caps).await;
+    let late = echo(late).await;
     assert_eq!(late.error_code(), Some(-32602), "{}", late.text);
     assert!(
         up.received

@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use super::held::{self, Call, Done, Start, Turn, Work};
+use super::held::{self, Call, Done, Turn, Work};
 use super::input::{MAX_ROUNDS, Next, Settled};
 use super::jsonrpc::{self, RpcError};
 use super::state::Pending;
@@ -31,7 +31,7 @@ use super::{Ask, MAX_SUBSCRIBED_SESSIONS, MAX_SUBSCRIPTIONS, McpService, results
 use crate::targets::context::Resume;
 use crate::targets::mcp_server::client::Answer;
 use crate::targets::mcp_server::{input_required, own_meta};
-use crate::targets::{Adapter, CallContext, CallError, Target};
+use crate::targets::{CallContext, CallError, Target};
 
 /// A result's fields, as written.
 pub(super) type Fields = BTreeMap<String, Box<RawValue>>;
@@ -271,41 +271,24 @@ impl McpService {
                     held: Some(key), ..
                 },
             )) => {
-                let mut held = self.held.take(&key, &ask.principal.id).ok_or_else(ended)?;
-                held.answer(
-                    resume.responses.as_deref(),
-                    &self.answers,
-                    &ask.principal.id,
-                );
+                let held = self.resume_held(ask, &key, &resume)?;
                 return self.drive_request(ask, &request, held).await;
             }
             Some((resume, _)) => Some(resume),
             None => None,
         };
         let deadline = tokio::time::Instant::now() + target.timeout;
-        if request.subject.is_some()
-            && ask.era.modern
-            && ask.era.client.answers_any()
-            && matches!(target.adapter, Adapter::Mcp(_))
-        {
+        if request.subject.is_some() && Self::may_hold(ask, target) {
             let written = serde_json::to_value(Resumed::of(request.params, resume.as_ref()))
                 .map_err(|_| invalid("the request's parameters cannot be written"))?;
-            let call = Call::start(Start {
-                work: Work::Request {
-                    target: target.clone(),
-                    method: request.method,
-                    params: written,
-                    name: request.name.map(str::to_string),
-                },
-                principal: ask.principal.clone(),
-                headers: ask.headers.clone(),
-                request_id: ask.id.as_json().to_string(),
-                client: ask.era.client,
-                token: super::tools::progress_token(params),
-                resume: None,
-                deadline,
-                answers: self.answers.clone(),
-            });
+            let work = Work::Request {
+                target: target.clone(),
+                method: request.method,
+                params: written,
+                name: request.name.map(str::to_string),
+            };
+            // The resumption is in the written parameters.
+            let call = self.start_held(ask, work, None, deadline);
             return self.drive_request(ask, &request, call).await;
         }
         for _ in 0..MAX_ROUNDS {
@@ -417,15 +400,6 @@ impl<'a, P> Resumed<'a, P> {
             request_state: resume.and_then(|r| r.state.as_deref()),
         }
     }
-}
-
-/// The error for a resumed request whose held call is gone.
-fn ended() -> RpcError {
-    RpcError::new(
-        jsonrpc::INVALID_PARAMS,
-        "Invalid requestState: the request it continues has ended (or another gateway \
-         replica holds it)",
-    )
 }
 
 /// A request routed to the upstream that owns its subject.

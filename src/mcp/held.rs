@@ -289,6 +289,60 @@ pub fn mismatch() -> RpcError {
 }
 
 impl McpService {
+    /// Whether `ask` to `target` runs where it can be held: a 2026-07-28 client that can
+    /// answer something, of an MCP server (which may ask it mid-call).
+    pub(super) fn may_hold(ask: &Ask<'_>, target: &Target) -> bool {
+        ask.era.modern
+            && ask.era.client.answers_any()
+            && matches!(target.adapter, crate::targets::Adapter::Mcp(_))
+    }
+
+    /// Starts `work` for `ask` on a task of its own, resuming with `resume`, to end by
+    /// `deadline`. The client's progress token is its relay's (a request with one is served
+    /// beside a stream).
+    pub(super) fn start_held(
+        &self,
+        ask: &Ask<'_>,
+        work: Work,
+        resume: Option<Resume>,
+        deadline: Instant,
+    ) -> Call {
+        Call::start(Start {
+            work,
+            principal: ask.principal.clone(),
+            headers: ask.headers.clone(),
+            request_id: ask.id.as_json().to_string(),
+            client: ask.era.client,
+            token: ask.relay.and_then(|r| r.token.clone()),
+            resume,
+            deadline,
+            answers: self.answers.clone(),
+        })
+    }
+
+    /// The call held under `key` that a retry continues, with the retry's `inputResponses`
+    /// delivered to it.
+    pub(super) fn resume_held(
+        &self,
+        ask: &Ask<'_>,
+        key: &str,
+        resume: &Resume,
+    ) -> Result<Call, RpcError> {
+        let mut call = self.held.take(key, &ask.principal.id).ok_or_else(|| {
+            RpcError::new(
+                jsonrpc::INVALID_PARAMS,
+                "Invalid requestState: the request it continues has ended (or another \
+                 gateway replica holds it)",
+            )
+        })?;
+        call.answer(
+            resume.responses.as_deref(),
+            &self.answers,
+            &ask.principal.id,
+        );
+        Ok(call)
+    }
+
     /// Holds `call` for the client's answers to `requests` and gives it `input_required`
     /// naming the held call; `None` when too many are held.
     pub(super) fn hold(

@@ -370,12 +370,8 @@ impl McpService {
         };
         let key = crate::targets::CallContext::session_key(id);
         let min = self.log_levels.lock().get(&key).copied();
-        match (min, crate::targets::context::log_rank(&log.params.level)) {
-            _ if log.method != "notifications/message" => true,
-            (None, _) => true,
-            (Some(min), Some(rank)) => rank >= min,
-            (Some(_), None) => false,
-        }
+        log.method != "notifications/message"
+            || crate::targets::context::log_wanted(min, &log.params.level)
     }
 
     /// `notifications/resources/updated` for this stream, if it subscribed to what changed.

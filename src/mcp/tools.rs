@@ -4,14 +4,13 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::held::{self, Call, Done, Outcome, Start, Turn, Work};
+use super::held::{self, Call, Done, Outcome, Turn, Work};
 use super::input::{MAX_ROUNDS, Next, Settled};
 use super::jsonrpc::{self, RpcError};
 use super::state::Pending;
 use super::{Ask, McpService, decode_header_value, header, results};
 use crate::catalog::Entry;
-use crate::targets::context::Resume;
-use crate::targets::{Adapter, CallContext, ToolOutput};
+use crate::targets::{CallContext, ToolOutput};
 
 impl McpService {
     pub(super) async fn tools_call(
@@ -19,7 +18,7 @@ impl McpService {
         ask: &Ask<'_>,
         params: &Map<String, Value>,
     ) -> Result<Vec<u8>, RpcError> {
-        let (id, era, headers) = (ask.id, ask.era, ask.headers);
+        let (era, headers) = (ask.era, ask.headers);
         let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
             RpcError::new(
                 jsonrpc::INVALID_PARAMS,
@@ -49,22 +48,6 @@ impl McpService {
         let subject = format!("tools/call {name}");
         let resumed = self.resume(params, &subject, &ask.principal.id)?;
         let deadline = tokio::time::Instant::now() + entry.target.timeout;
-        let call = |resume: Option<Resume>| {
-            Call::start(Start {
-                work: Work::Tool {
-                    entry: entry.clone(),
-                    args: args.clone(),
-                },
-                principal: ask.principal.clone(),
-                headers: headers.clone(),
-                request_id: id.as_json().to_string(),
-                client: era.client,
-                token: progress_token(params),
-                resume,
-                deadline,
-                answers: self.answers.clone(),
-            })
-        };
         let mut resume = match resumed {
             // The call held for this client's answers goes on.
             Some((
@@ -73,18 +56,7 @@ impl McpService {
                     held: Some(key), ..
                 },
             )) => {
-                let mut held = self.held.take(&key, &ask.principal.id).ok_or_else(|| {
-                    RpcError::new(
-                        jsonrpc::INVALID_PARAMS,
-                        "Invalid requestState: the call it continues has ended (or another \
-                         gateway replica holds it)",
-                    )
-                })?;
-                held.answer(
-                    resume.responses.as_deref(),
-                    &self.answers,
-                    &ask.principal.id,
-                );
+                let held = self.resume_held(ask, &key, &resume)?;
                 return self.drive(ask, name, entry, held).await;
             }
             Some((resume, _)) => Some(resume),
@@ -92,9 +64,13 @@ impl McpService {
         };
         // A 2026-07-28 client of an MCP server that may ask it something mid-call: the call
         // runs where it can be held for the answers.
-        if era.modern && era.client.answers_any() && matches!(entry.target.adapter, Adapter::Mcp(_))
-        {
-            return self.drive(ask, name, entry, call(resume)).await;
+        if Self::may_hold(ask, &entry.target) {
+            let work = Work::Tool {
+                entry: entry.clone(),
+                args: args.clone(),
+            };
+            let call = self.start_held(ask, work, resume.take(), deadline);
+            return self.drive(ask, name, entry, call).await;
         }
         // A handshake client may ask for a task (2025-11-25), which the target's upstream runs.
         let task = params

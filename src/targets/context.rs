@@ -271,6 +271,16 @@ pub fn log_rank(level: &str) -> Option<u8> {
     LEVELS.iter().position(|l| *l == level).map(|i| i as u8)
 }
 
+/// Whether a log message at `level` goes to a client that wants `min` and above (`None`:
+/// every level); an unknown level goes only to a client that set none.
+pub fn log_wanted(min: Option<u8>, level: &str) -> bool {
+    match (min, log_rank(level)) {
+        (None, _) => true,
+        (Some(min), Some(rank)) => rank >= min,
+        (Some(_), None) => false,
+    }
+}
+
 /// Requests relayed to clients and not yet answered: the gateway's id for each, who may
 /// answer it, and where the answer goes. Bounded; an id is unguessable and used once.
 #[derive(Debug, Default)]

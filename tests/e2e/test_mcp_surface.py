@@ -307,50 +307,45 @@ def test_a_client_that_cannot_elicit_is_never_asked(asking):
     asyncio.run(run())
 
 
-def test_input_required_round_trips_through_the_gateway_in_2026_07_28(surface):
-    """A 2026-07-28 upstream asks for input with `input_required`; the client answers and
-    resumes with the gateway's sealed `requestState`, which no other principal, tool or
-    tampering can reuse."""
+def _ask_name(url, mode, who):
+    """Calls `alpha___ask_name` as a client in `mode` whose user answers `who`: the protocol
+    version agreed, the result, and what the user was asked."""
     from mcp.types import ElicitResult
 
     asked = []
 
     async def on_elicit(context, params):
         asked.append(params.message)
-        return ElicitResult(action="accept", content={"name": "Ada"})
+        return ElicitResult(action="accept", content={"name": who})
 
     async def run():
-        async with Client(surface, mode="auto", elicitation_callback=on_elicit, cache=None) as client:
-            assert client.protocol_version == "2026-07-28"
-            named = await client.call_tool("alpha___ask_name", {})
-            assert not named.is_error, named
-            assert named.content[0].text == "Hello, Ada!"
-            assert asked == ["What is your name?"]
+        async with Client(url, mode=mode, elicitation_callback=on_elicit, cache=None) as client:
+            return client.protocol_version, await client.call_tool("alpha___ask_name", {})
 
-    asyncio.run(run())
+    version, named = asyncio.run(run())
+    return version, named, asked
+
+
+def test_input_required_round_trips_through_the_gateway_in_2026_07_28(surface):
+    """A 2026-07-28 upstream asks for input with `input_required`; the client answers and
+    resumes with the gateway's sealed `requestState`, which no other principal, tool or
+    tampering can reuse."""
+    version, named, asked = _ask_name(surface, "auto", "Ada")
+    assert version == "2026-07-28"
+    assert not named.is_error, named
+    assert named.content[0].text == "Hello, Ada!"
+    assert asked == ["What is your name?"]
 
 
 def test_a_handshake_client_answers_a_2026_07_28_upstreams_input_required(surface):
     """The upstream speaks 2026-07-28 and asks with `input_required`; a handshake-era client
     is asked on its response stream instead, and the gateway resumes the upstream with the
     answer and the upstream's own state."""
-    from mcp.types import ElicitResult
-
-    asked = []
-
-    async def on_elicit(context, params):
-        asked.append(params.message)
-        return ElicitResult(action="accept", content={"name": "Grace"})
-
-    async def run():
-        async with Client(surface, mode="legacy", elicitation_callback=on_elicit, cache=None) as client:
-            assert client.protocol_version == "2025-11-25"
-            named = await client.call_tool("alpha___ask_name", {})
-            assert not named.is_error, named
-            assert named.content[0].text == "Hello, Grace!"
-            assert asked == ["What is your name?"]
-
-    asyncio.run(run())
+    version, named, asked = _ask_name(surface, "legacy", "Grace")
+    assert version == "2025-11-25"
+    assert not named.is_error, named
+    assert named.content[0].text == "Hello, Grace!"
+    assert asked == ["What is your name?"]
 
 
 def test_forged_or_misused_request_state_is_refused(surface):

@@ -56,7 +56,7 @@ pub const MAX_TOOLS: usize = 10_000;
 /// Client sessions one upstream keeps at once; the least recently used goes first.
 const MAX_CLIENT_SESSIONS: usize = 10_000;
 /// Unbidden upstream requests being answered at once, per target.
-const MAX_UNBIDDEN: usize = 256;
+pub(super) const MAX_UNBIDDEN: usize = 256;
 
 /// Everything one upstream offers, curated, and why anything was left out.
 #[derive(Debug)]

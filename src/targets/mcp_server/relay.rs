@@ -13,7 +13,7 @@ use super::sse::Events;
 use super::wire::{Message, answer_of};
 use crate::common::budget::Held;
 use crate::net::NetError;
-use crate::targets::context::{Relay, log_rank};
+use crate::targets::context::{Relay, log_wanted};
 
 /// Passes an upstream's progress on to the client, with the client's own token, when it is
 /// about the request the gateway made (its token is that request's id).
@@ -50,12 +50,7 @@ pub(super) fn relay_log(params: Option<&RawValue>, sink: &Relay) {
     let Ok(p) = serde_json::from_str::<Params>(params.get()) else {
         return;
     };
-    let wanted = match (sink.min_log, log_rank(&p.level)) {
-        (None, _) => true,
-        (Some(min), Some(rank)) => rank >= min,
-        (Some(_), None) => false,
-    };
-    if wanted {
+    if log_wanted(sink.min_log, &p.level) {
         sink.send(&json!({
             "jsonrpc": "2.0",
             "method": "notifications/message",

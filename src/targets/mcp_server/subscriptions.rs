@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use serde_json::json;
+use serde_json::value::RawValue;
 
 use super::client::Agreement;
 use super::relay::relay_log;
@@ -160,38 +161,33 @@ impl McpAdapter {
     /// stream on the gateway, if it listens there and declared it can answer, and its answer
     /// back to the upstream (refused at once otherwise, so the upstream does not wait); a log
     /// message goes there too; a resource update is published.
-    fn unbidden(self: &Arc<Self>, data: &[u8], key: &str, agreement: &Arc<Agreement>) {
+    fn unbidden(&self, data: &[u8], key: &str, agreement: &Arc<Agreement>) {
         let Ok(message) = serde_json::from_slice::<Message>(data) else {
             return;
         };
         let relay = self.attached.lock().get(key).cloned();
         match (message.id, message.method.as_deref()) {
             (Some(id), Some(method)) => {
-                let Ok(permit) = self.unbidden.clone().try_acquire_owned() else {
-                    tracing::debug!(target = %self.target, "an unbidden upstream request was dropped: too many in flight");
-                    return;
-                };
-                let asked = relay
-                    .as_ref()
-                    .and_then(|r| r.ask(method, message.params.as_deref()));
-                let (this, agreement) = (self.clone(), agreement.clone());
-                let refusal = json!({"code": -32601,
-                    "message": format!("the gateway's client cannot answer `{method}` now")});
-                tokio::spawn(async move {
-                    let answer = match asked {
-                        Some(mut asked) => tokio::time::timeout(UNBIDDEN_WAIT, asked.answer())
-                            .await
-                            .ok()
-                            .flatten()
-                            .ok_or_else(|| {
-                                json!({"code": -32603,
+                let params = message.params;
+                self.answer_later(agreement, id, || {
+                    let asked = relay
+                        .as_ref()
+                        .and_then(|r| r.ask(method, params.as_deref()));
+                    let refusal = json!({"code": -32601,
+                        "message": format!("the gateway's client cannot answer `{method}` now")});
+                    async move {
+                        match asked {
+                            Some(mut asked) => tokio::time::timeout(UNBIDDEN_WAIT, asked.answer())
+                                .await
+                                .ok()
+                                .flatten()
+                                .ok_or_else(|| {
+                                    json!({"code": -32603,
                                 "message": "the client did not answer in time"})
-                            }),
-                        None => Err(refusal),
-                    };
-                    let reply = this.upstream.reply(&agreement, &id, answer);
-                    let _ = tokio::time::timeout(REPLY_WAIT, reply).await;
-                    drop(permit);
+                                }),
+                            None => Err(refusal),
+                        }
+                    }
                 });
             }
             (None, Some("notifications/message")) => {
@@ -214,16 +210,33 @@ impl McpAdapter {
         else {
             return;
         };
+        let refusal = json!({"code": -32601,
+            "message": format!("the gateway's own session cannot answer `{method}`")});
+        self.answer_later(agreement, id, || std::future::ready(Err(refusal)));
+    }
+
+    /// Answers the upstream's request `id` with what `answer` (called only if there is room)
+    /// comes to, off the reader's path: at most [`MAX_UNBIDDEN`](super::MAX_UNBIDDEN) at a
+    /// time per target (past it, the request is dropped: an upstream that floods the gateway
+    /// waits on itself), each reply within [`REPLY_WAIT`].
+    fn answer_later<F>(
+        &self,
+        agreement: &Arc<Agreement>,
+        id: Box<RawValue>,
+        answer: impl FnOnce() -> F,
+    ) where
+        F: Future<Output = Result<Box<RawValue>, serde_json::Value>> + Send + 'static,
+    {
         let Ok(permit) = self.unbidden.clone().try_acquire_owned() else {
+            tracing::debug!(target = %self.target, "an unbidden upstream request was dropped: too many in flight");
             return;
         };
+        let answer = answer();
         let (upstream, agreement) = (self.upstream.clone(), agreement.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            let refusal = json!({"code": -32601,
-                "message": format!("the gateway's own session cannot answer `{method}`")});
-            let reply = upstream.reply(&agreement, &id, Err(refusal));
-            let _ = tokio::time::timeout(REPLY_WAIT, reply).await;
+            let answer = answer.await;
+            let _ = tokio::time::timeout(REPLY_WAIT, upstream.reply(&agreement, &id, answer)).await;
         });
     }
 
