@@ -123,8 +123,8 @@ targets:
             "gateway.interceptorConfigurations: is not supported yet",
             "gateway.policyEngineConfiguration: is not supported yet",
             "gateway.protocolConfiguration.mcp.searchType: is not supported yet",
-            "targets[0].targetConfiguration.mcp.lambda: target type `lambda` is not supported yet",
-            "targets[1].targetConfiguration.mcp.openApiSchema.s3: is not supported yet",
+            "targets[0].targetConfiguration.mcp.lambda.lambdaArn: `x` is not a Lambda function ARN",
+            "targets[1].targetConfiguration.mcp.openApiSchema.s3.uri: `s3://b/k` must be an S3 URI",
             "targets[2].metadataConfiguration: is not supported yet",
             "targets[2].credentialProviderConfigurations[0].credentialProviderType: this credential provider type is not supported yet",
         ],
@@ -167,6 +167,47 @@ iamCallers: [{accessKeyId: AKID, secretAccessKeyEnv: KEY, principalArn: "arn:aws
             "iamCallers[0]: give exactly one of `secretAccessKeyEnv` or `secretAccessKeyFile`",
             "iamCallers[0].principalArn: must be an ARN",
             "gateway.region: AWS_IAM needs the gateway's region",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn aws_target_problems_are_located() {
+    let all = problems(
+        r#"
+gateway: {name: gw, authorizerType: NONE, region: us-east-1}
+targets:
+  - name: fn
+    targetConfiguration: {mcp: {lambda: {
+      lambdaArn: "arn:aws:lambda:eu-west-1:123456789012:function:weather",
+      toolSchema: {inlinePayload: [
+        {name: get_weather, description: d, inputSchema: {type: object, properties: {
+           city: {type: string, format: email}, when: {type: date}}, required: [city, day]}},
+        {name: get_weather, description: "", inputSchema: {type: array}}]}}}}
+  - name: fn2
+    targetConfiguration: {mcp: {lambda: {lambdaArn: "arn:aws:lambda:eu-west-1:123456789012:function:w",
+      toolSchema: {inlinePayload: []}}}}
+    credentialProviderConfigurations: [{credentialProviderType: API_KEY,
+      credentialProvider: {apiKeyCredentialProvider: {providerArn: k}}}]
+  - name: sm
+    targetConfiguration: {mcp: {smithyModel: {inlinePayload: '{"smithy": "2.0", "shapes": {"ex#S": {"type": "service", "traits": {"aws.protocols#restXml": {}}}}}'}}}
+  - name: sm2
+    targetConfiguration: {mcp: {smithyModel: {s3: {uri: "s3://ok-bucket/m.json", bucketOwnerAccountId: "12"}}}}
+"#,
+    )
+    .await;
+    assert_has(
+        &all,
+        &[
+            "targets[0].targetConfiguration.mcp.lambda.toolSchema.inlinePayload[0].inputSchema.properties.city.format: is not allowed",
+            "targets[0].targetConfiguration.mcp.lambda.toolSchema.inlinePayload[0].inputSchema.properties.when.type: is required: one of string",
+            "targets[0].targetConfiguration.mcp.lambda.toolSchema.inlinePayload[0].inputSchema.required: names `day`",
+            "targets[0].targetConfiguration.mcp.lambda.toolSchema.inlinePayload[1].name: `get_weather` is defined twice",
+            "targets[0].targetConfiguration.mcp.lambda.toolSchema.inlinePayload[1].description: is required",
+            "targets[0].targetConfiguration.mcp.lambda.toolSchema.inlinePayload[1].inputSchema.type: is `array`",
+            "targets[1].credentialProviderConfigurations[0].credentialProviderType: Lambda targets are invoked with GATEWAY_IAM_ROLE",
+            "targets[2].targetConfiguration.mcp.smithyModel.inlinePayload: the Smithy model defines service ex#S with protocol aws.protocols#restXml, which mcp-gateway does not serve",
+            "targets[3].targetConfiguration.mcp.smithyModel.s3.bucketOwnerAccountId: must be a 12-digit AWS account id",
         ],
     );
 }

@@ -121,6 +121,7 @@ pub fn verify(
         region,
         service,
         time,
+        Default::default(),
     )
     .map_err(|_| SigV4Error::Malformed)?;
     if aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), signature.as_bytes())

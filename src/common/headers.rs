@@ -46,6 +46,19 @@ pub fn is_forbidden(name: &str) -> bool {
     FORBIDDEN.contains(&lower.as_str()) || FORBIDDEN_PREFIXES.iter().any(|p| lower.starts_with(p))
 }
 
+/// Headers a Smithy model may bind members to: the forbidden ones, except that AWS services
+/// model their own `X-Amz-*` headers (`X-Amz-Invocation-Type`); SigV4's own stay refused.
+pub fn is_forbidden_modelled(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    match lower.strip_prefix("x-amz-") {
+        Some(rest) => matches!(
+            rest,
+            "date" | "security-token" | "content-sha256" | "target" | "user-agent"
+        ),
+        None => is_forbidden(&lower),
+    }
+}
+
 /// Whether `value` may go out as a header value: visible ASCII, space and tab only. (`http`
 /// also accepts obs-text bytes 0x80-0xFF, which receivers read differently and which SigV4
 /// cannot sign.)

@@ -272,6 +272,23 @@ pub enum TargetKind {
         overrides: Vec<model::ToolOverride>,
     },
     McpServer(McpServerSettings),
+    Lambda(LambdaSettings),
+    Smithy {
+        source: DocumentSource,
+        /// `endpoint`: where calls go when the environment names no endpoint.
+        endpoint: Option<url::Url>,
+    },
+}
+
+/// A Lambda function target.
+#[derive(Debug, Clone)]
+pub struct LambdaSettings {
+    /// The function's ARN, as given (a qualifier included).
+    pub function_arn: String,
+    /// The region in the ARN: calls go there.
+    pub region: String,
+    /// The tool definitions (`toolSchema`).
+    pub tools: DocumentSource,
 }
 
 /// A remote MCP server target.
@@ -294,6 +311,16 @@ pub enum DocumentSource {
     File(PathBuf),
     /// API Gateway GetExport for the target's API and stage.
     ApiGatewayExport,
+    /// `s3`: an object read with GetObject.
+    S3(S3Location),
+}
+
+/// `s3://bucket/key`, and the account that must own the bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    pub key: String,
+    pub owner: Option<String>,
 }
 
 /// Outbound credentials of one target.
@@ -308,7 +335,8 @@ pub enum CredentialSettings {
         location: model::CredentialLocation,
     },
     SigV4 {
-        service: String,
+        /// `None`: the target's kind names the service (a Smithy model's signing name).
+        service: Option<String>,
         region: String,
     },
 }

@@ -343,10 +343,50 @@ pub struct TargetConfiguration {
 pub struct McpTargetConfiguration {
     pub open_api_schema: Option<SchemaSource>,
     pub api_gateway: Option<ApiGatewaySpec>,
-    pub smithy_model: Option<Value>,
-    pub lambda: Option<Value>,
+    pub smithy_model: Option<SmithyModelSpec>,
+    pub lambda: Option<LambdaSpec>,
     pub mcp_server: Option<McpServerSpec>,
     pub connector: Option<Value>,
+}
+
+/// AgentCore's `S3Configuration`: a document in S3.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Spec {
+    /// `s3://bucket/key`.
+    pub uri: String,
+    /// Sent as `x-amz-expected-bucket-owner`: S3 refuses the read if another account owns it.
+    pub bucket_owner_account_id: Option<String>,
+}
+
+/// `lambda`: a Lambda function whose tools are described by `toolSchema`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LambdaSpec {
+    pub lambda_arn: String,
+    pub tool_schema: LambdaToolSchema,
+}
+
+/// AgentCore's `ToolSchema`: `inlinePayload` is the list of tool definitions itself (not a
+/// string), or `s3`; plus the self-hosted `file`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LambdaToolSchema {
+    pub inline_payload: Option<Value>,
+    pub s3: Option<S3Spec>,
+    pub file: Option<String>,
+}
+
+/// `smithyModel`: a Smithy JSON AST, inline, in S3 or (self-hosted) in a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SmithyModelSpec {
+    pub inline_payload: Option<String>,
+    pub s3: Option<S3Spec>,
+    pub file: Option<String>,
+    /// Self-hosted: where calls go when no `AWS_ENDPOINT_URL_<SERVICE>` / `AWS_ENDPOINT_URL`
+    /// is set (a user's own service; AWS services default to their regional endpoint).
+    pub endpoint: Option<String>,
 }
 
 /// `mcpServer`: a remote MCP server whose tools the gateway federates.
@@ -368,7 +408,7 @@ pub struct McpServerSpec {
 #[serde(rename_all = "camelCase")]
 pub struct ToolSchemaSource {
     pub inline_payload: Option<String>,
-    pub s3: Option<Value>,
+    pub s3: Option<S3Spec>,
     pub file: Option<String>,
 }
 
@@ -414,7 +454,7 @@ pub struct McpToolOverride {
 #[serde(rename_all = "camelCase")]
 pub struct SchemaSource {
     pub inline_payload: Option<String>,
-    pub s3: Option<Value>,
+    pub s3: Option<S3Spec>,
     pub file: Option<String>,
     /// Self-hosted: the base URL calls go to, instead of the document's `servers[0].url`
     /// (for documents with no `servers`, a relative one, or one that names another host).

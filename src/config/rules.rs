@@ -28,6 +28,11 @@ pub(super) fn agentcore_name(name: &str, max: usize) -> bool {
     groups >= 1 && groups <= max
 }
 
+/// An AWS region name (`us-east-1`, `eu-central-2`): letters, digits and hyphens.
+pub(super) fn is_region(r: &str) -> bool {
+    !r.is_empty() && r.len() <= 32 && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// Reads a secret named by exactly one of an environment variable or a file (relative to the
 /// config). Problems name the variable or file, never the value.
 pub(super) fn read_secret(

@@ -7,10 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::model::*;
-use super::rules::{NOT_YET, agentcore_name, check_description, one_of, read_secret};
+use super::rules::{NOT_YET, agentcore_name, check_description, is_region, one_of, read_secret};
 use super::{
-    CredentialSettings, DocumentSource, Env, McpServerSettings, Problems, Secret, TargetKind,
-    TargetSettings,
+    CredentialSettings, DocumentSource, Env, LambdaSettings, McpServerSettings, Problems,
+    S3Location, Secret, TargetKind, TargetSettings,
 };
 
 /// Resolves `credentialProviders.apiKeys` to their secret values.
@@ -87,14 +87,29 @@ pub(super) fn target(
         problems.push(format!("{path}.privateEndpoint"), NOT_YET);
     }
     let kind = target_kind(&spec.target_configuration, &path, base_dir, problems);
-    let is_api_gateway = matches!(kind, Some(TargetKind::ApiGateway { .. }));
-    if is_api_gateway && region.is_none() {
-        problems.push(
-            format!("{path}.targetConfiguration.mcp.apiGateway"),
-            "needs an AWS region: set `gateway.region`, AWS_REGION or AWS_DEFAULT_REGION",
-        );
-    }
-    let credentials = credentials(&spec, &path, is_api_gateway, region, api_keys, problems);
+    let signing = match &kind {
+        Some(TargetKind::ApiGateway { .. }) => {
+            if region.is_none() {
+                problems.push(
+                    format!("{path}.targetConfiguration.mcp.apiGateway"),
+                    "needs an AWS region: set `gateway.region`, AWS_REGION or AWS_DEFAULT_REGION",
+                );
+            }
+            Signing::Fixed {
+                kind: "apiGateway",
+                service: "execute-api",
+                region: region.map(str::to_string),
+            }
+        }
+        Some(TargetKind::Lambda(l)) => Signing::Fixed {
+            kind: "lambda",
+            service: "lambda",
+            region: Some(l.region.clone()),
+        },
+        Some(TargetKind::Smithy { .. }) => Signing::Model,
+        _ => Signing::Declared,
+    };
+    let credentials = credentials(&spec, &path, &signing, region, api_keys, problems);
     Some(TargetSettings {
         name: spec.name,
         description: spec.description,
@@ -143,26 +158,16 @@ fn target_kind(
         "openApiSchema" => {
             let s = mcp.open_api_schema.as_ref()?;
             let path = format!("{path}.openApiSchema");
-            let which = one_of(
-                &[
-                    ("inlinePayload", s.inline_payload.is_some()),
-                    ("file", s.file.is_some()),
-                    ("s3", s.s3.is_some()),
-                ],
+            let source = document_source(
+                s.inline_payload
+                    .as_ref()
+                    .map(|t| DocumentSource::Inline(t.clone())),
+                s.file.as_deref(),
+                s.s3.as_ref(),
                 &path,
+                base_dir,
                 problems,
             )?;
-            let source = match which {
-                "inlinePayload" => DocumentSource::Inline(s.inline_payload.clone()?),
-                "file" => DocumentSource::File(base_dir.join(s.file.as_ref()?)),
-                _ => {
-                    problems.push(
-                        format!("{path}.s3"),
-                        format!("{NOT_YET}; use `file` or `inlinePayload`"),
-                    );
-                    return None;
-                }
-            };
             if let Some(u) = &s.server_url
                 && !is_http_url(u)
             {
@@ -189,6 +194,42 @@ fn target_kind(
             base_dir,
             problems,
         ),
+        "lambda" => lambda(
+            mcp.lambda.as_ref()?,
+            &format!("{path}.lambda"),
+            base_dir,
+            problems,
+        ),
+        "smithyModel" => {
+            let s = mcp.smithy_model.as_ref()?;
+            let path = format!("{path}.smithyModel");
+            let endpoint = match &s.endpoint {
+                None => None,
+                Some(e) => match url::Url::parse(e) {
+                    Ok(u) if is_http_url(e) && u.query().is_none() && u.fragment().is_none() => {
+                        Some(u)
+                    }
+                    _ => {
+                        problems.push(
+                            format!("{path}.endpoint"),
+                            "must be an absolute http(s) URL such as https://api.example.com, without query or fragment",
+                        );
+                        return None;
+                    }
+                },
+            };
+            let source = document_source(
+                s.inline_payload
+                    .as_ref()
+                    .map(|t| DocumentSource::Inline(t.clone())),
+                s.file.as_deref(),
+                s.s3.as_ref(),
+                &path,
+                base_dir,
+                problems,
+            )?;
+            Some(TargetKind::Smithy { source, endpoint })
+        }
         other => {
             problems.push(
                 format!("{path}.{other}"),
@@ -223,35 +264,18 @@ fn mcp_server(
     let tool_schema = match &spec.mcp_tool_schema {
         None => None,
         Some(s) => {
-            let sp = format!("{path}.mcpToolSchema");
-            let which = one_of(
-                &[
-                    ("inlinePayload", s.inline_payload.is_some()),
-                    ("file", s.file.is_some()),
-                    ("s3", s.s3.is_some()),
-                ],
-                &sp,
+            let source = document_source(
+                s.inline_payload
+                    .as_ref()
+                    .map(|t| DocumentSource::Inline(t.clone())),
+                s.file.as_deref(),
+                s.s3.as_ref(),
+                &format!("{path}.mcpToolSchema"),
+                base_dir,
                 problems,
             );
-            match which {
-                Some("inlinePayload") => s.inline_payload.clone().map(DocumentSource::Inline),
-                Some("file") => s
-                    .file
-                    .as_ref()
-                    .map(|f| DocumentSource::File(base_dir.join(f))),
-                Some(_) => {
-                    problems.push(
-                        format!("{sp}.s3"),
-                        format!("{NOT_YET}; use `file` or `inlinePayload`"),
-                    );
-                    ok = false;
-                    None
-                }
-                None => {
-                    ok = false;
-                    None
-                }
-            }
+            ok &= source.is_some();
+            source
         }
     };
     let resource_priority = match spec.resource_priority {
@@ -336,6 +360,162 @@ fn mcp_server(
 /// An absolute `http` or `https` URL with a host.
 fn is_http_url(u: &str) -> bool {
     url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+}
+
+/// Exactly one of `inlinePayload`, `file` or `s3`, as a [`DocumentSource`].
+fn document_source(
+    inline: Option<DocumentSource>,
+    file: Option<&str>,
+    s3: Option<&S3Spec>,
+    path: &str,
+    base_dir: &Path,
+    problems: &mut Problems,
+) -> Option<DocumentSource> {
+    let which = one_of(
+        &[
+            ("inlinePayload", inline.is_some()),
+            ("file", file.is_some()),
+            ("s3", s3.is_some()),
+        ],
+        path,
+        problems,
+    )?;
+    match which {
+        "inlinePayload" => inline,
+        "file" => Some(DocumentSource::File(base_dir.join(file?))),
+        _ => s3_location(s3?, &format!("{path}.s3"), problems).map(DocumentSource::S3),
+    }
+}
+
+/// `s3: {uri: s3://bucket/key, bucketOwnerAccountId}`, checked.
+fn s3_location(spec: &S3Spec, path: &str, problems: &mut Problems) -> Option<S3Location> {
+    let parsed = spec
+        .uri
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(bucket, key)| valid_bucket(bucket) && !key.is_empty() && key.len() <= 1024);
+    let Some((bucket, key)) = parsed else {
+        problems.push(
+            format!("{path}.uri"),
+            format!(
+                "`{}` must be an S3 URI such as s3://my-bucket/path/to/schema.json (a bucket name of 3-63 lower-case letters, digits, `.` or `-`, and a key)",
+                spec.uri
+            ),
+        );
+        return None;
+    };
+    if let Some(owner) = &spec.bucket_owner_account_id
+        && !(owner.len() == 12 && owner.bytes().all(|b| b.is_ascii_digit()))
+    {
+        problems.push(
+            format!("{path}.bucketOwnerAccountId"),
+            "must be a 12-digit AWS account id",
+        );
+        return None;
+    }
+    Some(S3Location {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        owner: spec.bucket_owner_account_id.clone(),
+    })
+}
+
+/// S3's bucket naming rules (the ones that matter for addressing).
+fn valid_bucket(b: &str) -> bool {
+    (3..=63).contains(&b.len())
+        && b.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+        && b.as_bytes()[0].is_ascii_alphanumeric()
+        && b.as_bytes()[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// `lambda: {lambdaArn, toolSchema}`.
+fn lambda(
+    spec: &LambdaSpec,
+    path: &str,
+    base_dir: &Path,
+    problems: &mut Problems,
+) -> Option<TargetKind> {
+    let region = lambda_region(&spec.lambda_arn);
+    if region.is_none() {
+        problems.push(
+            format!("{path}.lambdaArn"),
+            format!(
+                "`{}` is not a Lambda function ARN such as arn:aws:lambda:us-east-1:123456789012:function:my-function",
+                spec.lambda_arn
+            ),
+        );
+    }
+    let ts = &spec.tool_schema;
+    let tp = format!("{path}.toolSchema");
+    let inline = match &ts.inline_payload {
+        None => None,
+        Some(v @ serde_json::Value::Array(_)) => Some(DocumentSource::Inline(v.to_string())),
+        // A JSON text of the list is taken too, as `mcpToolSchema` takes one.
+        Some(serde_json::Value::String(t)) => Some(DocumentSource::Inline(t.clone())),
+        Some(_) => {
+            problems.push(
+                format!("{tp}.inlinePayload"),
+                "must be a list of tool definitions ({name, description, inputSchema, outputSchema?})",
+            );
+            return None;
+        }
+    };
+    let tools = document_source(
+        inline,
+        ts.file.as_deref(),
+        ts.s3.as_ref(),
+        &tp,
+        base_dir,
+        problems,
+    )?;
+    Some(TargetKind::Lambda(LambdaSettings {
+        function_arn: spec.lambda_arn.clone(),
+        region: region?,
+        tools,
+    }))
+}
+
+/// The region of `arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]`.
+fn lambda_region(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let name_ok = |n: &str| {
+        (1..=64).contains(&n.len())
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    let qualifier_ok = |q: &str| {
+        q == "$LATEST"
+            || ((1..=128).contains(&q.len())
+                && q.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    };
+    let ok = matches!(parts.len(), 7 | 8)
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "lambda"
+        && is_region(parts[3])
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5] == "function"
+        && name_ok(parts[6])
+        && parts.get(7).is_none_or(|q| qualifier_ok(q));
+    ok.then(|| parts[3].to_string())
+}
+
+/// How a kind signs with `GATEWAY_IAM_ROLE`.
+enum Signing {
+    /// `iamCredentialProvider` says (OpenAPI, MCP servers).
+    Declared,
+    /// The kind decides, as AgentCore does (API Gateway, Lambda).
+    Fixed {
+        kind: &'static str,
+        service: &'static str,
+        region: Option<String>,
+    },
+    /// The Smithy model's `aws.auth#sigv4` name, in the gateway's region, unless
+    /// `iamCredentialProvider` says otherwise.
+    Model,
 }
 
 fn api_gateway(
@@ -442,7 +622,7 @@ fn api_gateway(
 fn credentials(
     spec: &TargetSpec,
     path: &str,
-    is_api_gateway: bool,
+    signing: &Signing,
     region: Option<&str>,
     api_keys: &HashMap<String, Secret>,
     problems: &mut Problems,
@@ -457,8 +637,28 @@ fn credentials(
         return None;
     }
     let Some(c) = list.first() else {
-        return Some(CredentialSettings::None);
+        // AgentCore takes only GATEWAY_IAM_ROLE for Lambda: without a list, that is meant.
+        return Some(match signing {
+            Signing::Fixed {
+                kind: "lambda",
+                service,
+                region: Some(region),
+            } => CredentialSettings::SigV4 {
+                service: Some(service.to_string()),
+                region: region.clone(),
+            },
+            _ => CredentialSettings::None,
+        });
     };
+    if let Signing::Fixed { kind: "lambda", .. } = signing
+        && c.credential_provider_type != CredentialProviderType::GatewayIamRole
+    {
+        problems.push(
+            format!("{path}[0].credentialProviderType"),
+            "Lambda targets are invoked with GATEWAY_IAM_ROLE (SigV4 for `lambda`) only, as in AgentCore",
+        );
+        return None;
+    }
     let path = format!("{path}[0]");
     let provider = c.credential_provider.as_ref();
     match c.credential_provider_type {
@@ -538,38 +738,52 @@ fn credentials(
         }
         CredentialProviderType::GatewayIamRole => {
             let iam = provider.and_then(|p| p.iam_credential_provider.as_ref());
-            let (service, region) = if is_api_gateway {
-                if iam.is_some() {
-                    problems.push(
-                        format!("{path}.credentialProvider.iamCredentialProvider"),
-                        "is not used for apiGateway targets (they sign for `execute-api` in the gateway's region); remove it",
-                    );
-                }
-                ("execute-api".to_string(), region.map(str::to_string))
-            } else {
-                let Some(iam) = iam else {
-                    problems.push(
-                        format!("{path}.credentialProvider.iamCredentialProvider.service"),
-                        "required for GATEWAY_IAM_ROLE on an OpenAPI target: the SigV4 service name, e.g. `execute-api`",
-                    );
-                    return None;
-                };
-                if iam.service.is_empty()
+            let iam_path = format!("{path}.credentialProvider.iamCredentialProvider");
+            if let Some(iam) = iam
+                && (iam.service.is_empty()
                     || iam.service.len() > 64
                     || !iam
                         .service
                         .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-                {
-                    problems.push(
-                        format!("{path}.credentialProvider.iamCredentialProvider.service"),
-                        "must be 1-64 letters, digits, `.`, `_` or `-`",
-                    );
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
+            {
+                problems.push(
+                    format!("{iam_path}.service"),
+                    "must be 1-64 letters, digits, `.`, `_` or `-`",
+                );
+            }
+            let (service, region) = match signing {
+                Signing::Fixed {
+                    kind,
+                    service,
+                    region,
+                } => {
+                    if iam.is_some() {
+                        problems.push(
+                            iam_path,
+                            format!("is not used for {kind} targets (they sign for `{service}`, as AgentCore does); remove it"),
+                        );
+                    }
+                    (Some(service.to_string()), region.clone())
                 }
-                (
-                    iam.service.clone(),
-                    iam.region.clone().or_else(|| region.map(str::to_string)),
-                )
+                Signing::Model => (
+                    iam.map(|i| i.service.clone()),
+                    iam.and_then(|i| i.region.clone())
+                        .or_else(|| region.map(str::to_string)),
+                ),
+                Signing::Declared => {
+                    let Some(iam) = iam else {
+                        problems.push(
+                            format!("{iam_path}.service"),
+                            "required for GATEWAY_IAM_ROLE on an OpenAPI or MCP server target: the SigV4 service name, e.g. `execute-api`",
+                        );
+                        return None;
+                    };
+                    (
+                        Some(iam.service.clone()),
+                        iam.region.clone().or_else(|| region.map(str::to_string)),
+                    )
+                }
             };
             let Some(region) = region else {
                 problems.push(&path, "SigV4 needs a region: set `iamCredentialProvider.region`, `gateway.region`, AWS_REGION or AWS_DEFAULT_REGION");

@@ -403,7 +403,7 @@ fn gateway(
         .or_else(|| env.var("AWS_REGION").filter(|r| !r.is_empty()))
         .or_else(|| env.var("AWS_DEFAULT_REGION").filter(|r| !r.is_empty()));
     if let Some(r) = &region
-        && !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !super::rules::is_region(r)
     {
         problems.push("gateway.region", format!("`{r}` is not an AWS region name"));
     }

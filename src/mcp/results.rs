@@ -300,6 +300,18 @@ fn target_said(e: &CallError) -> Option<String> {
             "the target refused the gateway's credentials (HTTP {}).",
             status.as_u16()
         )),
+        CallError::Aws(e) => Some(format!(
+            "{} answered {} (HTTP {}): {}{}",
+            e.service,
+            e.code,
+            e.status.as_u16(),
+            e.message,
+            if e.retryable() {
+                " The call may succeed if retried later."
+            } else {
+                ""
+            }
+        )),
         _ => None,
     }
 }
@@ -393,6 +405,7 @@ mod tests {
         output(Reply {
             status: http::StatusCode::from_u16(status).unwrap(),
             content_type: Some("application/json".into()),
+            headers: Default::default(),
             body: bytes::Bytes::from(body.to_string()),
             held: Default::default(),
         })
@@ -478,6 +491,7 @@ mod tests {
         let out = output(Reply {
             status: http::StatusCode::OK,
             content_type: Some("image/png".into()),
+            headers: Default::default(),
             body: bytes::Bytes::from_static(&[0x89, 0xff, 0x00]),
             held: Default::default(),
         });

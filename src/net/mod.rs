@@ -23,6 +23,8 @@ pub use egress::{Egress, EgressError};
 pub struct Reply {
     pub status: http::StatusCode,
     pub content_type: Option<String>,
+    /// The reply's headers (AWS kinds read their error type and function error from them).
+    pub headers: http::HeaderMap,
     pub body: Bytes,
     /// The body's bytes, borrowed from the in-flight budget until the reply is dropped.
     pub held: Held,
@@ -116,6 +118,7 @@ pub async fn read_reply(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(NetError::TooLarge(limit));
     }
+    let headers = std::mem::take(resp.headers_mut());
     let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
     let mut held = Held::default();
     while let Some(chunk) = resp.chunk().await.map_err(NetError::from_reqwest)? {
@@ -128,6 +131,7 @@ pub async fn read_reply(
     Ok(Reply {
         status,
         content_type,
+        headers,
         body: Bytes::from(body),
         held,
     })

@@ -5,7 +5,8 @@ use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    SignableBody, SignableRequest, SigningInstructions, SigningSettings, sign as sigv4_sign,
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningInstructions,
+    SigningSettings, UriPathNormalizationMode, sign as sigv4_sign,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -23,6 +24,16 @@ pub fn sign(
     sign_at(req, creds, region, service, SystemTime::now())
 }
 
+/// Signs `req` for S3, whose rules differ: the path is taken as sent (encoded once, not
+/// normalised) and the payload hash travels in `x-amz-content-sha256`.
+pub fn sign_s3(req: &mut Request, creds: &Credentials, region: &str) -> Result<(), OutboundError> {
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    apply(req, creds, region, "s3", SystemTime::now(), settings)
+}
+
 /// Signs `req` as if at `time` (tests and tools that need a fixed clock).
 pub fn sign_at(
     req: &mut Request,
@@ -30,6 +41,24 @@ pub fn sign_at(
     region: &str,
     service: &str,
     time: SystemTime,
+) -> Result<(), OutboundError> {
+    apply(
+        req,
+        creds,
+        region,
+        service,
+        time,
+        SigningSettings::default(),
+    )
+}
+
+fn apply(
+    req: &mut Request,
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+    time: SystemTime,
+    settings: SigningSettings,
 ) -> Result<(), OutboundError> {
     let headers = req
         .headers
@@ -45,6 +74,7 @@ pub fn sign_at(
         region,
         service,
         time,
+        settings,
     )
     .map_err(OutboundError::Signing)?;
     for (name, value) in instructions.headers() {
@@ -70,6 +100,7 @@ pub(crate) fn compute<'a>(
     region: &str,
     service: &str,
     time: SystemTime,
+    settings: SigningSettings,
 ) -> Result<(SigningInstructions, String), String> {
     let identity: Identity = creds.clone().into();
     let params = v4::SigningParams::builder()
@@ -77,7 +108,7 @@ pub(crate) fn compute<'a>(
         .region(region)
         .name(service)
         .time(time)
-        .settings(SigningSettings::default())
+        .settings(settings)
         .build()
         .map_err(|e| e.to_string())?
         .into();

@@ -3,21 +3,27 @@
 //! API Gateway, ...), and every call comes back as a [`ToolOutput`] or a classified
 //! [`CallError`]. The set of kinds is closed and known at compile time, so dispatch is a
 //! `match`: a new kind adds one variant and one module, and the compiler finds every place
-//! that must handle it.
+//! that must handle it. Kinds whose calls are HTTP requests (OpenAPI, API Gateway, Smithy
+//! models, Lambda functions) share one adapter, [`http::HttpAdapter`], and differ in their
+//! [`Route`]: how a call becomes a request and a reply becomes a result.
 //!
 //! Each target publishes the tools it currently offers on a `watch` channel (fixed for an
 //! OpenAPI document; live for kinds whose tools change), and its [`Status`] in AgentCore's
 //! vocabulary. [`build`] turns the validated config into targets.
 
 pub mod api_gateway;
+pub mod aws;
 pub mod build;
 pub mod class;
 pub mod context;
 pub mod http;
+pub mod lambda;
 pub mod mcp_server;
 pub mod openapi;
 pub mod output;
+mod s3;
 mod select;
+pub mod smithy;
 pub mod surface;
 pub mod tool;
 
@@ -65,6 +71,8 @@ pub enum Adapter {
 #[derive(Debug)]
 pub enum Route {
     Http(http::Route),
+    Smithy(smithy::Route),
+    Lambda(lambda::Route),
     Mcp(mcp_server::Route),
 }
 
@@ -74,7 +82,7 @@ impl Route {
     pub fn header_params(&self) -> &[(::http::HeaderName, Vec<String>)] {
         match self {
             Self::Mcp(r) => &r.params,
-            Self::Http(_) => &[],
+            Self::Http(_) | Self::Smithy(_) | Self::Lambda(_) => &[],
         }
     }
 }
@@ -226,6 +234,8 @@ impl Target {
     ) -> Result<ToolOutput, CallError> {
         match (&self.adapter, &tool.route) {
             (Adapter::Http(a), Route::Http(r)) => a.call(ctx, tool, r, args).await,
+            (Adapter::Http(a), Route::Smithy(r)) => smithy::call(a, ctx, tool, r, args).await,
+            (Adapter::Http(a), Route::Lambda(r)) => lambda::call(a, ctx, tool, r, args).await,
             (Adapter::Mcp(a), Route::Mcp(r)) => {
                 within(ctx.deadline, async { Ok(a.call(ctx, r, args).await?) }).await
             }

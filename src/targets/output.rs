@@ -13,6 +13,7 @@ use bytes::Bytes;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::aws::ServiceError;
 use super::class::{Class, Fault};
 use super::mcp_server::error::UpstreamError;
 use super::tool::SchemaError;
@@ -143,6 +144,8 @@ pub enum CallError {
     Net(#[from] NetError),
     #[error("the call to the upstream MCP server failed")]
     Upstream(#[from] UpstreamError),
+    #[error("the AWS service refused the call")]
+    Aws(#[source] ServiceError),
     #[error("the tool's route does not belong to its target's kind")]
     Mismatch,
     #[error("the call stopped before it finished")]
@@ -164,8 +167,31 @@ impl CallError {
             Self::Net(NetError::Overloaded) => Class::new(Fault::Gateway, true),
             Self::Net(NetError::Egress(_)) => Class::new(Fault::Gateway, false),
             Self::Upstream(e) => e.class(),
+            Self::Aws(e) => e.class(),
             Self::Mismatch | Self::Aborted => Class::new(Fault::Gateway, false),
         }
+    }
+}
+
+/// An AWS service's error reply as the call's outcome. A refusal of the request that a retry
+/// will not change (a missing resource, a failed validation) is an `isError` result naming the
+/// error shape and its message, as a REST target's 4xx body is shown; throttling, server
+/// errors and a refusal of the gateway's credentials are classified [`CallError::Aws`]s.
+pub fn service_failure(e: ServiceError) -> Result<ToolOutput, CallError> {
+    let class = e.class();
+    if class.fault == Fault::Target && !class.retryable {
+        Ok(ToolOutput::text(
+            format!(
+                "{} answered {} (HTTP {}): {}",
+                e.service,
+                e.code,
+                e.status.as_u16(),
+                e.message
+            ),
+            true,
+        ))
+    } else {
+        Err(CallError::Aws(e))
     }
 }
 

@@ -1,5 +1,6 @@
-//! The HTTP adapter, shared by every kind whose tools are HTTP operations (OpenAPI and API
-//! Gateway now, Smithy later): validate the arguments against the input schema, build the
+//! The HTTP adapter, shared by every kind whose calls are HTTP requests (OpenAPI and API
+//! Gateway operations here; Smithy operations and Lambda invocations build their own
+//! requests and use [`validate`] and [`HttpAdapter::send`]): validate the arguments against the input schema, build the
 //! request from the tool's [`CallPlan`] ([`request`]), add the target's credentials, send it
 //! over the pooled client, read a bounded reply, and map it to a [`ToolOutput`] ([`reply`]).
 //! Everything that can wait runs under the call's one deadline.
@@ -35,7 +36,7 @@ pub struct HttpAdapter {
 }
 
 impl HttpAdapter {
-    /// Runs one `tools/call`; `args` is the arguments object.
+    /// Runs one `tools/call` of an HTTP operation; `args` is the arguments object.
     pub async fn call(
         &self,
         ctx: &CallContext<'_>,
@@ -43,20 +44,24 @@ impl HttpAdapter {
         route: &Route,
         args: &Value,
     ) -> Result<ToolOutput, CallError> {
-        let validator = tool.validator().map_err(CallError::Schema)?;
         let coerced = coerce_scalars(&route.plan, args);
         let args = coerced.as_ref().unwrap_or(args);
-        let problems: Vec<ArgProblem> = validator
-            .iter_errors(args)
-            .map(|e| schema_problem(&e))
-            .collect();
-        if !problems.is_empty() {
-            return Err(CallError::InvalidArguments(problems));
-        }
+        validate(tool, args)?;
         let empty = Map::new();
         let args = args.as_object().unwrap_or(&empty);
-        let mut req = request::build(&route.base_url, &route.plan, args)
+        let req = request::build(&route.base_url, &route.plan, args)
             .map_err(CallError::InvalidArguments)?;
+        Ok(reply::output(self.send(ctx, req).await?))
+    }
+
+    /// Adds the target's credentials to a finished request, sends it over the pooled client
+    /// and reads the bounded reply (the target's secrets taken out), all under the call's
+    /// deadline.
+    pub async fn send(
+        &self,
+        ctx: &CallContext<'_>,
+        mut req: crate::outbound::Request,
+    ) -> Result<net::Reply, CallError> {
         let exchange = async {
             self.credentials.apply(&mut req).await?;
             let mut builder = self
@@ -71,8 +76,21 @@ impl HttpAdapter {
             self.credentials.redact(&mut reply.body);
             Ok::<_, CallError>(reply)
         };
-        let reply = super::within(ctx.deadline, exchange).await?;
-        Ok(reply::output(reply))
+        super::within(ctx.deadline, exchange).await
+    }
+}
+
+/// Checks `args` against the tool's input schema; every problem is named.
+pub fn validate(tool: &Tool, args: &Value) -> Result<(), CallError> {
+    let validator = tool.validator().map_err(CallError::Schema)?;
+    let problems: Vec<ArgProblem> = validator
+        .iter_errors(args)
+        .map(|e| schema_problem(&e))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CallError::InvalidArguments(problems))
     }
 }
 

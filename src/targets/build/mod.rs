@@ -5,6 +5,8 @@
 //! matching nothing, an operation with no name) are reported with their config path,
 //! alongside the static ones.
 
+mod aws;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -12,9 +14,11 @@ use futures_util::future::join_all;
 use serde_json::Value;
 
 use super::api_gateway::{self, Export};
+use super::aws::env_endpoint;
 use super::http::{HttpAdapter, Route as HttpRoute};
 use super::mcp_server::client::Upstream;
 use super::mcp_server::{MAX_TOOLS, McpAdapter, parse_tool_schema};
+use super::s3::{MAX_S3_SCHEMA_BYTES, S3};
 use super::select::Selected;
 use super::tool::{Listing, Tool, ToolSet};
 use super::{Adapter, Route, Target};
@@ -47,13 +51,8 @@ pub struct Shared {
 pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Built, Problems> {
     let needs_aws = config.targets.iter().any(|t| {
         matches!(t.credentials, CredentialSettings::SigV4 { .. })
-            || matches!(
-                t.kind,
-                TargetKind::ApiGateway {
-                    source: DocumentSource::ApiGatewayExport,
-                    ..
-                }
-            )
+            || sources(&t.kind)
+                .any(|s| matches!(s, DocumentSource::ApiGatewayExport | DocumentSource::S3(_)))
     });
     let aws = if needs_aws {
         Some(Arc::new(
@@ -82,7 +81,10 @@ pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Bu
             }
             Err(p) => {
                 problems.extend(p);
-                Prepared::Http(Vec::new())
+                Prepared::Http {
+                    tools: Vec::new(),
+                    signing_name: None,
+                }
             }
         };
         let credentials = match &settings.credentials {
@@ -103,19 +105,38 @@ pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Bu
                     outbound::Credentials::None
                 }
             },
-            CredentialSettings::SigV4 { service, region } => outbound::Credentials::SigV4 {
-                service: service.clone(),
-                region: region.clone(),
-                aws: aws.clone().expect("discovered when a target signs"),
-            },
+            CredentialSettings::SigV4 { service, region } => {
+                let signing_name = match &prepared {
+                    Prepared::Http { signing_name, .. } => signing_name.clone(),
+                    Prepared::Mcp { .. } => None,
+                };
+                match service.clone().or(signing_name) {
+                    Some(service) => outbound::Credentials::SigV4 {
+                        service,
+                        region: region.clone(),
+                        aws: aws.clone().expect("discovered when a target signs"),
+                    },
+                    None => {
+                        if problems.is_empty() {
+                            problems.push(
+                                format!("{}.credentialProviderConfigurations[0]", settings.path),
+                                "the Smithy model has no `aws.auth#sigv4` trait to say what to sign for: name the service in `credentialProvider.iamCredentialProvider.service`",
+                            );
+                        }
+                        outbound::Credentials::None
+                    }
+                }
+            }
         };
         if !matches!(credentials, outbound::Credentials::None) {
             let urls: Vec<String> = match &prepared {
-                Prepared::Http(tools) => {
+                Prepared::Http { tools, .. } => {
                     let mut urls: Vec<String> = tools
                         .iter()
                         .filter_map(|t| match &t.route {
                             Route::Http(r) => Some(r.base_url.clone()),
+                            Route::Smithy(r) => Some(r.endpoint.to_string()),
+                            Route::Lambda(r) => Some(r.url.to_string()),
                             Route::Mcp(_) => None,
                         })
                         .collect();
@@ -166,7 +187,7 @@ pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Bu
                 };
                 (Adapter::Mcp(Arc::new(adapter)), tools)
             }
-            Prepared::Http(tools) => {
+            Prepared::Http { tools, .. } => {
                 let adapter = Adapter::Http(HttpAdapter {
                     credentials,
                     client: shared.client.clone(),
@@ -192,8 +213,13 @@ pub async fn build(config: &Config, env: &dyn Env, shared: &Shared) -> Result<Bu
 
 /// What building needs to know of one target before its adapter exists.
 enum Prepared {
-    /// The tools derived from the target's document.
-    Http(Vec<Tool>),
+    /// The tools derived from the target's document (OpenAPI, API Gateway, Smithy model,
+    /// Lambda tool definitions): calls are HTTP requests.
+    Http {
+        tools: Vec<Tool>,
+        /// A Smithy model's `aws.auth#sigv4` name.
+        signing_name: Option<String>,
+    },
     /// An MCP server; its tools come later from the server, or now from `mcpToolSchema`.
     Mcp {
         settings: McpServerSettings,
@@ -224,10 +250,29 @@ impl Ctx<'_> {
                     Vec::new(),
                 ))
             }
-            TargetKind::OpenApi { .. } | TargetKind::ApiGateway { .. } => self
-                .http_tools(t)
-                .await
-                .map(|(tools, warnings)| (Prepared::Http(tools), warnings)),
+            TargetKind::OpenApi { .. } | TargetKind::ApiGateway { .. } => {
+                self.http_tools(t).await.map(|(tools, warnings)| {
+                    (
+                        Prepared::Http {
+                            tools,
+                            signing_name: None,
+                        },
+                        warnings,
+                    )
+                })
+            }
+            TargetKind::Lambda(l) => self.lambda_tools(t, l).await.map(|tools| {
+                (
+                    Prepared::Http {
+                        tools,
+                        signing_name: None,
+                    },
+                    Vec::new(),
+                )
+            }),
+            TargetKind::Smithy { source, endpoint } => {
+                self.smithy_tools(t, source, endpoint.as_ref()).await
+            }
         }
     }
 
@@ -237,13 +282,10 @@ impl Ctx<'_> {
         t: &TargetSettings,
         source: &DocumentSource,
     ) -> Result<Vec<Value>, Problems> {
-        let field = match source {
-            DocumentSource::File(_) => "file",
-            _ => "inlinePayload",
-        };
         let path = format!(
-            "{}.targetConfiguration.mcp.mcpServer.mcpToolSchema.{field}",
-            t.path
+            "{}.targetConfiguration.mcp.mcpServer.mcpToolSchema{}",
+            t.path,
+            source_field(source)
         );
         let mut problems = Problems::default();
         let text = match self.document_text(t, source).await {
@@ -272,13 +314,7 @@ impl Ctx<'_> {
     /// The tools of an OpenAPI or API Gateway target, derived from its document.
     async fn http_tools(&self, t: &TargetSettings) -> Result<(Vec<Tool>, Vec<String>), Problems> {
         let (source, member, source_field) = match &t.kind {
-            TargetKind::OpenApi { source, .. } => {
-                let field = match source {
-                    DocumentSource::Inline(_) => ".inlinePayload",
-                    _ => ".file",
-                };
-                (source, "openApiSchema", field)
-            }
+            TargetKind::OpenApi { source, .. } => (source, "openApiSchema", source_field(source)),
             TargetKind::ApiGateway { source, .. } => {
                 let field = match source {
                     DocumentSource::File(_) => ".exportFile",
@@ -286,7 +322,7 @@ impl Ctx<'_> {
                 };
                 (source, "apiGateway", field)
             }
-            TargetKind::McpServer(_) => return Ok((Vec::new(), Vec::new())),
+            _ => return Ok((Vec::new(), Vec::new())),
         };
         let target_path = format!("{}.targetConfiguration.mcp.{member}", t.path);
         let source_path = format!("{target_path}{source_field}");
@@ -362,7 +398,7 @@ impl Ctx<'_> {
                     selected
                 }
             }
-            TargetKind::McpServer(_) => Vec::new(),
+            _ => Vec::new(),
         };
 
         let mut tools: Vec<Tool> = Vec::new();
@@ -527,11 +563,7 @@ impl Ctx<'_> {
                     .aws
                     .as_ref()
                     .ok_or("no AWS credentials for GetExport")?;
-                let endpoint = self
-                    .env
-                    .var("AWS_ENDPOINT_URL_API_GATEWAY")
-                    .or_else(|| self.env.var("AWS_ENDPOINT_URL"))
-                    .filter(|e| !e.is_empty());
+                let endpoint = env_endpoint(self.env, "API Gateway");
                 let export = Export {
                     client: self.http,
                     aws,
@@ -541,6 +573,22 @@ impl Ctx<'_> {
                     timeout: self.config.server.export_timeout,
                 };
                 export.get(rest_api_id, stage).await
+            }
+            DocumentSource::S3(loc) => {
+                let region = self.config.gateway.region.as_deref().ok_or(
+                    "reading from S3 needs a region: set `gateway.region`, AWS_REGION or AWS_DEFAULT_REGION",
+                )?;
+                let aws = self.aws.as_ref().ok_or("no AWS credentials for S3")?;
+                let endpoint = env_endpoint(self.env, "S3");
+                let s3 = S3 {
+                    client: self.http,
+                    aws,
+                    region,
+                    endpoint: endpoint.as_deref(),
+                    limit: limit.min(MAX_S3_SCHEMA_BYTES),
+                    timeout: self.config.server.export_timeout,
+                };
+                s3.get(loc).await
             }
         }
     }
@@ -564,8 +612,30 @@ impl Ctx<'_> {
                 ..
             } => Ok(u.clone()),
             TargetKind::OpenApi { .. } => server_url(op.servers),
-            TargetKind::McpServer(_) => Err("an MCP server has no operations".into()),
+            _ => Err("only OpenAPI and API Gateway targets have operations".into()),
         }
+    }
+}
+
+/// The documents a target kind reads at start.
+fn sources(kind: &TargetKind) -> impl Iterator<Item = &DocumentSource> {
+    let one = match kind {
+        TargetKind::OpenApi { source, .. }
+        | TargetKind::ApiGateway { source, .. }
+        | TargetKind::Smithy { source, .. } => Some(source),
+        TargetKind::Lambda(l) => Some(&l.tools),
+        TargetKind::McpServer(m) => m.tool_schema.as_ref(),
+    };
+    one.into_iter()
+}
+
+/// The config field a document came from, for problem paths.
+fn source_field(source: &DocumentSource) -> &'static str {
+    match source {
+        DocumentSource::Inline(_) => ".inlinePayload",
+        DocumentSource::File(_) => ".file",
+        DocumentSource::S3(_) => ".s3",
+        DocumentSource::ApiGatewayExport => "",
     }
 }
 
