@@ -221,7 +221,7 @@ targets:
   - name: a
     targetConfiguration: {mcp: {openApiSchema: {file: does-not-exist.yaml}}}
   - name: b
-    targetConfiguration: {mcp: {openApiSchema: {inlinePayload: '{"swagger": "2.0"}'}}}
+    targetConfiguration: {mcp: {openApiSchema: {inlinePayload: '{"swagger": "1.2"}'}}}
   - name: c
     targetConfiguration: {mcp: {apiGateway: {restApiId: abc, stage: dev, apiGatewayToolConfiguration: {toolFilters: [{filterPath: /a, methods: [GET]}]}}}}
 "#,
@@ -232,7 +232,7 @@ targets:
         &[
             "gateway.description: environment variable `UNSET_VARIABLE` is not set",
             "targets[0].targetConfiguration.mcp.openApiSchema.file: cannot read",
-            "targets[1].targetConfiguration.mcp.openApiSchema.inlinePayload: the OpenAPI document cannot be used: Swagger 2.0 is not supported",
+            "targets[1].targetConfiguration.mcp.openApiSchema.inlinePayload: the OpenAPI document cannot be used: Swagger version `1.2` is not supported; expected 2.0",
             "targets[2].targetConfiguration.mcp.apiGateway: needs an AWS region",
         ],
     );

@@ -10,6 +10,11 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+# Strands Agents pins an older `mcp` than the rest of the suite: it gets its own environment.
+if [ ! -x .venv-strands/bin/python ]; then
+  python3 -m venv .venv-strands
+fi
+.venv-strands/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements-strands.txt
 # The TypeScript SDK client and its reference server (server-everything), pinned by the lock file.
 (cd tests/e2e/ts && npm ci --silent --no-audit --no-fund)
 

@@ -1,4 +1,5 @@
-//! The OpenAPI importer: reads an OpenAPI 3.0 or 3.1 document (JSON or YAML, including API
+//! The OpenAPI importer: reads an OpenAPI 3.0 or 3.1 document (or a Swagger 2.0 one, upgraded
+//! by [`swagger2`]; JSON or YAML, including API
 //! Gateway exports with their `x-amazon-apigateway-*` extensions) into a list of operations,
 //! and derives from each operation an MCP tool: its flat input schema and a call plan.
 //!
@@ -9,6 +10,7 @@
 //! a warning naming it, and the rest of the document still loads.
 
 pub mod schema;
+mod swagger2;
 pub mod tool;
 mod tree;
 
@@ -123,11 +125,12 @@ impl Document {
                 "the document is not a JSON/YAML object".into(),
             ));
         }
-        if root.get("swagger").is_some() {
-            return Err(OpenApiError::Version(
-                "Swagger 2.0 is not supported (AgentCore neither); convert it to OpenAPI 3".into(),
-            ));
-        }
+        // Beyond AgentCore, which takes only OpenAPI 3: Swagger 2.0 is upgraded first.
+        let root = if root.get("swagger").is_some() {
+            swagger2::upgrade(root)?
+        } else {
+            root
+        };
         let version = root
             .get("openapi")
             .and_then(Value::as_str)
@@ -284,7 +287,7 @@ mod tests {
     #[test]
     fn versions() {
         assert!(
-            matches!(Document::parse(r#"{"swagger": "2.0"}"#), Err(OpenApiError::Version(m)) if m.contains("Swagger 2.0"))
+            matches!(Document::parse(r#"{"swagger": "1.2"}"#), Err(OpenApiError::Version(m)) if m.contains("Swagger version `1.2`"))
         );
         assert!(matches!(
             Document::parse("openapi: 4.0.0\npaths: {}\n"),

@@ -349,3 +349,91 @@ fn scalar(v: &Value, time: Option<TimeFormat>) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const MODEL: &str = r##"{"smithy": "2.0", "shapes": {
+      "ex#Svc": {"type": "service", "version": "1", "operations": [{"target": "ex#Put"}, {"target": "ex#Upload"}],
+                 "traits": {"aws.protocols#restJson1": {}, "aws.auth#sigv4": {"name": "exsvc"}}},
+      "ex#Put": {"type": "operation", "input": {"target": "ex#PutInput"},
+                 "traits": {"smithy.api#http": {"method": "PUT", "uri": "/buckets/{Bucket}/{Key+}?tagging"}}},
+      "ex#PutInput": {"type": "structure", "members": {
+         "Bucket": {"target": "smithy.api#String", "traits": {"smithy.api#httpLabel": {}, "smithy.api#required": {}}},
+         "Key": {"target": "smithy.api#String", "traits": {"smithy.api#httpLabel": {}, "smithy.api#required": {}}},
+         "Limit": {"target": "smithy.api#Integer", "traits": {"smithy.api#httpQuery": "limit"}},
+         "Extra": {"target": "ex#Params", "traits": {"smithy.api#httpQueryParams": {}}},
+         "Since": {"target": "smithy.api#Timestamp", "traits": {"smithy.api#httpHeader": "If-Modified-Since"}},
+         "Meta": {"target": "ex#Params", "traits": {"smithy.api#httpPrefixHeaders": "x-meta-"}},
+         "Note": {"target": "smithy.api#String", "traits": {"smithy.api#jsonName": "note"}},
+         "Token": {"target": "smithy.api#String", "traits": {"smithy.api#idempotencyToken": {}}}}},
+      "ex#Params": {"type": "map", "key": {"target": "smithy.api#String"}, "value": {"target": "smithy.api#String"}},
+      "ex#Upload": {"type": "operation", "input": {"target": "ex#UploadInput"},
+                 "traits": {"smithy.api#http": {"method": "POST", "uri": "/up"}}},
+      "ex#UploadInput": {"type": "structure", "members": {
+         "Data": {"target": "ex#Bytes", "traits": {"smithy.api#httpPayload": {}}},
+         "Kind": {"target": "smithy.api#String", "traits": {"smithy.api#httpHeader": "Content-Kind"}}}},
+      "ex#Bytes": {"type": "blob", "traits": {"smithy.api#mediaType": "image/png"}}
+    }}"##;
+
+    fn request(op: &str, args: Value) -> Result<Request, Vec<ArgProblem>> {
+        let imported = crate::targets::smithy::import(MODEL).unwrap();
+        let op = imported.operations.iter().find(|o| o.name == op).unwrap();
+        let endpoint = url::Url::parse("http://127.0.0.1:1/base").unwrap();
+        build(
+            &endpoint,
+            &op.call,
+            &imported.table,
+            args.as_object().unwrap(),
+        )
+    }
+
+    #[test]
+    fn rest_json_bindings_go_where_the_model_says() {
+        let req = request(
+            "Put",
+            json!({"Bucket": "b 1", "Key": "dir/a b+c.txt", "Limit": 5,
+                   "Extra": {"limit": "ignored", "color": "red"}, "Since": 0,
+                   "Meta": {"owner": "me"}, "Note": "hi"}),
+        )
+        .unwrap();
+        assert_eq!(req.method, http::Method::PUT);
+        assert_eq!(
+            req.url.as_str(),
+            "http://127.0.0.1:1/base/buckets/b%201/dir/a%20b%2Bc.txt?tagging=&limit=5&color=red"
+        );
+        assert_eq!(
+            req.headers["if-modified-since"],
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        assert_eq!(req.headers["x-meta-owner"], "me");
+        let body: Value = serde_json::from_slice(req.body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["note"], "hi", "jsonName on the wire");
+        assert_eq!(
+            body["Token"].as_str().unwrap().len(),
+            36,
+            "idempotency token filled"
+        );
+        assert!(body.get("Bucket").is_none() && body.get("Limit").is_none());
+    }
+
+    #[test]
+    fn payloads_labels_and_headers_are_checked() {
+        let req = request("Upload", json!({"Data": "iVBORw==", "Kind": "png"})).unwrap();
+        assert_eq!(req.body.as_deref(), Some(&[0x89, b'P', b'N', b'G'][..]));
+        assert_eq!(req.headers["content-type"], "image/png");
+        let problems =
+            request("Upload", json!({"Data": "not base64!", "Kind": "a\nb"})).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        let problems = request(
+            "Put",
+            json!({"Bucket": "", "Key": "k", "Meta": {"a b": "x"}}),
+        )
+        .unwrap_err();
+        let args: Vec<&str> = problems.iter().map(|p| p.arg.as_str()).collect();
+        assert_eq!(args, ["Bucket", "Meta"], "{problems:?}");
+    }
+}
