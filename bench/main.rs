@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+mod aws;
 mod federation;
 
 use std::io::{BufRead, BufReader};
@@ -179,6 +180,20 @@ fn backend(url: &str, jwk: Value) -> Router {
                 ([("content-type", "application/json")], body)
             }),
         )
+        // A Lambda function's Invoke and a DynamoDB endpoint (awsJson), for `aws::rows`.
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            post(move || async move { ([("content-type", "application/json")], pet) }),
+        )
+        .route(
+            "/ddb",
+            post(|| async {
+                (
+                    [("content-type", "application/x-amz-json-1.0")],
+                    r#"{"Item":{"id":{"S":"7"},"type":{"S":"cat"}}}"#,
+                )
+            }),
+        )
         .route(
             "/dev/static/{n}",
             get(|axum::extract::Path(n): axum::extract::Path<usize>| async move { "x".repeat(n) }),
@@ -301,6 +316,11 @@ targets:
 
 /// Runs the gateway binary on the config at `config`; returns once it listens.
 fn launch(args: &Args, config: &Path) -> (Gateway, Duration) {
+    launch_with(args, config, &[])
+}
+
+/// [`launch`], with more variables in the gateway's environment.
+fn launch_with(args: &Args, config: &Path, env: &[(&str, String)]) -> (Gateway, Duration) {
     let started = Instant::now();
     let mut child = Command::new(&args.gateway)
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
@@ -309,7 +329,12 @@ fn launch(args: &Args, config: &Path) -> (Gateway, Duration) {
         .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
         .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
         .env("RUST_LOG", "warn,mcp_gateway=info")
-        .envs(args.gateway_env.iter().map(|(k, v)| (k, v)))
+        .envs(
+            args.gateway_env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stderr(Stdio::piped())
         .spawn()
         .expect("run the gateway binary (build it with `cargo build --release`)");
@@ -815,6 +840,11 @@ async fn bench() -> i32 {
     } else {
         (Vec::new(), Vec::new())
     };
+    let aws = if args.selected("AWS") {
+        aws::rows(&args, &dir, concurrencies, &backend).await
+    } else {
+        (Vec::new(), Vec::new())
+    };
 
     println!("\n### tools/call (gateway vs. the same request straight to the backend)\n");
     print_rows(&rows);
@@ -825,6 +855,14 @@ async fn bench() -> i32 {
         print_rows(&federated.0);
         println!();
         for line in &federated.1 {
+            println!("{line}");
+        }
+    }
+    if !aws.0.is_empty() {
+        println!("\n### AWS-native targets (gateway vs. the same POST straight to the backend)\n");
+        print_rows(&aws.0);
+        println!();
+        for line in &aws.1 {
             println!("{line}");
         }
     }

@@ -7,6 +7,7 @@
 //! when the targets are built (`crate::targets`), and report into the same [`Problems`].
 
 mod authorizer;
+mod credentials;
 mod interpolate;
 pub mod model;
 mod rules;

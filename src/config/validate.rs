@@ -57,7 +57,7 @@ pub(super) fn validate(
         .collect();
 
     let api_keys = providers
-        .map(|p| super::targets::api_key_providers(&p, &base_dir, env, problems))
+        .map(|p| super::credentials::api_key_providers(&p, &base_dir, env, problems))
         .unwrap_or_default();
     let timeouts = server_spec
         .as_ref()

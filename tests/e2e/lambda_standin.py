@@ -8,8 +8,10 @@ runs the registered Python handler as `handler(event, context)` with
 Lambda's own service errors (`ResourceNotFoundException`, `TooManyRequestsException`,
 `RequestTooLargeException`) with `X-Amzn-ErrorType`.
 
-It also serves `GET /echo` (an OpenAPI target's backend in the same tests) and records every
-request as received.
+It also serves `GET /echo` (an OpenAPI target's backend in the same tests), and S3's
+`GetObject` for the objects in `objects` (path-style, each request's signature checked with
+botocore's `S3SigV4Auth`, whose canonicalisation differs from other services'). Every request
+is recorded as received.
 """
 
 import base64
@@ -22,7 +24,7 @@ import types
 import uuid
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -37,6 +39,7 @@ class LambdaStandIn:
     def __init__(self, credentials):
         self.credentials = Credentials(*credentials)
         self.functions = {}
+        self.objects = {}
         self.seen = []
         self.throttle = False
         stand_in = self
@@ -61,15 +64,15 @@ class LambdaStandIn:
     def close(self):
         self.server.shutdown()
 
-    def _verify(self, req, body, region):
+    def _verify(self, req, body, region, service="lambda", auth_class=SigV4Auth):
         """None when botocore computes the same signature, else why not."""
         headers = {k.lower(): v for k, v in req.headers.items()}
         auth = headers.get("authorization", "")
         m = re.search(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request", auth)
         if not m:
             return "no SigV4 Authorization header"
-        if (m.group(2), m.group(3)) != (region, "lambda"):
-            return f"signed for {m.group(3)} in {m.group(2)}, not lambda in {region}"
+        if (m.group(2), m.group(3)) != (region, service):
+            return f"signed for {m.group(3)} in {m.group(2)}, not {service} in {region}"
         signed = re.search(r"SignedHeaders=([^,]+)", auth).group(1).split(";")
         theirs = re.search(r"Signature=([0-9a-f]+)", auth).group(1)
         request = AWSRequest(
@@ -79,7 +82,7 @@ class LambdaStandIn:
             data=body,
         )
         request.context["timestamp"] = headers["x-amz-date"]
-        signer = SigV4Auth(self.credentials, "lambda", region)
+        signer = auth_class(self.credentials, service, region)
         expected = signer.signature(
             signer.string_to_sign(request, signer.canonical_request(request)), request
         )
@@ -151,5 +154,18 @@ class LambdaStandIn:
     def _echo(self, req):
         parts = urlsplit(req.path)
         if parts.path != "/echo":
-            return self._reply(req, 404, {"message": "not found"})
+            return self._get_object(req, parts.path)
         self._reply(req, 200, {"query": parse_qs(parts.query)})
+
+    def _get_object(self, req, path):
+        bucket, _, key = unquote(path).lstrip("/").partition("/")
+        record = {"bucket": bucket, "key": key, "headers": {k.lower(): v for k, v in req.headers.items()}}
+        self.seen.append(record)
+        why = self._verify(req, b"", "us-east-1", "s3", S3SigV4Auth)
+        record["signature"] = why or "ok"
+        if why:
+            return self._error(req, 403, "SignatureDoesNotMatch", why)
+        body = self.objects.get((bucket, key))
+        if body is None:
+            return self._error(req, 404, "NoSuchKey", "The specified key does not exist.")
+        self._reply(req, 200, body)

@@ -117,6 +117,11 @@ def aws():
         }}},
     }
     s3.put_object(Bucket="agent-schemas", Key="openapi/swagger.json", Body=json.dumps(swagger))
+    s3.put_object(
+        Bucket="agent-schemas", Key="mcp/tools.json",
+        Body=json.dumps({"tools": [{"name": "lookup", "description": "Looks things up",
+                                     "inputSchema": {"type": "object"}}]}),
+    )
     yield {"endpoint": endpoint, "lambda": lam}
     lam.close()
     moto.stop()
@@ -163,6 +168,18 @@ targets:
     targetConfiguration:
       mcp:
         openApiSchema: {{s3: {{uri: "s3://agent-schemas/openapi/swagger.json"}}}}
+  - name: ghost
+    targetConfiguration:
+      mcp:
+        lambda:
+          lambdaArn: arn:aws:lambda:eu-west-1:123456789012:function:deleted-last-week
+          toolSchema: {{inlinePayload: [{{name: haunt, description: Nobody home, inputSchema: {{type: object}}}}]}}
+  - name: fixed
+    targetConfiguration:
+      mcp:
+        mcpServer:
+          endpoint: http://127.0.0.1:9/mcp
+          mcpToolSchema: {{s3: {{uri: "s3://agent-schemas/mcp/tools.json"}}}}
 {extra}"""
     path = tmp / "gateway.yaml"
     path.write_text(config)
@@ -204,6 +221,7 @@ def test_every_kind_is_listed(gateway, mode):
                 "weather___get_weather", "weather___explode", "context___echo_context",
                 "sched___CreateScheduleGroup", "sched___GetScheduleGroup", "sched___ListScheduleGroups",
                 "ddb___CreateTable", "ddb___PutItem", "ddb___GetItem", "ddb___ListTables", "echo___echo",
+                "swagger___echo", "fixed___lookup",
             ]:
                 assert name in tools, name
             get_weather = tools["weather___get_weather"]
@@ -262,6 +280,9 @@ def test_lambda_failures_are_results_the_model_can_read(gateway, aws):
             assert r.is_error and "(Handled): HandledError: handled on purpose" in r.content[0].text
             r = await client.call_tool("weather___get_weather", {"city": 3})
             assert r.is_error and "city" in r.content[0].text, "checked against the schema first"
+            r = await client.call_tool("ghost___haunt", {})
+            assert r.is_error and "ResourceNotFoundException" in r.content[0].text, r.content[0].text
+            assert "deleted-last-week" in r.content[0].text
             lam.throttle = True
             try:
                 r = await client.call_tool("weather___get_weather", {"city": "Oslo"})
@@ -345,6 +366,36 @@ def test_openapi_and_swagger_documents_from_s3(gateway):
     run(go())
 
 
+def test_s3_reads_are_signed_as_botocore_signs_them(aws):
+    """moto does not check signatures; this S3 stand-in checks them with botocore's S3 signer
+    (one encoding pass, no normalisation, the payload hash in a header) on an awkward key."""
+    import subprocess
+    lam = aws["lambda"]
+    key = "docs/echo api (v1)+ü.json"
+    doc = {"openapi": "3.0.3", "info": {"title": "e", "version": "1"}, "servers": [{"url": lam.url}],
+           "paths": {"/echo": {"get": {"operationId": "echo", "responses": {"200": {"description": "ok"}}}}}}
+    lam.objects[("signed-bucket", key)] = json.dumps(doc).encode()
+    tmp = Path(tempfile.mkdtemp(prefix="mcp-gw-s3-"))
+    (tmp / "gateway.yaml").write_text(
+        "gateway: {name: s3, authorizerType: NONE, region: us-east-1}\n"
+        "targets:\n"
+        "  - name: doc\n"
+        "    targetConfiguration: {mcp: {openApiSchema: {s3: {uri: \"s3://signed-bucket/" + key + "\", "
+        "bucketOwnerAccountId: \"111122223333\"}}}}\n"
+    )
+    lam.seen.clear()
+    out = subprocess.run(
+        [str(TARGET / "mcp-gateway"), "validate", "--config", str(tmp / "gateway.yaml")],
+        env={**_env(aws), "AWS_ENDPOINT_URL_S3": lam.url}, capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    [read] = lam.seen
+    assert (read["bucket"], read["key"]) == ("signed-bucket", key)
+    assert read["signature"] == "ok", read
+    assert read["headers"]["x-amz-expected-bucket-owner"] == "111122223333"
+    assert "doc___echo" in out.stdout
+
+
 def test_a_missing_s3_document_stops_the_start_with_its_path(aws):
     tmp = Path(tempfile.mkdtemp(prefix="mcp-gw-aws-bad-"))
     extra = """  - name: gone
@@ -358,7 +409,7 @@ def test_a_missing_s3_document_stops_the_start_with_its_path(aws):
         env=_env(aws), capture_output=True, text=True, timeout=60,
     )
     assert out.returncode != 0
-    assert "targets[6].targetConfiguration.mcp.openApiSchema.s3" in out.stderr, out.stderr
+    assert "targets[8].targetConfiguration.mcp.openApiSchema.s3" in out.stderr, out.stderr
     assert "NoSuchKey" in out.stderr, out.stderr
 
 

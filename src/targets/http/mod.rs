@@ -60,8 +60,20 @@ impl HttpAdapter {
     pub async fn send(
         &self,
         ctx: &CallContext<'_>,
-        mut req: crate::outbound::Request,
+        req: crate::outbound::Request,
     ) -> Result<net::Reply, CallError> {
+        self.send_limited(ctx, req, self.max_response_bytes).await
+    }
+
+    /// [`Self::send`], reading at most `limit` bytes of reply (never more than the gateway's
+    /// own limit).
+    pub async fn send_limited(
+        &self,
+        ctx: &CallContext<'_>,
+        mut req: crate::outbound::Request,
+        limit: usize,
+    ) -> Result<net::Reply, CallError> {
+        let limit = limit.min(self.max_response_bytes);
         let exchange = async {
             self.credentials.apply(&mut req).await?;
             let mut builder = self
@@ -72,7 +84,7 @@ impl HttpAdapter {
                 builder = builder.body(body);
             }
             let resp = builder.send().await.map_err(NetError::from_reqwest)?;
-            let mut reply = net::read_reply(resp, self.max_response_bytes, &self.budget).await?;
+            let mut reply = net::read_reply(resp, limit, &self.budget).await?;
             self.credentials.redact(&mut reply.body);
             Ok::<_, CallError>(reply)
         };

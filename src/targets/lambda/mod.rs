@@ -76,7 +76,7 @@ pub async fn call(
     args: &Value,
 ) -> Result<ToolOutput, CallError> {
     validate(tool, args)?;
-    let body = serde_json::to_vec(args).map_err(|_| CallError::Mismatch)?;
+    let body = args.to_string().into_bytes();
     if body.len() > MAX_PAYLOAD_BYTES {
         return Err(CallError::InvalidArguments(vec![ArgProblem {
             arg: String::new(),
@@ -104,15 +104,16 @@ pub async fn call(
     if let Some(cc) = client_context(ctx, route) {
         h.insert("x-amz-client-context", cc);
     }
-    let reply = adapter.send(ctx, req).await?;
+    let reply = adapter.send_limited(ctx, req, MAX_PAYLOAD_BYTES).await?;
     if !reply.status.is_success() {
         return service_failure(ServiceError::from_reply("Lambda", &reply));
     }
     Ok(output(reply, route.structured))
 }
 
-/// `{"custom": {...AgentCore's keys}}`, base64, within Lambda's limit (an oversized one, which
-/// only a very long id could make, is left out rather than failing the call).
+/// `{"custom": {...AgentCore's keys}}`, base64, within Lambda's limit. The names in it are
+/// bounded by the config; only the client's JSON-RPC id is not, and an id too long to fit is
+/// sent empty rather than failing the call.
 fn client_context(ctx: &CallContext<'_>, route: &Route) -> Option<http::HeaderValue> {
     // The JSON-RPC id as the client sent it: a string's value, a number's digits.
     let message_id = serde_json::from_str::<Value>(ctx.request_id)
@@ -122,20 +123,38 @@ fn client_context(ctx: &CallContext<'_>, route: &Route) -> Option<http::HeaderVa
             other => other.to_string(),
         })
         .unwrap_or_default();
-    let custom = serde_json::json!({
-        "custom": {
-            "bedrockAgentCoreMessageVersion": "1.0",
-            "bedrockAgentCoreAwsRequestId": crate::common::random::uuid(),
-            "bedrockAgentCoreMcpMessageId": message_id,
-            "bedrockAgentCoreGatewayId": &*route.gateway_id,
-            "bedrockAgentCoreTargetId": &*route.target_id,
-            "bedrockAgentCoreToolName": route.tool_name,
-        }
-    });
-    let encoded = base64::engine::general_purpose::STANDARD.encode(custom.to_string());
-    (encoded.len() <= MAX_CLIENT_CONTEXT_BYTES)
-        .then(|| http::HeaderValue::from_str(&encoded).ok())
-        .flatten()
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Custom<'a> {
+        bedrock_agent_core_message_version: &'a str,
+        bedrock_agent_core_aws_request_id: &'a str,
+        bedrock_agent_core_mcp_message_id: &'a str,
+        bedrock_agent_core_gateway_id: &'a str,
+        bedrock_agent_core_target_id: &'a str,
+        bedrock_agent_core_tool_name: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct ClientContext<'a> {
+        custom: Custom<'a>,
+    }
+    let request_id = crate::common::random::uuid();
+    let encode = |message_id: &str| {
+        let context = ClientContext {
+            custom: Custom {
+                bedrock_agent_core_message_version: "1.0",
+                bedrock_agent_core_aws_request_id: &request_id,
+                bedrock_agent_core_mcp_message_id: message_id,
+                bedrock_agent_core_gateway_id: &route.gateway_id,
+                bedrock_agent_core_target_id: &route.target_id,
+                bedrock_agent_core_tool_name: &route.tool_name,
+            },
+        };
+        let json = serde_json::to_string(&context).ok()?;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(json);
+        (encoded.len() <= MAX_CLIENT_CONTEXT_BYTES).then_some(encoded)
+    };
+    let encoded = encode(&message_id).or_else(|| encode(""))?;
+    http::HeaderValue::from_str(&encoded).ok()
 }
 
 /// An `Invoke` reply (HTTP 200) as a tool result.

@@ -159,8 +159,18 @@ pub fn import(text: &str) -> Result<Imported, ModelError> {
     })
 }
 
-/// Why an operation cannot be served whole, if it cannot: event streams either way.
+/// Why an operation cannot be served whole, if it cannot: event streams either way, or a
+/// host prefix (`endpoint` trait) the gateway would not put before the endpoint's host.
 fn unservable(model: &Model, input: Option<&str>, shape: &Value) -> Option<String> {
+    if let Some(prefix) = traits(shape)
+        .get("smithy.api#endpoint")
+        .and_then(|e| e.get("hostPrefix"))
+        .and_then(Value::as_str)
+    {
+        return Some(format!(
+            "its `endpoint` trait prefixes the host with `{prefix}`, which mcp-gateway does not do"
+        ));
+    }
     let output = shape
         .get("output")
         .and_then(|o| o.get("target"))

@@ -118,13 +118,20 @@ pub fn build(
                 http::HeaderValue::from_static(content_type),
             );
             url.set_path(if base.is_empty() { "/" } else { &base });
-            let body = to_wire(input, table, &Value::Object(args.clone())).map_err(|e| {
-                vec![ArgProblem {
-                    arg: String::new(),
-                    message: e.0,
-                }]
-            })?;
-            (http::Method::POST, Some(body.to_string().into_bytes()))
+            // Most inputs need no change on the wire: then the arguments are written as they are.
+            let body = match &**input {
+                Wire::Same => serde_json::to_vec(args).unwrap_or_default(),
+                plan => to_wire(plan, table, &Value::Object(args.clone()))
+                    .map_err(|e| {
+                        vec![ArgProblem {
+                            arg: String::new(),
+                            message: e.0,
+                        }]
+                    })?
+                    .to_string()
+                    .into_bytes(),
+            };
+            (http::Method::POST, Some(body))
         }
         Call::Rest(rest) => {
             let mut path = base;

@@ -39,6 +39,8 @@ pub struct Schemas<'m> {
     recursive: HashSet<String>,
     /// Shapes fully searched for cycles.
     searched: HashSet<String>,
+    /// Whether each `pattern` seen compiles in the validator's regex dialect.
+    patterns: HashMap<String, bool>,
 }
 
 impl<'m> Schemas<'m> {
@@ -47,6 +49,7 @@ impl<'m> Schemas<'m> {
             model,
             recursive: HashSet::new(),
             searched: HashSet::new(),
+            patterns: HashMap::new(),
         }
     }
 
@@ -62,6 +65,7 @@ impl<'m> Schemas<'m> {
             defs: BTreeMap::new(),
             def_names: HashMap::new(),
             nodes: 0,
+            patterns: &mut self.patterns,
         };
         let mut schema = build.shape(input)?;
         if !build.defs.is_empty()
@@ -118,6 +122,7 @@ struct Build<'a> {
     defs: BTreeMap<String, Value>,
     def_names: HashMap<String, String>,
     nodes: usize,
+    patterns: &'a mut HashMap<String, bool>,
 }
 
 impl Build<'_> {
@@ -172,7 +177,7 @@ impl Build<'_> {
                     }
                     let mut p = self.refer(target)?;
                     if let Value::Object(o) = &mut p {
-                        member_facets(model, mt, target, o);
+                        member_facets(model, mt, target, o, self.patterns);
                     }
                     let token = mt.contains_key("smithy.api#idempotencyToken");
                     if ty == "structure"
@@ -261,7 +266,7 @@ impl Build<'_> {
             // `document`: any JSON value.
             _ => {}
         }
-        constraints(traits, &mut s);
+        constraints(traits, &mut s, self.patterns);
         Ok(Value::Object(s))
     }
 }
@@ -273,6 +278,7 @@ fn member_facets(
     member: &Map<String, Value>,
     target: &str,
     s: &mut Map<String, Value>,
+    patterns: &mut HashMap<String, bool>,
 ) {
     if let Some(doc) =
         trait_of(model, member, target, "smithy.api#documentation").and_then(Value::as_str)
@@ -288,7 +294,7 @@ fn member_facets(
     if s.contains_key("$ref") {
         return;
     }
-    constraints(member, s);
+    constraints(member, s, patterns);
     if let Some(d) = member.get("smithy.api#default")
         && !d.is_null()
     {
@@ -296,8 +302,14 @@ fn member_facets(
     }
 }
 
-/// `length`, `range` and `pattern`, in the JSON Schema words for the schema's type.
-fn constraints(traits: &Map<String, Value>, s: &mut Map<String, Value>) {
+/// `length`, `range` and `pattern`, in the JSON Schema words for the schema's type. A pattern
+/// the validator's regex dialect cannot compile (AWS models write Java's surrogate ranges,
+/// `\uD800\uDC00-\uDBFF\uDFFF`) is left out: the service still checks it.
+fn constraints(
+    traits: &Map<String, Value>,
+    s: &mut Map<String, Value>,
+    patterns: &mut HashMap<String, bool>,
+) {
     let ty = s
         .get("type")
         .and_then(Value::as_str)
@@ -332,6 +344,9 @@ fn constraints(traits: &Map<String, Value>, s: &mut Map<String, Value>) {
     }
     if let Some(p) = traits.get("smithy.api#pattern").and_then(Value::as_str)
         && ty == "string"
+        && *patterns.entry(p.to_string()).or_insert_with(|| {
+            jsonschema::draft202012::new(&json!({"type": "string", "pattern": p})).is_ok()
+        })
     {
         s.insert("pattern".into(), p.into());
     }
