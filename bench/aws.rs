@@ -10,11 +10,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{Args, Load, Row, call, launch_with, mcp, measure, session};
+use super::{Args, Load, Row, call, launch_with, mcp, session};
 
 const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:pets";
-/// Rounds per scenario and concurrency; the median is reported.
-const ROUNDS: usize = 3;
 
 fn config(dir: &Path, with_model: bool) -> std::path::PathBuf {
     let model = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -128,20 +126,6 @@ pub async fn rows(
             direct(format!("{backend}/ddb"), &get_item),
         ),
     ];
-    // Three rounds, the scenarios interleaved, so that drift on a shared machine falls on all
-    // of them alike; each row is the round with the median gateway CPU per call.
-    let mut rows = Vec::new();
-    for &c in concurrencies {
-        let mut rounds: Vec<Vec<Row>> = scenarios.iter().map(|_| Vec::new()).collect();
-        for _ in 0..ROUNDS {
-            for (i, (name, through, direct)) in scenarios.iter().enumerate() {
-                rounds[i].push(measure(name, through, direct, c, args.seconds, gw.pid).await);
-            }
-        }
-        for mut runs in rounds {
-            runs.sort_by(|a, b| a.cpu_us_per_call.total_cmp(&b.cpu_us_per_call));
-            rows.push(runs.swap_remove(ROUNDS / 2));
-        }
-    }
+    let rows = super::interleaved(&scenarios, concurrencies, args.seconds, gw.pid).await;
     (rows, lines)
 }

@@ -14,6 +14,7 @@
 
 mod aws;
 mod federation;
+mod ops;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -641,6 +642,48 @@ async fn measure(
     }
 }
 
+/// Rounds per scenario and concurrency in [`interleaved`]; the median is reported.
+const ROUNDS: usize = 3;
+
+/// Measures `scenarios` (name, through the gateway `pid`, direct) in [`ROUNDS`] rounds, the
+/// scenarios interleaved so that drift on a shared machine falls on all of them alike; each
+/// row is the round with the median gateway CPU per call. A scenario may name its own
+/// gateway process (`Some(pid)`) when the rows compare two gateways.
+async fn interleaved(
+    scenarios: &[(&str, Load, Load)],
+    concurrencies: &[usize],
+    seconds: f64,
+    pid: u32,
+) -> Vec<Row> {
+    let with_pids: Vec<_> = scenarios
+        .iter()
+        .map(|(n, t, d)| (*n, t.clone(), d.clone(), pid))
+        .collect();
+    interleaved_on(&with_pids, concurrencies, seconds).await
+}
+
+/// [`interleaved`], each scenario through its own gateway process.
+async fn interleaved_on(
+    scenarios: &[(&str, Load, Load, u32)],
+    concurrencies: &[usize],
+    seconds: f64,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for &c in concurrencies {
+        let mut rounds: Vec<Vec<Row>> = scenarios.iter().map(|_| Vec::new()).collect();
+        for _ in 0..ROUNDS {
+            for (i, (name, through, direct, pid)) in scenarios.iter().enumerate() {
+                rounds[i].push(measure(name, through, direct, c, seconds, *pid).await);
+            }
+        }
+        for mut runs in rounds {
+            runs.sort_by(|a, b| a.cpu_us_per_call.total_cmp(&b.cpu_us_per_call));
+            rows.push(runs.swap_remove(ROUNDS / 2));
+        }
+    }
+    rows
+}
+
 fn print_rows(rows: &[Row]) {
     println!(
         "| scenario | c | gateway req/s | direct req/s | ratio | gateway p50 | direct p50 | added p50 | gateway p99 | direct p99 | errors | gateway CPU/call |"
@@ -845,6 +888,11 @@ async fn bench() -> i32 {
     } else {
         (Vec::new(), Vec::new())
     };
+    let metrics = if args.selected("metrics") {
+        ops::metrics_rows(&args, &dir, concurrencies).await
+    } else {
+        Vec::new()
+    };
 
     println!("\n### tools/call (gateway vs. the same request straight to the backend)\n");
     print_rows(&rows);
@@ -865,6 +913,12 @@ async fn bench() -> i32 {
         for line in &aws.1 {
             println!("{line}");
         }
+    }
+    if !metrics.is_empty() {
+        println!(
+            "\n### Metrics on and off (each gateway vs. the same request straight to the backend)\n"
+        );
+        print_rows(&metrics);
     }
     println!("\n### tools/list (gateway vs. a backend serving a static body of the same size)\n");
     print_rows(&list_rows);

@@ -19,6 +19,7 @@ pub mod common;
 pub mod config;
 pub mod http;
 pub mod mcp;
+pub mod metrics;
 pub mod net;
 pub mod outbound;
 pub mod targets;
@@ -103,6 +104,7 @@ impl Gateway {
             &secret,
             config.server.tools_list_page_size,
             updates,
+            Arc::new(metrics::Metrics::new(config.server.metrics_enabled)),
         );
         let state = Arc::new(http::AppState {
             mcp,
@@ -120,6 +122,9 @@ impl Gateway {
                 config.server.max_concurrent_requests,
             )),
             closing: tasks.child(),
+            requests: Arc::new(tokio::sync::Semaphore::new(
+                config.server.max_concurrent_requests,
+            )),
         });
         Ok(Self {
             config,

@@ -30,7 +30,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start the gateway: MCP on http://<listen>/mcp, plus /health and /ready.
+    /// Start the gateway: MCP on http://<listen>/mcp, plus /health, /ready and /metrics.
     Serve {
         /// The config file (YAML or JSON).
         #[arg(
@@ -61,6 +61,8 @@ enum Command {
         )]
         config: PathBuf,
     },
+    /// Print the config file's JSON Schema (for editors: `config/gateway.schema.json`).
+    Schema,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +82,14 @@ fn main() -> ExitCode {
             Command::Serve { config, listen } => serve(config, listen).await,
             Command::Validate { config } => validate(config).await,
             Command::Health { url } => health(&url).await,
+            Command::Schema => {
+                let schema = config::schema::json_schema();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&schema).unwrap_or_default()
+                );
+                ExitCode::SUCCESS
+            }
         }
     })
 }

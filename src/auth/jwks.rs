@@ -109,6 +109,8 @@ pub struct KeyStore {
     loaded: RwLock<Loaded>,
     /// Serialises loads; holds when the last unknown-`kid` refresh started.
     refresh: tokio::sync::Mutex<Option<Instant>>,
+    /// Loads that worked, and loads that failed (for the metrics).
+    pub loads: [std::sync::atomic::AtomicU64; 2],
 }
 
 impl KeyStore {
@@ -122,6 +124,7 @@ impl KeyStore {
                 last_error: "not loaded yet".into(),
             }),
             refresh: tokio::sync::Mutex::new(None),
+            loads: Default::default(),
         }
     }
 
@@ -205,6 +208,7 @@ impl KeyStore {
         let result = tokio::time::timeout(self.fetch_timeout, self.fetch())
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.fetch_timeout)));
+        self.loads[usize::from(result.is_err())].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut loaded = self.loaded.write();
         match result {
             Ok(set) => {

@@ -33,6 +33,8 @@ pub struct JwtAuthorizer {
     cache: RwLock<HashMap<[u8; 32], Verified>>,
     /// Full signature verifications performed (cache misses that reached `jsonwebtoken`).
     verifications: std::sync::atomic::AtomicU64,
+    /// Tokens admitted from the cache of verified tokens.
+    hits: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Clone)]
@@ -58,6 +60,7 @@ impl JwtAuthorizer {
             keys,
             cache: RwLock::new(HashMap::new()),
             verifications: Default::default(),
+            hits: Default::default(),
         })
     }
 
@@ -81,6 +84,18 @@ impl JwtAuthorizer {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Tokens admitted from the cache, tokens verified in full, and the provider's keys
+    /// loaded and failed to load, so far.
+    pub fn counts(&self) -> crate::metrics::AuthCounts {
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        crate::metrics::AuthCounts {
+            cache_hits: get(&self.hits),
+            verifications: get(&self.verifications),
+            jwks_loads: get(&self.keys.loads[0]),
+            jwks_failures: get(&self.keys.loads[1]),
+        }
+    }
+
     pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Principal, AuthError> {
         let token = bearer_token(headers)?;
         let digest: [u8; 32] =
@@ -90,6 +105,7 @@ impl JwtAuthorizer {
                 .expect("32 bytes");
         let now = crate::common::unix_now();
         if let Some(hit) = self.cached(&digest, now)? {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(hit);
         }
         let header = jsonwebtoken::decode_header(token)

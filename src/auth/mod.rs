@@ -140,6 +140,14 @@ impl Authorizer {
         matches!(self, Self::None)
     }
 
+    /// What a JWT authorizer has counted (token cache, key loads), for the metrics.
+    pub fn counts(&self) -> Option<crate::metrics::AuthCounts> {
+        match self {
+            Self::Jwt(j) => Some(j.counts()),
+            _ => None,
+        }
+    }
+
     /// Whether the authorizer can decide (a JWT authorizer needs the provider's keys).
     pub fn is_ready(&self) -> bool {
         match self {

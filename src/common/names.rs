@@ -33,7 +33,9 @@ pub fn tool_name(target: &str, tool: &str) -> String {
 }
 
 /// The methods AgentCore's `RestApiMethod` enum allows.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     Get,

@@ -11,6 +11,7 @@ mod credentials;
 mod interpolate;
 pub mod model;
 mod rules;
+pub mod schema;
 mod targets;
 mod validate;
 
@@ -166,6 +167,8 @@ pub struct ServerSettings {
     pub export_timeout: Duration,
     pub shutdown_grace: Duration,
     pub egress: EgressSettings,
+    /// `server.metrics.enabled`.
+    pub metrics_enabled: bool,
 }
 
 /// `server.egress`, validated.

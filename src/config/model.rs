@@ -14,7 +14,7 @@ pub use crate::common::names::HttpMethod;
 
 /// The whole file, one raw value per section: each section is deserialized on its own so that
 /// a mistake in one does not hide the problems of the others.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FileSpec {
     pub server: Option<Value>,
@@ -25,7 +25,7 @@ pub struct FileSpec {
 }
 
 /// `server:` — self-hosted only: where to listen and the limits and timeouts.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ServerSpec {
     pub listen: String,
@@ -40,10 +40,25 @@ pub struct ServerSpec {
     pub limits: LimitsSpec,
     pub timeouts: TimeoutsSpec,
     pub egress: EgressSpec,
+    pub metrics: MetricsSpec,
+}
+
+/// `server.metrics`: the Prometheus endpoint `/metrics`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MetricsSpec {
+    /// Serve `/metrics` and record what it shows (default true).
+    pub enabled: bool,
+}
+
+impl Default for MetricsSpec {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// `server.egress`: where the gateway may connect (documents, JWKS, targets, upstreams).
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct EgressSpec {
     /// When set, only these networks may be reached.
@@ -66,11 +81,12 @@ impl Default for ServerSpec {
             limits: LimitsSpec::default(),
             timeouts: TimeoutsSpec::default(),
             egress: EgressSpec::default(),
+            metrics: MetricsSpec::default(),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct LimitsSpec {
     /// Largest accepted HTTP request body on `/mcp`.
@@ -108,7 +124,7 @@ impl Default for LimitsSpec {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TimeoutsSpec {
     /// Whole backend call (connect, send, read the body) for every target.
@@ -155,7 +171,7 @@ impl Default for TimeoutsSpec {
 }
 
 /// `credentialProviders:` — the self-hosted stand-in for AgentCore Identity.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CredentialProvidersSpec {
     pub api_keys: Vec<ApiKeyProviderSpec>,
@@ -163,7 +179,7 @@ pub struct CredentialProvidersSpec {
 
 /// `iamCallers:` — the self-hosted stand-in for IAM with `authorizerType: AWS_IAM`: who may
 /// sign requests to the gateway, and the principal each key stands for.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IamCallerSpec {
     pub access_key_id: String,
@@ -172,7 +188,7 @@ pub struct IamCallerSpec {
     pub principal_arn: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyProviderSpec {
     pub name: String,
@@ -181,7 +197,7 @@ pub struct ApiKeyProviderSpec {
 }
 
 /// `gateway:` — the fields of `create_gateway`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewaySpec {
     pub name: String,
@@ -206,19 +222,19 @@ pub struct GatewaySpec {
     pub custom_transform_configuration: Option<Value>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub enum ProtocolType {
     #[serde(rename = "MCP")]
     Mcp,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProtocolConfiguration {
     pub mcp: Option<McpConfiguration>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct McpConfiguration {
     pub supported_versions: Option<Vec<String>>,
@@ -228,19 +244,19 @@ pub struct McpConfiguration {
     pub streaming_configuration: Option<Value>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub enum SearchType {
     #[serde(rename = "SEMANTIC")]
     Semantic,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionConfiguration {
     pub session_timeout_in_seconds: u64,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AuthorizerType {
     CustomJwt,
@@ -250,14 +266,14 @@ pub enum AuthorizerType {
 }
 
 /// `authorizerConfiguration`: a union with one member.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizerConfiguration {
     #[serde(rename = "customJWTAuthorizer")]
     pub custom_jwt_authorizer: Option<CustomJwtAuthorizer>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomJwtAuthorizer {
     pub discovery_url: String,
@@ -272,7 +288,7 @@ pub struct CustomJwtAuthorizer {
     pub allowed_workload_configuration: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomClaim {
     pub inbound_token_claim_name: String,
@@ -280,28 +296,28 @@ pub struct CustomClaim {
     pub authorizing_claim_match_value: AuthorizingClaimMatchValue,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ClaimValueType {
     String,
     StringArray,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizingClaimMatchValue {
     pub claim_match_value: ClaimMatchValue,
     pub claim_match_operator: ClaimMatchOperator,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimMatchValue {
     pub match_value_string: Option<String>,
     pub match_value_string_list: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ClaimMatchOperator {
     Equals,
@@ -309,14 +325,14 @@ pub enum ClaimMatchOperator {
     ContainsAny,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub enum ExceptionLevel {
     #[serde(rename = "DEBUG")]
     Debug,
 }
 
 /// One entry of `targets:` — the fields of `create_gateway_target`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetSpec {
     pub name: String,
@@ -330,7 +346,7 @@ pub struct TargetSpec {
     pub private_endpoint: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetConfiguration {
     pub mcp: Option<McpTargetConfiguration>,
@@ -338,7 +354,7 @@ pub struct TargetConfiguration {
     pub inference: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct McpTargetConfiguration {
     pub open_api_schema: Option<SchemaSource>,
@@ -350,7 +366,7 @@ pub struct McpTargetConfiguration {
 }
 
 /// AgentCore's `S3Configuration`: a document in S3.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct S3Spec {
     /// `s3://bucket/key`.
@@ -360,7 +376,7 @@ pub struct S3Spec {
 }
 
 /// `lambda`: a Lambda function whose tools are described by `toolSchema`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LambdaSpec {
     pub lambda_arn: String,
@@ -369,7 +385,7 @@ pub struct LambdaSpec {
 
 /// AgentCore's `ToolSchema`: `inlinePayload` is the list of tool definitions itself (not a
 /// string), or `s3`; plus the self-hosted `file`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LambdaToolSchema {
     pub inline_payload: Option<Value>,
@@ -378,7 +394,7 @@ pub struct LambdaToolSchema {
 }
 
 /// `smithyModel`: a Smithy JSON AST, inline, in S3 or (self-hosted) in a file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SmithyModelSpec {
     pub inline_payload: Option<String>,
@@ -390,7 +406,7 @@ pub struct SmithyModelSpec {
 }
 
 /// `mcpServer`: a remote MCP server whose tools the gateway federates.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct McpServerSpec {
     pub endpoint: String,
@@ -404,7 +420,7 @@ pub struct McpServerSpec {
 }
 
 /// `inlinePayload` or `s3`, plus the self-hosted `file`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolSchemaSource {
     pub inline_payload: Option<String>,
@@ -412,7 +428,7 @@ pub struct ToolSchemaSource {
     pub file: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ListingMode {
     /// Listed at start (and on `list_changed`); served from the gateway's catalog.
@@ -424,7 +440,7 @@ pub enum ListingMode {
 
 /// Self-hosted curation of an MCP server's tools, in the style of
 /// `apiGatewayToolConfiguration`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct McpServerToolConfiguration {
     /// An allow-list; absent means every tool. Each names a tool, or a prefix ending in `*`.
@@ -433,13 +449,13 @@ pub struct McpServerToolConfiguration {
     pub tool_overrides: Vec<McpToolOverride>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct McpToolFilter {
     pub tool_name: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct McpToolOverride {
     /// The upstream's name for the tool.
@@ -450,7 +466,7 @@ pub struct McpToolOverride {
 }
 
 /// `openApiSchema`: AgentCore's `inlinePayload` or `s3`, plus the self-hosted `file`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SchemaSource {
     pub inline_payload: Option<String>,
@@ -461,7 +477,7 @@ pub struct SchemaSource {
     pub server_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiGatewaySpec {
     pub rest_api_id: String,
@@ -473,7 +489,7 @@ pub struct ApiGatewaySpec {
     pub invoke_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiGatewayToolConfiguration {
     pub tool_filters: Vec<ToolFilter>,
@@ -481,14 +497,14 @@ pub struct ApiGatewayToolConfiguration {
     pub tool_overrides: Vec<ToolOverride>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolFilter {
     pub filter_path: String,
     pub methods: Vec<HttpMethod>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolOverride {
     pub name: String,
@@ -497,14 +513,14 @@ pub struct ToolOverride {
     pub method: HttpMethod,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialProviderConfiguration {
     pub credential_provider_type: CredentialProviderType,
     pub credential_provider: Option<CredentialProvider>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CredentialProviderType {
     GatewayIamRole,
@@ -514,7 +530,7 @@ pub enum CredentialProviderType {
     JwtPassthrough,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialProvider {
     pub api_key_credential_provider: Option<ApiKeyCredentialProvider>,
@@ -522,7 +538,7 @@ pub struct CredentialProvider {
     pub oauth_credential_provider: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyCredentialProvider {
     pub provider_arn: String,
@@ -531,14 +547,14 @@ pub struct ApiKeyCredentialProvider {
     pub credential_location: Option<CredentialLocation>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CredentialLocation {
     Header,
     QueryParameter,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IamCredentialProvider {
     pub service: String,

@@ -252,6 +252,7 @@ fn server(
         export_timeout,
         shutdown_grace,
         egress,
+        metrics_enabled: spec.metrics.enabled,
     })
 }
 

@@ -181,6 +181,21 @@ pub struct Outgoing {
     _held: Held,
     _held_by_conn: Held,
     _permit: Option<OwnedSemaphorePermit>,
+    _timed: Option<Timed>,
+}
+
+/// Observes a response's duration when its body is dropped: delivered, or abandoned with
+/// its connection.
+pub struct Timed {
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub method: http::Method,
+    pub started: tokio::time::Instant,
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        self.metrics.delivered(&self.method, self.started.elapsed());
+    }
 }
 
 impl Outgoing {
@@ -212,7 +227,14 @@ impl Outgoing {
             _held: held,
             _held_by_conn: held_by_conn,
             _permit: permit,
+            _timed: None,
         })
+    }
+
+    /// Observes the response's duration when the body has been delivered (or dropped).
+    pub fn timed(mut self, timed: Timed) -> Self {
+        self._timed = Some(timed);
+        self
     }
 
     /// The previous slice was taken by hyper: count it as delivered.

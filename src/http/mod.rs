@@ -1,10 +1,10 @@
-//! The HTTP surface: `/mcp` (POST, DELETE; GET answers 405), `/health`, `/ready`, the OAuth
-//! protected resource metadata ([`auth`]), and the layers in front of them — body size and
-//! read-time limits, a concurrency limit and a byte budget that shed load with 503 instead of
-//! queueing (both held until the response has been delivered, see [`flow`]), request tracing
-//! with credentials redacted, panics turned into 500s. [`server`] runs the accept loop
-//! (connection limits, header and write-stall timeouts, graceful drain) on an already-bound
-//! listener, so tests can bind port 0.
+//! The HTTP surface: `/mcp` (POST, GET, DELETE), `/health`, `/ready`, `/metrics`
+//! (Prometheus), the OAuth protected resource metadata ([`auth`]), and the layers in front of
+//! them — body size and read-time limits, a concurrency limit and a byte budget that shed
+//! load with 503 instead of queueing (both held until the response has been delivered, see
+//! [`flow`]), request tracing with credentials redacted, panics turned into 500s. [`server`]
+//! runs the accept loop (connection limits, header and write-stall timeouts, graceful drain)
+//! on an already-bound listener, so tests can bind port 0.
 //!
 //! The door comes before the body: a `POST /mcp` is checked for its Origin and credentials
 //! from its headers alone, and an over-limit `Content-Length` is refused, before a byte of
@@ -65,13 +65,17 @@ pub struct AppState {
     /// Cancelled when the gateway stops accepting: notification streams end, so the drain
     /// does not wait for them.
     pub closing: tokio_util::sync::CancellationToken,
+    /// Requests being served, at most `max_concurrent_requests`: a permit each until its
+    /// response is delivered.
+    pub requests: Arc<Semaphore>,
 }
 
 /// The router with all layers.
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = Shedding {
-        requests: Arc::new(Semaphore::new(state.max_concurrent_requests)),
+        requests: state.requests.clone(),
         budget: state.budget.clone(),
+        metrics: state.mcp.metrics.clone(),
     };
     // Load shedding and the body limits guard /mcp only: probes must answer under overload.
     let mcp = Router::new()
@@ -86,6 +90,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(browsers)
         .route("/health", get(|| async { Json::ok(r#"{"status":"ok"}"#) }))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
@@ -151,11 +156,41 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
     Json::with_status(status, serde_json::to_vec(&body).unwrap_or_default())
 }
 
+/// `/metrics`: the Prometheus exposition (404 when `server.metrics.enabled` is false).
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let m = &state.mcp.metrics;
+    if !m.enabled {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let catalog = &state.mcp.catalog;
+    let targets = catalog.targets();
+    let live = crate::metrics::Live {
+        catalog_generation: catalog.load().generation(),
+        targets: targets
+            .iter()
+            .map(|t| (t.name.clone(), t.status().state.as_str(), t.tools().len()))
+            .collect(),
+        requests_in_flight: state.max_concurrent_requests - state.requests.available_permits(),
+        streams: state.max_concurrent_requests - state.streams.available_permits(),
+        upstream_sessions: targets
+            .iter()
+            .filter_map(|t| Some((t.name.clone(), t.upstream_sessions()?)))
+            .collect(),
+        auth: state.authorizer.counts(),
+    };
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        m.render(&live),
+    )
+        .into_response()
+}
+
 /// What [`shed_load`] counts.
 #[derive(Clone)]
 struct Shedding {
     requests: Arc<Semaphore>,
     budget: Budget,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 fn overloaded(message: &str) -> Response {
@@ -173,12 +208,16 @@ fn overloaded(message: &str) -> Response {
 /// once with `Retry-After`. A request counts until its response has been delivered: the
 /// permit and the response's bytes travel with the body ([`Outgoing`]).
 async fn shed_load(State(limit): State<Shedding>, req: Request, next: Next) -> Response {
+    let started = tokio::time::Instant::now();
     let Ok(permit) = limit.requests.clone().try_acquire_owned() else {
+        limit.metrics.shed("requests");
         return overloaded("Server overloaded: retry later");
     };
     if !limit.budget.has_room() {
+        limit.metrics.shed("bytes");
         return overloaded("Server overloaded (bytes in flight): retry later");
     }
+    let method = req.method().clone();
     let conn = req.extensions().get::<Arc<Conn>>().cloned();
     let (parts, body) = next.run(req).await.into_parts();
     if parts.extensions.get::<Streaming>().is_some() {
@@ -186,10 +225,24 @@ async fn shed_load(State(limit): State<Shedding>, req: Request, next: Next) -> R
         return Response::from_parts(parts, body);
     }
     match Outgoing::new(body, conn, &limit.budget, Some(permit)) {
-        Some(body) => Response::from_parts(parts, Body::new(body)),
-        None => overloaded(
-            "Too many response bytes not yet taken by this client or in total: read the responses, then retry",
-        ),
+        Some(body) => {
+            let body = if limit.metrics.enabled {
+                body.timed(flow::Timed {
+                    metrics: limit.metrics.clone(),
+                    method,
+                    started,
+                })
+            } else {
+                body
+            };
+            Response::from_parts(parts, Body::new(body))
+        }
+        None => {
+            limit.metrics.shed("unsent_bytes");
+            overloaded(
+                "Too many response bytes not yet taken by this client or in total: read the responses, then retry",
+            )
+        }
     }
 }
 

@@ -48,6 +48,7 @@ struct Acceptor {
     first_byte: Duration,
     write_stall: Duration,
     max_unsent: usize,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Acceptor {
@@ -71,6 +72,8 @@ impl Acceptor {
         let service = TowerToHyperService::new(app);
         let watcher = self.graceful.watcher();
         let (first_byte, write_stall) = (self.first_byte, self.write_stall);
+        let metrics = self.metrics.clone();
+        metrics.connection(1);
         tokio::spawn(async move {
             // hyper's header timer starts with the first byte; a silent client is closed here.
             // (`peek` waits for a real byte; `readable` may wake spuriously.)
@@ -86,6 +89,7 @@ impl Acceptor {
                 }
             }
             drop(permit);
+            metrics.connection(-1);
         });
     }
 }
@@ -119,6 +123,7 @@ pub async fn serve(
         first_byte: limits.header_read_timeout,
         write_stall: limits.write_stall_timeout,
         max_unsent: limits.max_unsent_bytes_per_connection,
+        metrics: state.mcp.metrics.clone(),
     };
     tokio::pin!(shutdown);
     loop {

@@ -98,6 +98,7 @@ pub struct Start {
     pub resume: Option<Resume>,
     pub deadline: Instant,
     pub answers: Arc<Answers>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Call {
@@ -128,6 +129,7 @@ impl Call {
                 resume: s.resume.as_ref(),
                 task: None,
                 relay: Some(&relay),
+                metrics: &s.metrics,
             };
             match s.work {
                 Work::Tool { entry, args } => {
@@ -317,6 +319,7 @@ impl McpService {
             resume,
             deadline,
             answers: self.answers.clone(),
+            metrics: self.metrics.clone(),
         })
     }
 

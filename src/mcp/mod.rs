@@ -37,6 +37,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::Principal;
 use crate::catalog::Live;
 use crate::config::GatewaySettings;
+use crate::metrics::{Ended, Metrics};
 use crate::targets::CallContext;
 use crate::targets::context::{Answers, ClientCaps, Relay};
 use cancel::InFlight;
@@ -106,6 +107,7 @@ pub struct McpService {
     updates: crate::targets::surface::Updates,
     /// The resources each handshake-era session subscribed to: (target, URI).
     subscribed: parking_lot::Mutex<std::collections::HashMap<String, Subscribed>>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// One session's resource subscriptions.
@@ -128,6 +130,7 @@ impl<'a> Ask<'a> {
             resume: None,
             task: None,
             relay: self.relay,
+            metrics: self.metrics,
         }
     }
 }
@@ -144,6 +147,18 @@ fn client_key(era: &Era<'_>, principal: &Principal) -> String {
     }
 }
 
+/// What the metrics learn of one message while it is dispatched.
+#[derive(Default)]
+struct Seen {
+    /// A request's method (empty for one too malformed to have one); `None` for
+    /// notifications and responses, which are not counted.
+    method: Option<String>,
+    /// The tool a `tools/call` names.
+    tool: Option<String>,
+    /// The JSON-RPC error code it was answered with.
+    error: Option<i64>,
+}
+
 /// One request being dispatched, and who asks.
 struct Ask<'a> {
     id: &'a Id,
@@ -152,6 +167,7 @@ struct Ask<'a> {
     principal: &'a Principal,
     /// Where an upstream's messages for the client go, when its response can carry them.
     relay: Option<&'a Relay>,
+    metrics: &'a Metrics,
 }
 
 impl McpService {
@@ -161,6 +177,7 @@ impl McpService {
         session_secret: &[u8],
         page_size: usize,
         updates: crate::targets::surface::Updates,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let sessions = Sessions::new(session_secret, settings.session_timeout);
         Self {
@@ -175,6 +192,7 @@ impl McpService {
             log_levels: Default::default(),
             updates,
             subscribed: Default::default(),
+            metrics,
         }
     }
 
@@ -198,7 +216,8 @@ impl McpService {
         }
     }
 
-    /// One message; `None` for a notification or a response (HTTP 202).
+    /// One message; `None` for a notification or a response (HTTP 202). Each request is
+    /// counted in the metrics by how it ended, with its latency.
     async fn message(
         &self,
         headers: &http::HeaderMap,
@@ -206,6 +225,37 @@ impl McpService {
         principal: &Principal,
         in_batch: bool,
         stream: Option<&tokio::sync::mpsc::Sender<Vec<u8>>>,
+    ) -> Option<Outcome> {
+        let started = tokio::time::Instant::now();
+        let mut seen = Seen::default();
+        let outcome = self
+            .dispatch(headers, message, principal, in_batch, stream, &mut seen)
+            .await;
+        if let Some(method) = &seen.method {
+            let ended = match seen.error {
+                None => Ended::Ok,
+                Some(jsonrpc::INTERNAL_ERROR) => Ended::SystemError,
+                Some(_) => Ended::UserError,
+            };
+            let catalog = self.catalog.load();
+            let tool = seen
+                .tool
+                .as_deref()
+                .and_then(|name| catalog.get(name))
+                .map(|e| (e.tool.name.as_str(), e.target.name.as_str()));
+            self.metrics.request(method, tool, ended, started.elapsed());
+        }
+        outcome
+    }
+
+    async fn dispatch(
+        &self,
+        headers: &http::HeaderMap,
+        message: &RawValue,
+        principal: &Principal,
+        in_batch: bool,
+        stream: Option<&tokio::sync::mpsc::Sender<Vec<u8>>>,
+        seen: &mut Seen,
     ) -> Option<Outcome> {
         let (id, method, params) = match jsonrpc::classify(message) {
             Ok(Incoming::Request { id, method, params }) => {
@@ -222,22 +272,38 @@ impl McpService {
                 return None;
             }
             Ok(Incoming::Response(None)) => return None,
-            Err((id, e)) => return Some(Outcome::error(id.as_ref(), e, false)),
+            Err((id, e)) => {
+                seen.method = Some(String::new());
+                seen.error = Some(e.code);
+                return Some(Outcome::error(id.as_ref(), e, false));
+            }
         };
+        seen.method = Some(method.clone());
+        if method == "tools/call" {
+            seen.tool = params
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
         if method == "initialize" {
             if in_batch {
                 let e = RpcError::new(
                     jsonrpc::INVALID_REQUEST,
                     "`initialize` must not be part of a JSON-RPC batch",
                 );
+                seen.error = Some(e.code);
                 return Some(Outcome::error(Some(&id), e, false));
             }
             return Some(self.initialize(&id, &params, principal));
         }
         let era = match self.era(headers, &method, &params, principal) {
             Ok(era) => era,
-            Err(Rejection::Rpc(e, modern)) => return Some(Outcome::error(Some(&id), e, modern)),
+            Err(Rejection::Rpc(e, modern)) => {
+                seen.error = Some(e.code);
+                return Some(Outcome::error(Some(&id), e, modern));
+            }
             Err(Rejection::Session(e)) => {
+                seen.error = Some(jsonrpc::INVALID_REQUEST);
                 let error =
                     RpcError::new(jsonrpc::INVALID_REQUEST, format!("Session rejected: {e}"));
                 return Some(Outcome::Reply {
@@ -268,6 +334,7 @@ impl McpService {
             headers,
             principal,
             relay: relay.as_ref(),
+            metrics: &self.metrics,
         };
         let result = match (method.as_str(), era.modern) {
             ("tools/list", _) => self.list(&id, &params, &era, List::Tools).await,
@@ -310,7 +377,10 @@ impl McpService {
             ("subscriptions/listen", true) => {
                 return Some(match self.subscribe(&id, &params) {
                     Ok(listener) => Outcome::Stream(Box::new(listener)),
-                    Err(e) => Outcome::error(Some(&id), e, true),
+                    Err(e) => {
+                        seen.error = Some(e.code);
+                        Outcome::error(Some(&id), e, true)
+                    }
                 });
             }
             ("ping", false) => Ok(jsonrpc::success(&id, &json!({}))),
@@ -321,7 +391,10 @@ impl McpService {
         };
         Some(match result {
             Ok(body) => Outcome::ok(body),
-            Err(e) => Outcome::error(Some(&id), e, era.modern),
+            Err(e) => {
+                seen.error = Some(e.code);
+                Outcome::error(Some(&id), e, era.modern)
+            }
         })
     }
 

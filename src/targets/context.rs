@@ -356,6 +356,8 @@ pub struct CallContext<'a> {
     /// Set when the client's response can carry messages from the target before the result
     /// (progress, log messages, requests for the client).
     pub relay: Option<&'a Relay>,
+    /// Where the call's outcome and its time in the target are counted.
+    pub metrics: &'a crate::metrics::Metrics,
 }
 
 impl CallContext<'_> {

@@ -36,6 +36,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::metrics::{Ended, Outcome};
 pub use class::{Class, Fault};
 pub use context::CallContext;
 pub use output::{ArgProblem, CallError, ToolOutput};
@@ -216,6 +217,14 @@ impl Target {
         }
     }
 
+    /// Upstream sessions held for clients (MCP-server targets only).
+    pub fn upstream_sessions(&self) -> Option<usize> {
+        match &self.adapter {
+            Adapter::Mcp(a) => Some(a.client_sessions()),
+            Adapter::Http(_) => None,
+        }
+    }
+
     /// Ends what the target keeps for one client (its upstream session), in the background:
     /// the client's gateway session has ended.
     pub fn forget_client(&self, key: &str) {
@@ -225,8 +234,50 @@ impl Target {
     }
 
     /// Calls `tool` of this target; `args` is the arguments object. Everything that can wait
-    /// runs under `ctx.deadline`.
+    /// runs under `ctx.deadline`. The outcome and the time it took are counted in
+    /// `ctx.metrics`.
     pub async fn call(
+        &self,
+        ctx: &CallContext<'_>,
+        tool: &Tool,
+        args: &Value,
+    ) -> Result<ToolOutput, CallError> {
+        let started = Instant::now();
+        let result = self.dispatch(ctx, tool, args).await;
+        let outcome = match &result {
+            Ok(out) if out.is_error => Outcome::tool_error,
+            Ok(_) => Outcome::success,
+            Err(e) => {
+                let class = e.class();
+                match class.fault {
+                    _ if class.timed_out => Outcome::timeout,
+                    Fault::Client => Outcome::client_error,
+                    Fault::Target => Outcome::target_error,
+                    Fault::Gateway => Outcome::gateway_error,
+                }
+            }
+        };
+        ctx.metrics
+            .tool_call(&tool.name, &self.name, outcome, started.elapsed());
+        // A failure the client sees as an `isError` result is the request's error too (an
+        // upstream's JSON-RPC error reaches it as one, and is counted there).
+        if let Err(e) = &result
+            && !matches!(
+                e,
+                CallError::Upstream(mcp_server::UpstreamError::Rpc { .. })
+            )
+        {
+            let ended = if e.class().fault == Fault::Client {
+                Ended::UserError
+            } else {
+                Ended::SystemError
+            };
+            ctx.metrics.tool_failed(&tool.name, &self.name, ended);
+        }
+        result
+    }
+
+    async fn dispatch(
         &self,
         ctx: &CallContext<'_>,
         tool: &Tool,

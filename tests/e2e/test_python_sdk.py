@@ -142,3 +142,43 @@ def test_auto_mode_discovers_the_modern_version(gateway_url):
     info = asyncio.run(_session(gateway_url, "auto"))
     assert info["version"] == "2026-07-28"
     assert "pet store" in info["instructions"]
+
+
+def test_metrics_parse_with_the_official_openmetrics_parser(gateway_url):
+    """The Prometheus project's own Python client parses `/metrics` (strict OpenMetrics)
+    after the SDK's calls, and the counts are those calls'."""
+    import urllib.request
+
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    def scrape():
+        with urllib.request.urlopen(gateway_url.replace("/mcp", "/metrics")) as resp:
+            assert resp.headers["content-type"].startswith("application/openmetrics-text")
+            text = resp.read().decode()
+        return {f.name: f for f in text_string_to_metric_families(text)}
+
+    def count(families, name, **labels):
+        family = families.get(name)  # a family with no samples yet is not exposed
+        return sum(
+            s.value for s in (family.samples if family else [])
+            if s.name == name + "_total" and all(s.labels.get(k) == v for k, v in labels.items())
+        )
+
+    tool = "api-gateway-target-1___GetPetById"
+    before = scrape()
+    calls_before = count(before, "mcp_gateway_invocations", method="tools/call", tool=tool)
+
+    async def calls():
+        async with Client(gateway_url, mode="legacy") as client:
+            for pet in (1, 2, 3):
+                result = await client.call_tool(tool, {"petId": pet})
+                assert not result.is_error, result.content[0].text
+
+    asyncio.run(calls())
+    after = scrape()
+    assert count(after, "mcp_gateway_invocations", method="tools/call", tool=tool) == calls_before + 3
+    outcomes = count(after, "mcp_gateway_tool_calls", tool=tool, outcome="success")
+    assert outcomes >= 3
+    assert after["mcp_gateway_target_execution_time_seconds"].type == "histogram"
+    statuses = {s.labels["target"]: s.labels["status"] for s in after["mcp_gateway_target_status"].samples}
+    assert statuses == {"api-gateway-target-1": "READY", "api-gateway-target-2": "READY"}

@@ -339,6 +339,11 @@ impl McpAdapter {
         self.clients.lock().by_client.remove(&ctx.client_key());
     }
 
+    /// Upstream sessions held for clients now.
+    pub fn client_sessions(&self) -> usize {
+        self.clients.lock().by_client.len()
+    }
+
     /// Forgets a client's upstream session and ends it at the upstream (`DELETE`, best
     /// effort, within `timeout`, off the caller's path).
     pub fn forget_client(self: &Arc<Self>, key: &str, timeout: Duration) {
