@@ -643,11 +643,12 @@ async fn measure(
 }
 
 /// Rounds per scenario and concurrency in [`interleaved`]; the median is reported.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 4;
 
 /// Measures `scenarios` (name, through the gateway `pid`, direct) in [`ROUNDS`] rounds, the
-/// scenarios interleaved so that drift on a shared machine falls on all of them alike; each
-/// row is the round with the median gateway CPU per call. A scenario may name its own
+/// scenarios interleaved (every other round in reverse order) so that drift on a shared
+/// machine and the cost of going first fall on all of them alike; each row is the round with
+/// the median gateway CPU per call. A scenario may name its own
 /// gateway process (`Some(pid)`) when the rows compare two gateways.
 async fn interleaved(
     scenarios: &[(&str, Load, Load)],
@@ -671,8 +672,14 @@ async fn interleaved_on(
     let mut rows = Vec::new();
     for &c in concurrencies {
         let mut rounds: Vec<Vec<Row>> = scenarios.iter().map(|_| Vec::new()).collect();
-        for _ in 0..ROUNDS {
-            for (i, (name, through, direct, pid)) in scenarios.iter().enumerate() {
+        for round in 0..ROUNDS {
+            // Every other round runs them backwards: no scenario always goes first.
+            let mut order: Vec<usize> = (0..scenarios.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                let (name, through, direct, pid) = &scenarios[i];
                 rounds[i].push(measure(name, through, direct, c, seconds, *pid).await);
             }
         }

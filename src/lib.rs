@@ -105,6 +105,7 @@ impl Gateway {
             config.server.tools_list_page_size,
             updates,
             Arc::new(metrics::Metrics::new(config.server.metrics_enabled)),
+            mcp::limits::Limits::new(&config.rate_limits),
         );
         let state = Arc::new(http::AppState {
             mcp,

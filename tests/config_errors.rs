@@ -448,3 +448,55 @@ targets:
         gw.warnings
     );
 }
+
+#[tokio::test]
+async fn rate_limits_are_agentcores_shapes_checked_where_they_are() {
+    let all = problems(
+        r#"
+gateway: {name: gw, authorizerType: NONE}
+rateLimits:
+  - rateLimitId: per-user
+    dimensionKeys: [$.context.jwt.sub, toolName]
+    entries:
+      - {dimensions: {$.context.jwt.sub: "*", toolName: t___x}, requests: [{rate: 5, period: minute}]}
+      - {dimensions: {$.context.jwt.sub: "*"}, requests: [{rate: -1, period: second}]}
+      - {dimensions: {sub: a}, requests: [{rate: 1, period: second}], tokens: [{rate: 1, period: second}]}
+  - rateLimitId: per-user
+    dimensionKeys: [$.context.request.header.x-tenant, qualifiedModelId, colour]
+    entries: [{dimensions: {}, requests: [{rate: 1, period: hour}]}]
+"#,
+    )
+    .await;
+    assert_has(
+        &all,
+        &[
+            "rateLimits[0].entries[0].dimensions: can never match",
+            "rateLimits[0].entries[1].requests[0].rate: must be between 0 (blocks) and 10000000",
+            "rateLimits[0].entries[2].tokens: is not supported yet",
+            "rateLimits[0].entries[2].dimensions.sub: is not one of the limit's dimensionKeys",
+            "rateLimits[1].entries[0].requests[0].period: unknown variant `hour`",
+        ],
+    );
+    let all = problems(
+        r#"
+gateway: {name: gw, authorizerType: NONE}
+rateLimits:
+  - rateLimitId: per-user
+    dimensionKeys: [$.context.jwt.sub]
+    entries: [{dimensions: {$.context.jwt.sub: "*"}, requests: [{rate: 1, period: second}]}]
+  - rateLimitId: per-user
+    dimensionKeys: [$.context.request.header.x-tenant, qualifiedModelId, colour]
+    entries: [{dimensions: {}, requests: [{rate: 1, period: second}]}]
+"#,
+    )
+    .await;
+    assert_has(
+        &all,
+        &[
+            "rateLimits[1].rateLimitId: `per-user` is used twice",
+            "rateLimits[1].dimensionKeys[1]: `qualifiedModelId` is not supported yet",
+            "rateLimits[1].dimensionKeys[2]: `colour` is not a dimension key",
+            "rateLimits[1].dimensionKeys: a `$.context.request.header.*` or `$.context.request.body.*` key needs a trusted identity key",
+        ],
+    );
+}

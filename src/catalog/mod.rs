@@ -280,6 +280,12 @@ impl Catalog {
         self.tools.get(name)
     }
 
+    /// The names of a tool that exists and of its target (for metrics and rate limits).
+    pub fn names(&self, tool: &str) -> Option<(&str, &str)> {
+        self.get(tool)
+            .map(|e| (e.tool.name.as_str(), e.target.name.as_str()))
+    }
+
     pub fn entries(&self) -> &[Entry] {
         self.tools.items()
     }

@@ -26,6 +26,18 @@ pub fn push_query_pair(query: &mut String, key: &str, value: &str) {
     query.extend(utf8_percent_encode(value, UNRESERVED));
 }
 
+/// A JSON string, number or boolean as the text a path, query or header carries; `None` for
+/// other values.
+pub fn scalar_text(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
 /// `value` as one encoded path segment (`/` becomes `%2F`).
 pub fn path_segment(value: &str) -> impl Iterator<Item = &str> {
     utf8_percent_encode(value, UNRESERVED)

@@ -10,6 +10,7 @@ mod authorizer;
 mod credentials;
 mod interpolate;
 pub mod model;
+mod rate_limits;
 mod rules;
 pub mod schema;
 mod targets;
@@ -139,6 +140,8 @@ pub struct Config {
     pub server: ServerSettings,
     pub gateway: GatewaySettings,
     pub targets: Vec<TargetSettings>,
+    /// `rateLimits`, in file order.
+    pub rate_limits: Vec<RateLimitSettings>,
     /// Directory relative file references (`file`, `exportFile`, `apiKeyFile`) resolve against.
     pub base_dir: PathBuf,
     /// Non-fatal remarks found while loading (logged at start).
@@ -325,6 +328,36 @@ pub struct S3Location {
     pub bucket: String,
     pub key: String,
     pub owner: Option<String>,
+}
+
+/// One rate limit: every request whose dimensions all resolve is counted against the entry
+/// that matches them.
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    pub id: String,
+    pub keys: Vec<DimensionKey>,
+    pub entries: Vec<LimitEntry>,
+}
+
+/// What a rate limit is dimensioned by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DimensionKey {
+    TargetName,
+    ToolName,
+    JwtClaim(String),
+    IamPrincipal,
+    Header(http::HeaderName),
+    /// A path into the JSON-RPC request (`params.arguments.region`).
+    Body(Vec<String>),
+}
+
+/// One entry: a value per key (`None` for `*`) and the allowed rate.
+#[derive(Debug, Clone)]
+pub struct LimitEntry {
+    pub values: Vec<Option<String>>,
+    /// Requests per `period`; 0 blocks.
+    pub rate: f64,
+    pub period: Duration,
 }
 
 /// Outbound credentials of one target.

@@ -22,6 +22,45 @@ pub struct FileSpec {
     pub targets: Option<Value>,
     pub credential_providers: Option<Value>,
     pub iam_callers: Option<Value>,
+    pub rate_limits: Option<Value>,
+}
+
+/// One `rateLimits` entry: AgentCore's `CreateGatewayRateLimit` request for the file's gateway.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitSpec {
+    pub rate_limit_id: String,
+    pub description: Option<String>,
+    pub gateway_identifier: Option<String>,
+    pub client_token: Option<String>,
+    /// `targetName`, `toolName`, `$.context.jwt.<claim>`, `$.context.iam.principal`,
+    /// `$.context.request.header.<name>`, `$.context.request.body.<path>`.
+    pub dimension_keys: Vec<String>,
+    pub entries: Vec<LimitEntrySpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitEntrySpec {
+    /// Each dimension key's value: exact, or `*`.
+    pub dimensions: std::collections::BTreeMap<String, String>,
+    pub requests: Option<Vec<RateConfigSpec>>,
+    pub tokens: Option<Value>,
+    pub connections: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateConfigSpec {
+    pub rate: f64,
+    pub period: RatePeriod,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RatePeriod {
+    Second,
+    Minute,
 }
 
 /// `server:` — self-hosted only: where to listen and the limits and timeouts.

@@ -11,7 +11,9 @@
 use schemars::JsonSchema;
 use serde_json::Value;
 
-use super::model::{CredentialProvidersSpec, GatewaySpec, IamCallerSpec, ServerSpec, TargetSpec};
+use super::model::{
+    CredentialProvidersSpec, GatewaySpec, IamCallerSpec, RateLimitSpec, ServerSpec, TargetSpec,
+};
 
 /// The file: AgentCore's `create_gateway` and `create_gateway_target` requests, and the
 /// self-hosted sections.
@@ -29,6 +31,8 @@ struct File {
     credential_providers: Option<CredentialProvidersSpec>,
     /// Self-hosted: the SigV4 callers `AWS_IAM` admits.
     iam_callers: Option<Vec<IamCallerSpec>>,
+    /// `CreateGatewayRateLimit` requests for this gateway.
+    rate_limits: Option<Vec<RateLimitSpec>>,
 }
 
 /// The schema, as JSON (draft 2020-12).

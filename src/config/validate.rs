@@ -113,11 +113,31 @@ pub(super) fn validate(
     if target_values.is_empty() && file.targets.is_some() {
         warnings.push("`targets` is empty: the gateway will serve no tools".into());
     }
+    // Each limit on its own, as targets are: a type error in one hides no other's problems.
+    let rate_limits = match &file.rate_limits {
+        None => Vec::new(),
+        Some(Value::Array(items)) => {
+            let specs: Vec<Option<RateLimitSpec>> = items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| deserialize_section(v, &format!("rateLimits[{i}]"), problems))
+                .collect();
+            super::rate_limits::rate_limits(specs, problems)
+        }
+        Some(_) => {
+            problems.push(
+                "rateLimits",
+                "expected a list of `CreateGatewayRateLimit` requests",
+            );
+            Vec::new()
+        }
+    };
 
     Some(Config {
         server: server?,
         gateway: gateway?,
         targets,
+        rate_limits,
         base_dir,
         warnings,
     })

@@ -28,6 +28,13 @@ pub(super) fn outcome_response(state: &Arc<AppState>, outcome: Outcome, sse: boo
     match outcome {
         Outcome::Accepted => StatusCode::ACCEPTED.into_response(),
         Outcome::Stream(listener) => notification_stream(state, *listener),
+        Outcome::Throttled { body, retry_after } => {
+            let mut resp = Json::with_status(StatusCode::TOO_MANY_REQUESTS, body);
+            let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            resp
+        }
         Outcome::Reply {
             status,
             body,
@@ -139,7 +146,7 @@ pub(super) async fn with_progress(
             Some(note) => Some((Ok(Bytes::from(sse_event(&note))), Step::Notes(running, rx))),
             // Every note is out: the result is last.
             None => match (&mut running.0).await {
-                Ok(Outcome::Reply { body, .. }) => {
+                Ok(Outcome::Reply { body, .. } | Outcome::Throttled { body, .. }) => {
                     Some((Ok(Bytes::from(sse_event(&body))), Step::Done))
                 }
                 _ => None,

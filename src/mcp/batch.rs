@@ -59,7 +59,7 @@ impl McpService {
         let bodies: Vec<Vec<u8>> = replies
             .into_iter()
             .filter_map(|r| match r {
-                Some(Outcome::Reply { body, .. }) => Some(body),
+                Some(Outcome::Reply { body, .. } | Outcome::Throttled { body, .. }) => Some(body),
                 // Streams are of 2026-07-28, which has no batches.
                 Some(Outcome::Accepted | Outcome::Stream(_)) | None => None,
             })

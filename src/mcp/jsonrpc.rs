@@ -18,6 +18,8 @@ pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 pub const INTERNAL_ERROR: i64 = -32603;
+/// A rate limit refused the request (the gateway's own code, sent with HTTP 429).
+pub const RATE_LIMITED: i64 = -32029;
 /// 2026-07-28: HTTP headers do not match the body, or a required header is missing.
 pub const HEADER_MISMATCH: i64 = -32020;
 /// 2026-07-28: the requested protocol version is not served.

@@ -13,6 +13,7 @@
 //! resources and completions are advertised, and served, only when some target may offer
 //! them.
 
+mod accounting;
 mod batch;
 mod cancel;
 mod era;
@@ -20,6 +21,7 @@ mod forward;
 mod held;
 mod input;
 pub mod jsonrpc;
+pub mod limits;
 mod lists;
 pub mod notify;
 pub mod results;
@@ -37,9 +39,10 @@ use serde_json::{Map, Value, json};
 use crate::auth::Principal;
 use crate::catalog::Live;
 use crate::config::GatewaySettings;
-use crate::metrics::{Ended, Metrics};
+use crate::metrics::Metrics;
 use crate::targets::CallContext;
 use crate::targets::context::{Answers, ClientCaps, Relay};
+use accounting::Seen;
 use cancel::InFlight;
 use era::{Era, Rejection, decode_header_value, header, session_header};
 use jsonrpc::{Id, Incoming, RpcError};
@@ -67,6 +70,11 @@ pub enum Outcome {
     Accepted,
     /// A stream of notifications (`subscriptions/listen`), sent as SSE until it ends.
     Stream(Box<notify::Listener>),
+    /// Refused by a rate limit: HTTP 429 with `Retry-After`, and this JSON-RPC error.
+    Throttled {
+        body: Vec<u8>,
+        retry_after: std::time::Duration,
+    },
 }
 
 impl Outcome {
@@ -108,6 +116,8 @@ pub struct McpService {
     /// The resources each handshake-era session subscribed to: (target, URI).
     subscribed: parking_lot::Mutex<std::collections::HashMap<String, Subscribed>>,
     pub metrics: Arc<Metrics>,
+    /// `rateLimits`.
+    limits: limits::Limits,
 }
 
 /// One session's resource subscriptions.
@@ -147,18 +157,6 @@ fn client_key(era: &Era<'_>, principal: &Principal) -> String {
     }
 }
 
-/// What the metrics learn of one message while it is dispatched.
-#[derive(Default)]
-struct Seen {
-    /// A request's method (empty for one too malformed to have one); `None` for
-    /// notifications and responses, which are not counted.
-    method: Option<String>,
-    /// The tool a `tools/call` names.
-    tool: Option<String>,
-    /// The JSON-RPC error code it was answered with.
-    error: Option<i64>,
-}
-
 /// One request being dispatched, and who asks.
 struct Ask<'a> {
     id: &'a Id,
@@ -178,6 +176,7 @@ impl McpService {
         page_size: usize,
         updates: crate::targets::surface::Updates,
         metrics: Arc<Metrics>,
+        limits: limits::Limits,
     ) -> Self {
         let sessions = Sessions::new(session_secret, settings.session_timeout);
         Self {
@@ -193,6 +192,7 @@ impl McpService {
             updates,
             subscribed: Default::default(),
             metrics,
+            limits,
         }
     }
 
@@ -214,38 +214,6 @@ impl McpService {
                 .unwrap_or(Outcome::Accepted),
             Ok(jsonrpc::Body::Batch(items)) => self.batch(headers, &items, principal).await,
         }
-    }
-
-    /// One message; `None` for a notification or a response (HTTP 202). Each request is
-    /// counted in the metrics by how it ended, with its latency.
-    async fn message(
-        &self,
-        headers: &http::HeaderMap,
-        message: &RawValue,
-        principal: &Principal,
-        in_batch: bool,
-        stream: Option<&tokio::sync::mpsc::Sender<Vec<u8>>>,
-    ) -> Option<Outcome> {
-        let started = tokio::time::Instant::now();
-        let mut seen = Seen::default();
-        let outcome = self
-            .dispatch(headers, message, principal, in_batch, stream, &mut seen)
-            .await;
-        if let Some(method) = &seen.method {
-            let ended = match seen.error {
-                None => Ended::Ok,
-                Some(jsonrpc::INTERNAL_ERROR) => Ended::SystemError,
-                Some(_) => Ended::UserError,
-            };
-            let catalog = self.catalog.load();
-            let tool = seen
-                .tool
-                .as_deref()
-                .and_then(|name| catalog.get(name))
-                .map(|e| (e.tool.name.as_str(), e.target.name.as_str()));
-            self.metrics.request(method, tool, ended, started.elapsed());
-        }
-        outcome
     }
 
     async fn dispatch(
@@ -313,6 +281,9 @@ impl McpService {
                 });
             }
         };
+        if let Some(throttled) = self.limited(seen, principal, headers, &method, &params, &id) {
+            return Some(throttled);
+        }
         let sources = self.catalog.load().sources;
         // The client's side of the request, when its response can carry messages first.
         let relay = stream.map(|tx| Relay {

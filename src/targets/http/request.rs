@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::plan::{BodyEncoding, CallPlan, Place, Style};
+use crate::common::encode::scalar_text as scalar;
 use crate::common::{encode, headers as forbidden};
 use crate::outbound::Request;
 use crate::targets::output::ArgProblem;
@@ -253,15 +254,6 @@ fn problem(problems: &mut Vec<ArgProblem>, arg: &str, message: &str) {
 fn insert_content_type(headers: &mut http::HeaderMap, content_type: &str) {
     if let Ok(v) = http::HeaderValue::from_str(content_type) {
         headers.insert(http::header::CONTENT_TYPE, v);
-    }
-}
-
-fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
     }
 }
 

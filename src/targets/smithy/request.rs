@@ -349,12 +349,7 @@ fn scalar(v: &Value, time: Option<TimeFormat>) -> Option<String> {
             other => Some(other.to_string()),
         };
     }
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    crate::common::encode::scalar_text(v)
 }
 
 #[cfg(test)]
