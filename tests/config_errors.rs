@@ -278,7 +278,11 @@ fn the_binary_exits_non_zero_and_names_the_problem() {
 fn shipped_configs_are_valid() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let vars = env(&[("PETSTORE_API_KEY", "k")]);
-    for file in ["config/gateway.yaml", "examples/petstore/gateway.yaml"] {
+    for file in [
+        "config/gateway.yaml",
+        "examples/petstore/gateway.yaml",
+        "examples/aws/gateway.yaml",
+    ] {
         let (config, problems) =
             mcp_gateway::config::load_file_partial(&root.join(file), &vars).unwrap();
         assert!(problems.is_empty(), "{file}: {problems}");
