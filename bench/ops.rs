@@ -1,6 +1,7 @@
-//! What operating the gateway costs: the same call through two gateways that differ only in
-//! `server.metrics.enabled`, measured in interleaved rounds (the issue's target: within
-//! run-to-run noise at c=16).
+//! What operating the gateway costs: the same call through gateways that differ only in
+//! `server.metrics.enabled`, and in a rate limit that applies to every call (per process, and
+//! in Redis at 127.0.0.1:6379), measured in interleaved rounds (the issue's target for
+//! metrics: within run-to-run noise at c=16).
 
 use std::path::Path;
 
@@ -10,13 +11,13 @@ use super::{Args, Load, Row, call, interleaved_on, launch, mcp};
 
 pub async fn metrics_rows(args: &Args, dir: &Path, concurrencies: &[usize]) -> Vec<Row> {
     // `api.json` is the main benchmark's document, written by its first gateway.
-    let config = |enabled: bool| {
-        let path = dir.join(format!("metrics-{enabled}.yaml"));
+    let config = |enabled: bool, limits: &str| {
+        let path = dir.join(format!("metrics-{enabled}-{}.yaml", limits.len()));
         std::fs::write(
             &path,
             format!(
                 r#"
-server: {{limits: {{maxConcurrentRequests: 4096}}, metrics: {{enabled: {enabled}}}}}
+server: {{limits: {{maxConcurrentRequests: 4096}}, metrics: {{enabled: {enabled}}}{store}}}
 gateway: {{name: bench-metrics, authorizerType: NONE}}
 credentialProviders: {{apiKeys: [{{name: k, apiKeyEnv: BENCH_KEY}}]}}
 targets:
@@ -24,14 +25,24 @@ targets:
     targetConfiguration: {{mcp: {{openApiSchema: {{file: api.json}}}}}}
     credentialProviderConfigurations:
       - {{credentialProviderType: API_KEY, credentialProvider: {{apiKeyCredentialProvider: {{providerArn: k, credentialParameterName: x-api-key}}}}}}
-"#
+{limits}"#,
+                store = if limits.contains("redis") {
+                    ", rateLimitStore: {redisUrl: 'redis://127.0.0.1:6379', keyPrefix: mcp-gateway-bench}"
+                } else {
+                    ""
+                },
+                limits = limits.replace("# redis", ""),
             ),
         )
         .unwrap();
         path
     };
-    let (on, _) = launch(args, &config(true));
-    let (off, _) = launch(args, &config(false));
+    // A limit that applies to every call and never refuses one: its cost, not its refusals.
+    let limit = "rateLimits:\n  - {rateLimitId: all, dimensionKeys: [toolName], entries: [{dimensions: {toolName: '*'}, requests: [{rate: 10000000, period: second}]}]}\n";
+    let (on, _) = launch(args, &config(true, ""));
+    let (off, _) = launch(args, &config(false, ""));
+    let (local, _) = launch(args, &config(true, limit));
+    let (shared, _) = launch(args, &config(true, &format!("{limit}# redis")));
     let api = std::fs::read_to_string(dir.join("api.json")).unwrap();
     let doc: serde_json::Value = serde_json::from_str(&api).unwrap();
     let backend = doc["servers"][0]["url"].as_str().unwrap().to_string();
@@ -61,8 +72,20 @@ targets:
         (
             "call GET, API key, 2026-07-28, metrics off",
             through(&off.url),
-            direct,
+            direct.clone(),
             off.pid,
+        ),
+        (
+            "call GET, API key, 2026-07-28, metrics on, a rate limit (per process)",
+            through(&local.url),
+            direct.clone(),
+            local.pid,
+        ),
+        (
+            "call GET, API key, 2026-07-28, metrics on, a rate limit (Redis)",
+            through(&shared.url),
+            direct,
+            shared.pid,
         ),
     ];
     interleaved_on(&scenarios, concurrencies, args.seconds).await

@@ -97,6 +97,31 @@ impl Gateway {
                 "AWS_IAM without server.publicUrl: signatures are checked against whatever Host the caller sends, so a request signed for another endpoint with the same key could be replayed here; set publicUrl to pin the host".into(),
             );
         }
+        let mut limits = mcp::limits::Limits::new(&config.rate_limits);
+        if let Some((url, prefix)) = &config.server.rate_limit_store {
+            let refuse = |message: String| {
+                let mut p = Problems::default();
+                p.push("server.rateLimitStore.redisUrl", message);
+                p
+            };
+            // The store is outbound like any target: its addresses pass the egress policy.
+            let host = url::Url::parse(url)
+                .ok()
+                .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port().unwrap_or(6379))))
+                .unwrap_or_default();
+            let addrs = tokio::net::lookup_host(host.as_str())
+                .await
+                .map_err(|e| refuse(format!("cannot resolve {host}: {e}")))?;
+            for addr in addrs {
+                if let Some(rule) = http.egress().refusal(addr.ip()) {
+                    return Err(refuse(format!("{host} ({}) is refused: {rule}", addr.ip())));
+                }
+            }
+            limits = limits
+                .shared(url, prefix)
+                .await
+                .map_err(|e| refuse(common::error_chain(&e)))?;
+        }
         let tasks = tasks::Tasks::new();
         let mcp = mcp::McpService::new(
             catalog,
@@ -105,7 +130,7 @@ impl Gateway {
             config.server.tools_list_page_size,
             updates,
             Arc::new(metrics::Metrics::new(config.server.metrics_enabled)),
-            mcp::limits::Limits::new(&config.rate_limits),
+            limits,
         );
         let state = Arc::new(http::AppState {
             mcp,

@@ -170,3 +170,89 @@ async fn each_user_has_a_bucket_of_their_own() {
     let r = call(&gw.url(), "api___a", Some(&token("alice"))).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+fn shared_config(prefix: &str, rate: u32) -> String {
+    format!(
+        "server: {{rateLimitStore: {{redisUrl: 'redis://127.0.0.1:6379', keyPrefix: {prefix}}}}}\n\
+         gateway: {{name: gw, authorizerType: NONE}}\n\
+         targets:\n\
+         \x20 - {{name: api, targetConfiguration: {{mcp: {{openApiSchema: {{inlinePayload: \"${{DOC}}\"}}}}}}}}\n\
+         rateLimits:\n\
+         \x20 - rateLimitId: global\n\
+         \x20   dimensionKeys: [toolName]\n\
+         \x20   entries: [{{dimensions: {{toolName: '*'}}, requests: [{{rate: {rate}, period: minute}}]}}]\n"
+    )
+}
+
+#[tokio::test]
+async fn replicas_sharing_redis_count_one_limit_exactly() {
+    let backend = start_backend().await;
+    let prefix = format!("mcp-gateway-test-{}-{}", std::process::id(), now_nanos());
+    let env = env(&[("DOC", &doc(&backend.url()))]);
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(start_gateway(&shared_config(&prefix, 50), &env).await);
+    }
+    // 300 calls from 30 concurrent callers spread round-robin over the three replicas.
+    let urls: Vec<String> = replicas.iter().map(|g| g.url()).collect();
+    let calls = (0..300).map(|i| {
+        let url = urls[i % 3].clone();
+        async move { call(&url, "api___a", None).await.status }
+    });
+    let mut statuses = Vec::new();
+    let mut calls = calls.collect::<Vec<_>>();
+    let started = tokio::time::Instant::now();
+    while !calls.is_empty() {
+        let batch: Vec<_> = calls.drain(..calls.len().min(30)).collect();
+        statuses.extend(futures_util::future::join_all(batch).await);
+    }
+    let elapsed = started.elapsed();
+    let passed = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(passed + refused, 300);
+    // The bucket holds 50 and refills one every 1.2 s: what passes is exactly that, across
+    // the replicas (each counting alone would pass up to 150).
+    let refills = (elapsed.as_secs_f64() / 1.2).ceil() as usize;
+    eprintln!("shared limit: {passed} of 300 passed in {elapsed:?} (at most 50 + {refills})");
+    assert!(
+        (50..=50 + refills).contains(&passed),
+        "{passed} passed in {elapsed:?} (allowed: 50 + {refills} refills)"
+    );
+    assert_eq!(backend.requests().len(), passed);
+}
+
+#[tokio::test]
+async fn an_unreachable_store_stops_the_start_with_its_field() {
+    let backend = start_backend().await;
+    let yaml = shared_config("x", 1).replace("127.0.0.1:6379", "127.0.0.1:9");
+    let e = build(&yaml, &env(&[("DOC", &doc(&backend.url()))]))
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        e.contains("server.rateLimitStore.redisUrl: cannot reach the rate-limit store at redis://127.0.0.1:9"),
+        "{e}"
+    );
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[tokio::test]
+async fn the_store_passes_the_egress_policy() {
+    let backend = start_backend().await;
+    let yaml =
+        shared_config("x", 1).replace("server: {", "server: {egress: {denyCidrs: [127.0.0.0/8]}, ");
+    let e = build(&yaml, &env(&[("DOC", &doc(&backend.url()))]))
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        e.contains("server.rateLimitStore.redisUrl: 127.0.0.1:6379 (127.0.0.1) is refused: the address is in server.egress.denyCidrs"),
+        "{e}"
+    );
+}

@@ -172,6 +172,8 @@ pub struct ServerSettings {
     pub egress: EgressSettings,
     /// `server.metrics.enabled`.
     pub metrics_enabled: bool,
+    /// `server.rateLimitStore`: Redis URL and key prefix.
+    pub rate_limit_store: Option<(String, String)>,
 }
 
 /// `server.egress`, validated.

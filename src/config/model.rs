@@ -80,6 +80,18 @@ pub struct ServerSpec {
     pub timeouts: TimeoutsSpec,
     pub egress: EgressSpec,
     pub metrics: MetricsSpec,
+    /// Where rate-limit buckets live: absent, in each process; with Redis, shared by every
+    /// replica that names the same store and prefix.
+    pub rate_limit_store: Option<RateLimitStoreSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitStoreSpec {
+    /// `redis://host:port[/db]`.
+    pub redis_url: String,
+    /// Prefix of the keys (default `mcp-gateway`): replicas of one gateway share it.
+    pub key_prefix: Option<String>,
 }
 
 /// `server.metrics`: the Prometheus endpoint `/metrics`.
@@ -121,6 +133,7 @@ impl Default for ServerSpec {
             timeouts: TimeoutsSpec::default(),
             egress: EgressSpec::default(),
             metrics: MetricsSpec::default(),
+            rate_limit_store: None,
         }
     }
 }

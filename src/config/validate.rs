@@ -251,6 +251,24 @@ fn server(
         }
     }
     let egress = egress(&spec.egress, problems);
+    let rate_limit_store = spec.rate_limit_store.as_ref().and_then(|s| {
+        let ok = url::Url::parse(&s.redis_url)
+            .is_ok_and(|u| u.scheme() == "redis" && u.has_host());
+        if !ok {
+            problems.push(
+                "server.rateLimitStore.redisUrl",
+                "must be a redis:// URL such as redis://127.0.0.1:6379 (rediss:// is not supported yet)",
+            );
+        }
+        let prefix = s.key_prefix.clone().unwrap_or_else(|| "mcp-gateway".into());
+        if prefix.is_empty() || prefix.len() > 64 || prefix.chars().any(char::is_control) {
+            problems.push(
+                "server.rateLimitStore.keyPrefix",
+                "must be 1-64 characters without control characters",
+            );
+        }
+        ok.then(|| (s.redis_url.clone(), prefix))
+    });
     Some(ServerSettings {
         listen: listen?,
         public_url: spec.public_url.map(|u| u.trim_end_matches('/').to_string()),
@@ -273,6 +291,7 @@ fn server(
         shutdown_grace,
         egress,
         metrics_enabled: spec.metrics.enabled,
+        rate_limit_store,
     })
 }
 

@@ -68,7 +68,7 @@ impl McpService {
     }
 
     /// The refusal of the first rate limit the request does not pass, if any.
-    pub(super) fn limited(
+    pub(super) async fn limited(
         &self,
         seen: &mut Seen,
         principal: &Principal,
@@ -89,7 +89,7 @@ impl McpService {
             params,
             tool,
         };
-        let refused = self.limits.check(&subject).err()?;
+        let refused = self.limits.check(&subject).await.err()?;
         seen.error = Some(jsonrpc::RATE_LIMITED);
         Some(Outcome::throttled(id, &refused))
     }

@@ -281,7 +281,10 @@ impl McpService {
                 });
             }
         };
-        if let Some(throttled) = self.limited(seen, principal, headers, &method, &params, &id) {
+        if let Some(throttled) = self
+            .limited(seen, principal, headers, &method, &params, &id)
+            .await
+        {
             return Some(throttled);
         }
         let sources = self.catalog.load().sources;
