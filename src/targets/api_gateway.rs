@@ -10,11 +10,10 @@ use std::time::Duration;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
+use super::aws::{FetchError, fetch};
 use super::select::Selected;
-use crate::common::budget::Budget;
 use crate::config::Problems;
 use crate::config::model::{ToolFilter, ToolOverride};
-use crate::net;
 use crate::outbound::{AwsCredentials, Request, sigv4};
 use crate::targets::openapi::{Document, Operation};
 
@@ -63,27 +62,18 @@ impl Export<'_> {
             .map_err(|e| format!("GetExport: {e}"))?;
         sigv4::sign(&mut req, &creds, self.region, "apigateway")
             .map_err(|e| format!("GetExport: {e}"))?;
-        let fetch = async {
-            let resp = self
-                .client
-                .request(http::Method::GET, req.url)
-                .map_err(|e| format!("GetExport: {}", crate::common::error_chain(&e)))?
-                .headers(req.headers)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "GetExport request to {endpoint} failed: {}",
-                        crate::common::error_chain(&e.without_url())
-                    )
-                })?;
-            net::read_reply(resp, self.limit, &Budget::new(self.limit))
-                .await
-                .map_err(|e| format!("GetExport response: {}", crate::common::error_chain(&e)))
-        };
-        let reply = tokio::time::timeout(self.timeout, fetch)
+        let reply = fetch(self.client, req, self.limit, self.timeout)
             .await
-            .map_err(|_| format!("GetExport did not answer within {:?}", self.timeout))??;
+            .map_err(|e| match e {
+                FetchError::Build(e) => format!("GetExport: {e}"),
+                FetchError::Send(e) => format!("GetExport request to {endpoint} failed: {e}"),
+                FetchError::Read(e) => {
+                    format!("GetExport response: {}", crate::common::error_chain(&e))
+                }
+                FetchError::Timeout => {
+                    format!("GetExport did not answer within {:?}", self.timeout)
+                }
+            })?;
         let body = String::from_utf8_lossy(&reply.body);
         if !reply.status.is_success() {
             let excerpt: String = body.chars().take(300).collect();

@@ -6,8 +6,13 @@
 //! upper case, spaces and hyphens as `_`), then `AWS_ENDPOINT_URL`, then the service's regional
 //! endpoint.
 
+use std::time::Duration;
+
+use crate::common::budget::Budget;
+use crate::common::error_chain;
 use crate::config::Env;
-use crate::net::Reply;
+use crate::net::{self, NetError, Reply};
+use crate::outbound::Request;
 
 use super::class::{Class, Fault};
 
@@ -34,6 +39,43 @@ pub fn regional_endpoint(prefix: &str, region: &str) -> String {
         "amazonaws.com"
     };
     format!("https://{prefix}.{region}.{suffix}")
+}
+
+/// Why a start-up fetch ([`fetch`]) got no reply; each caller words it for its field.
+#[derive(Debug)]
+pub enum FetchError {
+    /// The request could not be made (its URL, the egress policy): the error chain.
+    Build(String),
+    /// It could not be sent or answered: the error chain, without the URL.
+    Send(String),
+    /// The reply could not be read whole.
+    Read(NetError),
+    Timeout,
+}
+
+/// Sends a signed GET of a document at start (API Gateway's export, an S3 object) over the
+/// shared client, reading at most `limit` bytes, all within `timeout`.
+pub async fn fetch(
+    client: &net::Client,
+    req: Request,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Reply, FetchError> {
+    let exchange = async {
+        let resp = client
+            .request(req.method, req.url)
+            .map_err(|e| FetchError::Build(error_chain(&e)))?
+            .headers(req.headers)
+            .send()
+            .await
+            .map_err(|e| FetchError::Send(error_chain(&e.without_url())))?;
+        net::read_reply(resp, limit, &Budget::new(limit))
+            .await
+            .map_err(FetchError::Read)
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or(Err(FetchError::Timeout))
 }
 
 /// An AWS service's error reply: its status, the error's shape name and its message.

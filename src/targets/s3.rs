@@ -10,13 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::budget::Budget;
 use crate::common::encode::path_segment;
 use crate::config::S3Location;
 use crate::net;
 use crate::outbound::{AwsCredentials, Request, sigv4};
 
-use super::aws::{ServiceError, regional_endpoint};
+use super::aws::{FetchError, ServiceError, fetch, regional_endpoint};
 
 /// AgentCore's limit for a schema read from S3.
 pub const MAX_S3_SCHEMA_BYTES: usize = 10 * 1024 * 1024;
@@ -84,32 +83,20 @@ impl S3<'_> {
             .map_err(|e| format!("reading {what}: {e}"))?;
         sigv4::sign_s3(&mut req, &creds, self.region)
             .map_err(|e| format!("reading {what}: {e}"))?;
-        let fetch = async {
-            let resp = self
-                .client
-                .request(http::Method::GET, req.url)
-                .map_err(|e| format!("reading {what}: {}", crate::common::error_chain(&e)))?
-                .headers(req.headers)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "reading {what}: {}",
-                        crate::common::error_chain(&e.without_url())
-                    )
-                })?;
-            net::read_reply(resp, self.limit, &Budget::new(self.limit))
-                .await
-                .map_err(|e| match e {
-                    net::NetError::TooLarge(n) => {
-                        format!("{what} is larger than {n} bytes (AgentCore's limit for S3 schemas is 10 MB)")
-                    }
-                    e => format!("reading {what}: {}", crate::common::error_chain(&e)),
-                })
-        };
-        let reply = tokio::time::timeout(self.timeout, fetch)
+        let reply = fetch(self.client, req, self.limit, self.timeout)
             .await
-            .map_err(|_| format!("S3 did not answer within {:?} for {what}", self.timeout))??;
+            .map_err(|e| match e {
+                FetchError::Build(e) | FetchError::Send(e) => format!("reading {what}: {e}"),
+                FetchError::Read(net::NetError::TooLarge(n)) => format!(
+                    "{what} is larger than {n} bytes (AgentCore's limit for S3 schemas is 10 MB)"
+                ),
+                FetchError::Read(e) => {
+                    format!("reading {what}: {}", crate::common::error_chain(&e))
+                }
+                FetchError::Timeout => {
+                    format!("S3 did not answer within {:?} for {what}", self.timeout)
+                }
+            })?;
         if !reply.status.is_success() {
             // S3's errors are XML; their first few hundred bytes name the code and message.
             let e = ServiceError::from_reply("S3", &reply);
