@@ -1,6 +1,7 @@
 //! What the kinds that call AWS APIs share (Lambda functions, Smithy-modelled services, S3
-//! reads of documents): the endpoint an AWS SDK would use, and a service error read from a
-//! reply in AWS's JSON error shapes.
+//! reads of documents): the endpoint an AWS SDK would use, the signed GET of a document at
+//! start (API Gateway's export, an S3 object), and a service error read from a reply in AWS's
+//! JSON error shapes.
 //!
 //! Endpoints follow the SDKs' rules: `AWS_ENDPOINT_URL_<SERVICE_ID>` (the service's SDK id in
 //! upper case, spaces and hyphens as `_`), then `AWS_ENDPOINT_URL`, then the service's regional
